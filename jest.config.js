@@ -1,0 +1,9 @@
+/** Jest runs the TypeScript sources directly through SWC; integration tests start real services themselves. */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
+  testTimeout: 120_000,
+  verbose: true,
+};
