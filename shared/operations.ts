@@ -1,0 +1,99 @@
+/**
+ * The contract between the CLI, the workflows and the activities: inputs, results and failure types.
+ * Imported by workflow code, so nothing here may do I/O or pull in a module with side effects.
+ */
+
+export const OPERATIONS = ['run', 'rollback', 'remove'] as const;
+export type Operation = (typeof OPERATIONS)[number];
+
+export const TRIGGERS = ['manual', 'schedule', 'retry'] as const;
+export type Trigger = (typeof TRIGGERS)[number];
+
+/**
+ * Stable `type`s of the ApplicationFailures that cross Temporal. The non-retryable ones are named in
+ * the workflows' retry policies; the CLI maps them to the words a user reads.
+ */
+export const FAILURE_TYPES = {
+  DataflowNotFound: 'DataflowNotFound',
+  DataflowBusy: 'DataflowBusy',
+  InvalidApiKey: 'KlaviyoInvalidApiKey',
+  MissingScope: 'KlaviyoMissingScope',
+  BadRequest: 'KlaviyoBadRequest',
+  NotFound: 'KlaviyoNotFound',
+  Throttled: 'KlaviyoThrottled',
+  ServerError: 'KlaviyoServerError',
+  NetworkError: 'KlaviyoNetworkError',
+  MalformedResponse: 'KlaviyoMalformedResponse',
+  NothingToRollBack: 'NothingToRollBack',
+  InvalidSelection: 'InvalidSelection',
+} as const;
+export type FailureType = (typeof FAILURE_TYPES)[keyof typeof FAILURE_TYPES];
+
+/** Failures that retrying cannot fix: the user has to change something first. */
+export const NON_RETRYABLE_FAILURES: FailureType[] = [
+  FAILURE_TYPES.DataflowNotFound,
+  FAILURE_TYPES.DataflowBusy,
+  FAILURE_TYPES.InvalidApiKey,
+  FAILURE_TYPES.MissingScope,
+  FAILURE_TYPES.BadRequest,
+  FAILURE_TYPES.NotFound,
+  FAILURE_TYPES.NothingToRollBack,
+  FAILURE_TYPES.InvalidSelection,
+];
+
+export interface OperationInput {
+  /** The dataflow's name, as saved (case-insensitive). Never the API key. */
+  dataflow: string;
+  trigger: Trigger;
+}
+
+export interface RunInput extends OperationInput {
+  /** Re-read every table even where an incremental refresh is possible. @default false */
+  full?: boolean;
+}
+
+/** What the run knows of one table; small on purpose: no rows ever pass through Temporal. */
+export interface TableSummary {
+  table: string;
+  rows: number;
+  pages: number;
+  bytes: number;
+}
+
+export const TABLE_STATES = ['pending', 'running', 'done', 'failed'] as const;
+export type TableState = (typeof TABLE_STATES)[number];
+
+export interface RunProgress {
+  dataflow: string;
+  phase: 'starting' | 'validating' | 'discovering' | 'extracting' | 'committing' | 'discarding' | 'done';
+  version: number | null;
+  tables: Array<{ table: string; state: TableState; rows: number; pages: number; error?: string }>;
+}
+
+export interface RunResult {
+  dataflow: string;
+  version: number;
+  tables: TableSummary[];
+  /** Changes between the saved selection and what Klaviyo offers now, in words. */
+  notices: string[];
+}
+
+export interface RollbackResult {
+  dataflow: string;
+  fromVersion: number;
+  toVersion: number;
+}
+
+export interface RemoveResult {
+  dataflow: string;
+  droppedTables: number;
+}
+
+/** Workflow ids: one per dataflow for on-demand operations, so Temporal itself refuses a second one. */
+export function operationWorkflowId(dataflow: string): string {
+  return `dataflow-${dataflow.toLowerCase()}`;
+}
+
+export function scheduleId(dataflow: string): string {
+  return `dataflow-${dataflow.toLowerCase()}-schedule`;
+}

@@ -1,0 +1,280 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { readConfig } from '../shared/config';
+import { startSandbox, type Sandbox, type SandboxSizes } from '../sandbox/server';
+import { pickPort } from './free-port';
+import { isProcessAlive, logTail, startProcess, waitFor, type ManagedProcess } from './managed-process';
+import { startPostgres, urlWithoutPassword, type Postgres } from './postgres';
+import { projectRoot } from './project-root';
+import { findRunningStack, readStackFile, removeStackFile, writeStackFile, type StackFile } from './stack-file';
+import { startTemporalServer, type TemporalServer } from './temporal-server';
+
+export interface StackOptions {
+  /** @default readConfig().dataDir (`DATAFLOW_DATA_DIR`, else `./.data`) */
+  dataDir?: string;
+  /** An existing Postgres; unset starts the embedded one. @default readConfig().databaseUrl (`DATABASE_URL`) */
+  databaseUrl?: string;
+  /** @default readConfig().temporalNamespace */
+  namespace?: string;
+  /** Temporal's gRPC port; a free one when taken. @default 7233 */
+  temporalPort?: number;
+  /** Serve Temporal's Web UI. @default true */
+  ui?: boolean;
+  /** A free one when taken. @default 8233 */
+  uiPort?: number;
+  /** A free one when taken. @default 8180 */
+  sandboxPort?: number;
+  /** @default 1 */
+  sandboxSeed?: number;
+  /** @default the sandbox's DEFAULT_SIZES */
+  sandboxSizes?: Partial<SandboxSizes>;
+  /** Start `worker/main.ts` as a child process. @default true */
+  worker?: boolean;
+  /** Where progress and warnings go. @default console.log */
+  log?: (line: string) => void;
+}
+
+/** A running local stack. */
+export interface Stack {
+  /** What `<dataDir>/stack.json` holds. */
+  readonly info: StackFile;
+  /** The Temporal dev server. */
+  readonly temporal: TemporalServer;
+  /** The in-process Klaviyo sandbox, e.g. to advance its clock or inject faults. */
+  readonly sandbox: Sandbox;
+  /** Restarts Temporal on the same ports and SQLite file (a resilience test's outage) and records its new pid. */
+  restartTemporal(): Promise<void>;
+  /** Stops the worker, the sandbox, Temporal and Postgres, in that order; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** Thrown by `startStack` when `<dataDir>/stack.json` describes a stack that is running. */
+export class StackAlreadyRunningError extends Error {
+  readonly type = 'StackAlreadyRunning';
+  constructor(readonly running: StackFile) {
+    super(`A local stack is already running (pid ${running.pid}, Temporal at ${running.temporal.address})`);
+    this.name = 'StackAlreadyRunningError';
+  }
+}
+
+/**
+ * Brings up Postgres and the Temporal dev server (side by side), then the Klaviyo sandbox and a worker, and writes
+ * `<dataDir>/stack.json`. A failure part-way stops whatever had started.
+ */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const config = readConfig();
+  const dataDir = path.resolve(options.dataDir ?? config.dataDir);
+  const log = options.log ?? ((line: string) => console.log(line));
+  fs.mkdirSync(dataDir, { recursive: true });
+
+  const running = await findRunningStack(dataDir);
+  if (running) throw new StackAlreadyRunningError(running);
+  await stopLeftovers(dataDir, log);
+
+  const stops: Array<() => Promise<void>> = [];
+  const state = { stopping: false };
+  const stopAll = async () => {
+    state.stopping = true;
+    // Reverse order of start: the worker goes first so it stops polling before Temporal disappears.
+    for (const stop of stops.splice(0).reverse()) {
+      await stop().catch((err: unknown) => log(`warning: ${(err as Error).message}`));
+    }
+    removeStackFile(dataDir, process.pid);
+  };
+
+  try {
+    const ui = options.ui ?? true;
+    const temporalPort = await pickPort(options.temporalPort ?? 7233);
+    const uiPort = ui ? await pickPort(options.uiPort ?? 8233) : undefined;
+    const [postgresResult, temporalResult] = await Promise.allSettled([
+      startPostgres({ dataDir, databaseUrl: options.databaseUrl ?? config.databaseUrl }),
+      startTemporalServer({
+        logFile: path.join(dataDir, 'temporal.log'),
+        dbFile: path.join(dataDir, 'temporal.db'),
+        port: temporalPort,
+        ui,
+        uiPort,
+        namespace: options.namespace ?? config.temporalNamespace,
+      }),
+    ]);
+    if (postgresResult.status === 'fulfilled') stops.push(() => postgresResult.value.stop());
+    if (temporalResult.status === 'fulfilled') stops.push(() => temporalResult.value.stop());
+    if (postgresResult.status === 'rejected') throw postgresResult.reason;
+    if (temporalResult.status === 'rejected') throw temporalResult.reason;
+    const postgres: Postgres = postgresResult.value;
+    const temporal: TemporalServer = temporalResult.value;
+
+    const sandbox = await startSandbox({
+      port: await pickPort(options.sandboxPort ?? 8180),
+      seed: options.sandboxSeed ?? 1,
+      sizes: options.sandboxSizes,
+    });
+    stops.push(() => sandbox.close());
+
+    let worker: ManagedProcess | undefined;
+    if (options.worker ?? true) {
+      worker = await startWorkerProcess({ dataDir, postgres, temporal, log, state });
+      if (worker) {
+        const started = worker;
+        stops.push(async () => {
+          await started.stop({ signal: 'SIGTERM', timeoutMs: 30_000 });
+        });
+      }
+    }
+
+    const info: StackFile = {
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      dataDir,
+      temporal: {
+        address: temporal.address,
+        namespace: temporal.namespace,
+        uiUrl: temporal.uiUrl ?? null,
+        pid: temporal.pid ?? null,
+        logFile: temporal.logFile,
+      },
+      postgres: { url: postgres.url, embedded: postgres.embedded, pid: postgres.pid ?? null },
+      sandbox: { baseUrl: sandbox.baseUrl, keys: sandbox.keys },
+      worker: worker ? { pid: worker.pid, logFile: worker.logFile } : null,
+    };
+    writeStackFile(dataDir, info);
+    return {
+      info,
+      temporal,
+      sandbox,
+      stop: stopAll,
+      async restartTemporal() {
+        await temporal.restart();
+        info.temporal.pid = temporal.pid ?? null;
+        writeStackFile(dataDir, info);
+      },
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+async function startWorkerProcess(args: {
+  dataDir: string;
+  postgres: Postgres;
+  temporal: TemporalServer;
+  log: (line: string) => void;
+  state: { stopping: boolean };
+}): Promise<ManagedProcess | undefined> {
+  const root = projectRoot();
+  const entry = path.join(root, 'worker', 'main.ts');
+  if (!fs.existsSync(entry)) {
+    args.log(`warning: ${path.relative(root, entry)} does not exist yet; starting without a worker`);
+    return undefined;
+  }
+  const logFile = path.join(args.dataDir, 'worker.log');
+  const worker = await startProcess(path.join(root, 'node_modules', '.bin', 'tsx'), [entry], {
+    cwd: root,
+    logFile,
+    env: {
+      ...process.env,
+      DATABASE_URL: args.postgres.url,
+      TEMPORAL_ADDRESS: args.temporal.address,
+      TEMPORAL_NAMESPACE: args.temporal.namespace,
+      DATAFLOW_DATA_DIR: args.dataDir,
+      ...(args.temporal.uiUrl ? { TEMPORAL_UI_URL: args.temporal.uiUrl } : {}),
+    },
+  });
+  worker.exited
+    .then(({ code, signal }) => {
+      if (!args.state.stopping) {
+        const how = signal ? `on ${signal}` : `with code ${code}`;
+        args.log(`warning: the worker exited ${how}. Last lines of ${logFile}:\n${logTail(logFile)}`);
+      }
+    })
+    .catch(() => undefined);
+  return worker;
+}
+
+/**
+ * A stack whose process died without stopping (kill -9, a crash) leaves its Temporal server and worker running and
+ * holding their ports. Stop them, checking each pid still runs what we started. (An orphaned embedded Postgres is
+ * handled by `startEmbeddedPostgres` through its postmaster.pid.)
+ */
+async function stopLeftovers(dataDir: string, log: (line: string) => void): Promise<void> {
+  const stale = readStackFile(dataDir);
+  if (!stale || isProcessAlive(stale.pid)) return;
+  const leftovers = [
+    { pid: stale.temporal.pid, marker: 'start-dev', what: 'Temporal dev server' },
+    { pid: stale.worker?.pid ?? null, marker: path.join('worker', 'main.ts'), what: 'worker' },
+  ];
+  for (const { pid, marker, what } of leftovers) {
+    if (pid === null || !isProcessAlive(pid) || !commandLineIncludes(pid, marker)) continue;
+    log(`Stopping the ${what} (pid ${pid}) left behind by an earlier stack`);
+    process.kill(pid, 'SIGTERM');
+    if (!(await waitFor(() => !isProcessAlive(pid), 15_000))) process.kill(pid, 'SIGKILL');
+  }
+  fs.rmSync(path.join(dataDir, 'stack.json'), { force: true });
+}
+
+function commandLineIncludes(pid: number, marker: string): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').includes(marker);
+  } catch {
+    return false;
+  }
+}
+
+function describe(info: StackFile): string {
+  const rows: Array<[string, string]> = [
+    ['Temporal', `${info.temporal.address} (namespace ${info.temporal.namespace}; log ${info.temporal.logFile})`],
+    ['Web UI', info.temporal.uiUrl ?? '(headless)'],
+    ['Postgres', `${urlWithoutPassword(info.postgres.url)}${info.postgres.embedded ? ' (embedded)' : ''}`],
+    ['Sandbox', `${info.sandbox.baseUrl} (API keys in stack.json)`],
+    ['Worker', info.worker ? `pid ${info.worker.pid} (log ${info.worker.logFile})` : '(not started)'],
+    ['State', path.join(info.dataDir, 'stack.json')],
+  ];
+  return rows.map(([name, value]) => `  ${name.padEnd(9)} ${value}`).join('\n');
+}
+
+/** `npm run stack`: brings the stack up and keeps it up until SIGINT, SIGTERM or SIGHUP. */
+async function main(): Promise<void> {
+  // Listen from the start: a Ctrl-C while starting must still stop what has started (children run in their own
+  // process groups, so the terminal's signal reaches only us).
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  let stopSignal: NodeJS.Signals | undefined;
+  let wake = () => {};
+  const onSignal = (signal: NodeJS.Signals) => {
+    // A second signal means "now": leave without waiting for the orderly shutdown.
+    if (stopSignal) process.exit(1);
+    stopSignal = signal;
+    console.log(`\n${signal}: stopping the worker, the sandbox, Temporal and Postgres...`);
+    wake();
+  };
+  for (const signal of signals) process.on(signal, onSignal);
+
+  const started = Date.now();
+  let stack: Stack;
+  try {
+    stack = await startStack();
+  } catch (err) {
+    if (err instanceof StackAlreadyRunningError) {
+      console.log(`A local stack is already running (pid ${err.running.pid}):\n${describe(err.running)}`);
+      return;
+    }
+    throw err;
+  }
+  if (stopSignal === undefined) {
+    console.log(`Local stack up in ${((Date.now() - started) / 1000).toFixed(1)} s:\n${describe(stack.info)}`);
+    console.log('Press Ctrl-C to stop.');
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+  }
+  await stack.stop();
+  for (const signal of signals) process.off(signal, onSignal);
+  console.log('Stopped.');
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
