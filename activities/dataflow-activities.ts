@@ -1,0 +1,347 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
+import type pg from 'pg';
+import { deleteSchedule } from '../client/schedules';
+import { FAILURE_TYPES, type Operation, type TableSummary, type Trigger } from '../shared/operations';
+import { toApplicationFailure } from './activity-failures';
+import { CATALOG, getTable, type CatalogTable } from './klaviyo/catalog';
+import { KlaviyoClient } from './klaviyo/klaviyo-client';
+import { isKlaviyoError, KlaviyoMissingScopeError } from './klaviyo/errors';
+import { warehouseSchemaName } from './control-plane/dataflow-name';
+import {
+  deleteDataflow,
+  getDataflow,
+  getDataflowById,
+  getTables,
+  loadApiKey,
+  setDataflowStatus,
+  type Dataflow,
+} from './control-plane/dataflows';
+import { DataflowBusyError, DataflowNotFoundError } from './control-plane/errors';
+import { acquireOperationLock, releaseOperationLock } from './control-plane/operation-locks';
+import { SecretBox } from './control-plane/secret-box';
+import { allocateVersion } from './control-plane/versions';
+import { commitVersion as commitWarehouseVersion, createVersionTables, discardVersion as discardWarehouseVersion, rollbackToPrevious } from './warehouse/versioned-tables';
+import { dropDataflowWarehouse } from './warehouse/warehouse-schema';
+import { extractTable as extractIntoVersion, selectedLayout, type ExtractProgress } from './extract-table';
+
+export interface ActivityDependencies {
+  pool: pg.Pool;
+  /** For checking whether a lock's holder still runs, and for deleting schedules. */
+  temporal: Client;
+  /** @default SecretBox.fromConfig() */
+  secrets?: SecretBox;
+  /**
+   * The client-side rate budget: Klaviyo's real tiers by default. Off, or scaled, only against a
+   * sandbox whose limits are off or scaled the same way. @default readKlaviyoRateLimits()
+   */
+  klaviyoRateLimits?: { enabled: boolean; scale?: number };
+}
+
+/** `KLAVIYO_RATE_LIMITS=off` or `KLAVIYO_RATE_LIMITS=<scale>` (e.g. 0.5); unset means Klaviyo's real tiers. */
+export function readKlaviyoRateLimits(env: NodeJS.ProcessEnv = process.env): { enabled: boolean; scale?: number } {
+  const value = env.KLAVIYO_RATE_LIMITS?.trim();
+  if (!value || value === 'on') return { enabled: true };
+  if (value === 'off') return { enabled: false };
+  const scale = Number(value);
+  if (!Number.isFinite(scale) || scale <= 0) {
+    throw new Error(`KLAVIYO_RATE_LIMITS must be "on", "off" or a positive scale such as 0.5, not "${value}".`);
+  }
+  return { enabled: true, scale };
+}
+
+/**
+ * The activities of the dataflow workflows: every piece of I/O. They take ids and names, never the
+ * API key: each loads it from the control plane itself and forgets it when it returns.
+ */
+export function createActivities(deps: ActivityDependencies) {
+  const { pool, temporal } = deps;
+  const rateLimits = deps.klaviyoRateLimits ?? readKlaviyoRateLimits();
+  let secretBox: Promise<SecretBox> | undefined = deps.secrets ? Promise.resolve(deps.secrets) : undefined;
+  const secrets = () => (secretBox ??= SecretBox.fromConfig());
+
+  /** Runs `fn` with a Klaviyo client for the dataflow; failures leave as ApplicationFailures with the key cut out. */
+  async function withKlaviyo<T>(dataflow: Dataflow, fn: (client: KlaviyoClient) => Promise<T>): Promise<T> {
+    const apiKey = await failuresAsApplicationFailures(async () => loadApiKey(pool, await secrets(), dataflow.id));
+    let client: KlaviyoClient | undefined;
+    try {
+      client = new KlaviyoClient({
+        apiKey,
+        baseUrl: dataflow.baseUrl,
+        accountKey: dataflow.accountId ?? undefined,
+        rateLimits,
+      });
+      return await fn(client);
+    } catch (err) {
+      throw toApplicationFailure(err, [apiKey]);
+    } finally {
+      client?.close();
+    }
+  }
+
+  async function failuresAsApplicationFailures<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toApplicationFailure(err);
+    }
+  }
+
+  async function isRunning(workflowId: string): Promise<boolean> {
+    try {
+      const description = await temporal.workflow.getHandle(workflowId).describe();
+      return description.status.name === 'RUNNING';
+    } catch {
+      return false;
+    }
+  }
+
+  return {
+    /**
+     * Takes the dataflow's operation lock for this workflow: at most one run, rollback or remove per
+     * dataflow. A lock left by a workflow that no longer runs (terminated) is taken over.
+     */
+    async acquireLock(input: { dataflow: string; operation: Operation; workflowId: string }): Promise<{ dataflowId: string }> {
+      return failuresAsApplicationFailures(async () => {
+        const dataflow = await getDataflow(pool, input.dataflow);
+        const lock = { dataflowId: dataflow.id, workflowId: input.workflowId, operation: input.operation };
+        try {
+          await acquireOperationLock(pool, lock);
+        } catch (err) {
+          if (!(err instanceof DataflowBusyError) || (await isRunning(err.workflowId))) throw err;
+          await releaseOperationLock(pool, { dataflowId: dataflow.id, workflowId: err.workflowId });
+          await acquireOperationLock(pool, lock);
+        }
+        return { dataflowId: dataflow.id };
+      });
+    },
+
+    async releaseLock(input: { dataflowId: string; workflowId: string }): Promise<void> {
+      await failuresAsApplicationFailures(() => releaseOperationLock(pool, input));
+    },
+
+    /**
+     * One cheap call proves the key; then each scope the selected tables need is probed once, so a
+     * missing scope is reported, per table, before anything is extracted.
+     */
+    async validateApiKey(input: { dataflowId: string }): Promise<{ accountId: string | null }> {
+      const dataflow = await failuresAsApplicationFailures(() => getDataflowById(pool, input.dataflowId));
+      const selected = (await getTables(pool, dataflow.id)).filter((t) => t.selected).map((t) => getTable(t.table));
+      return withKlaviyo(dataflow, async (client) => {
+        const { missing } = await missingScopes(client, selected);
+        if (missing.size > 0) {
+          const lines = selected
+            .map((t) => ({ table: t.name, scopes: t.scopes.filter((s) => missing.has(s)) }))
+            .filter((t) => t.scopes.length > 0)
+            .map((t) => `"${t.table}" needs ${t.scopes.join(', ')}`);
+          throw ApplicationFailure.create({
+            type: FAILURE_TYPES.MissingScope,
+            nonRetryable: true,
+            message:
+              `The API key lacks scopes that selected tables need: ${lines.join('; ')}. ` +
+              'Add the scopes to the key in Klaviyo (Settings → API keys) or deselect those tables.',
+          });
+        }
+        return { accountId: dataflow.accountId };
+      });
+    },
+
+    /** Resolves the saved selection against the catalog; what changed is reported, not dropped silently. */
+    async discoverTables(input: { dataflowId: string }): Promise<{ tables: string[]; notices: string[] }> {
+      return failuresAsApplicationFailures(async () => {
+        const saved = await getTables(pool, input.dataflowId);
+        const notices: string[] = [];
+        for (const selection of saved.filter((t) => t.selected)) {
+          const now = new Set(getTable(selection.table).fields.map((f) => f.name));
+          const before = new Set(selection.availableFields.map((f) => f.name));
+          const gone = selection.selectedFields.filter((f) => !now.has(f));
+          const added = [...now].filter((f) => !before.has(f));
+          if (gone.length) notices.push(`${selection.table}: Klaviyo no longer offers ${gone.join(', ')}`);
+          if (added.length) notices.push(`${selection.table}: new fields available (not selected): ${added.join(', ')}`);
+        }
+        const tables = saved.filter((t) => t.selected).map((t) => t.table);
+        if (tables.length === 0) {
+          throw ApplicationFailure.create({
+            type: FAILURE_TYPES.InvalidSelection,
+            nonRetryable: true,
+            message: 'No table is selected: select at least one with `dataflow edit <name> --tables …`.',
+          });
+        }
+        return { tables, notices };
+      });
+    },
+
+    /** Allocates version N and creates its tables out of readers' sight. Idempotent per workflow run. */
+    async beginVersion(input: {
+      dataflowId: string;
+      workflowId: string;
+      runId: string;
+      trigger: Trigger;
+      tables: string[];
+      full: boolean;
+    }): Promise<{ version: number }> {
+      return failuresAsApplicationFailures(async () => {
+        const dataflow = await getDataflowById(pool, input.dataflowId);
+        const selections = (await getTables(pool, dataflow.id)).filter((t) => input.tables.includes(t.table));
+        const { version } = await allocateVersion(pool, {
+          dataflowId: dataflow.id,
+          workflowId: input.workflowId,
+          runId: input.runId,
+          trigger: input.trigger,
+          tables: input.tables,
+        });
+        await createVersionTables(pool, {
+          dataflowId: dataflow.id,
+          schema: warehouseSchemaName(dataflow.name),
+          version,
+          tables: selections.map(selectedLayout),
+        });
+        await setDataflowStatus(pool, dataflow.id, 'Running');
+        return { version };
+      });
+    },
+
+    /** Streams one table into the staged version, heartbeating its checkpoint. */
+    async extractTable(input: { dataflowId: string; version: number; table: string }): Promise<TableSummary> {
+      const context = Context.current();
+      const dataflow = await failuresAsApplicationFailures(() => getDataflowById(pool, input.dataflowId));
+      const selection = (await getTables(pool, dataflow.id)).find((t) => t.table === input.table);
+      if (!selection) {
+        throw ApplicationFailure.create({
+          type: FAILURE_TYPES.InvalidSelection,
+          nonRetryable: true,
+          message: `The table "${input.table}" is no longer part of the dataflow "${dataflow.name}".`,
+        });
+      }
+      let last: ExtractProgress = { table: input.table, part: '', rows: 0, pages: 0, nextUrl: null };
+      // Waiting on the rate budget can outlast the heartbeat timeout: keep reporting while alive.
+      const beat = setInterval(() => context.heartbeat(last), 2_000);
+      try {
+        context.heartbeat(last);
+        return await withKlaviyo(dataflow, (client) =>
+          extractIntoVersion({
+            pool,
+            client,
+            dataflowId: dataflow.id,
+            schema: warehouseSchemaName(dataflow.name),
+            version: input.version,
+            selection,
+            signal: context.cancellationSignal,
+            onProgress: (progress) => {
+              last = progress;
+              context.heartbeat(progress);
+            },
+          }),
+        );
+      } finally {
+        clearInterval(beat);
+      }
+    },
+
+    /** Switches every table to version N in one transaction; old versions beyond 3 are dropped. */
+    async commitVersion(input: { dataflowId: string; version: number; tables: TableSummary[] }): Promise<void> {
+      await failuresAsApplicationFailures(async () => {
+        const dataflow = await getDataflowById(pool, input.dataflowId);
+        await commitWarehouseVersion(pool, {
+          dataflowId: dataflow.id,
+          schema: warehouseSchemaName(dataflow.name),
+          version: input.version,
+          tables: input.tables.map((t) => ({ table: t.table, rows: t.rows })),
+        });
+        await setDataflowStatus(pool, dataflow.id, 'Succeeded');
+      });
+    },
+
+    /** Drops a staged version after a failure or cancellation; the live version is never touched. */
+    async discardVersion(input: { dataflowId: string; version: number }): Promise<void> {
+      await failuresAsApplicationFailures(async () => {
+        const dataflow = await getDataflowById(pool, input.dataflowId);
+        await discardWarehouseVersion(pool, {
+          dataflowId: dataflow.id,
+          schema: warehouseSchemaName(dataflow.name),
+          version: input.version,
+        });
+      });
+    },
+
+    /** Records how a run ended for the dataflow list; the message is what the user reads. */
+    async markEnded(input: { dataflowId: string; status: 'Failed' | 'Cancelled'; message: string | null }): Promise<void> {
+      await failuresAsApplicationFailures(() => setDataflowStatus(pool, input.dataflowId, input.status, input.message));
+    },
+
+    async rollbackVersion(input: { dataflowId: string; requestId: string }): Promise<{ fromVersion: number; toVersion: number }> {
+      return failuresAsApplicationFailures(async () => {
+        const dataflow = await getDataflowById(pool, input.dataflowId);
+        const outcome = await rollbackToPrevious(pool, {
+          dataflowId: dataflow.id,
+          schema: warehouseSchemaName(dataflow.name),
+          requestId: input.requestId,
+        });
+        return { fromVersion: outcome.fromVersion, toVersion: outcome.toVersion };
+      });
+    },
+
+    /** Deletes the schedule, every table, then the dataflow's rows; safe to retry after a partial run. */
+    async removeDataflow(input: { dataflowId: string }): Promise<{ droppedTables: number }> {
+      return failuresAsApplicationFailures(async () => {
+        let dataflow: Dataflow;
+        try {
+          dataflow = await getDataflowById(pool, input.dataflowId);
+        } catch (err) {
+          if (err instanceof DataflowNotFoundError) return { droppedTables: 0 };
+          throw err;
+        }
+        await deleteSchedule(temporal, dataflow.name);
+        const { droppedTables } = await dropDataflowWarehouse(pool, {
+          dataflowId: dataflow.id,
+          schema: warehouseSchemaName(dataflow.name),
+        });
+        await deleteDataflow(pool, dataflow.id);
+        return { droppedTables };
+      });
+    },
+  };
+}
+
+export type DataflowActivities = ReturnType<typeof createActivities>;
+
+/**
+ * The scopes, among those `tables` need, that the key lacks. Each scope is probed once with the
+ * cheapest read that needs only it; a scope with no such table is left to the extraction to report.
+ */
+export async function missingScopes(
+  client: KlaviyoClient,
+  tables: readonly CatalogTable[],
+): Promise<{ missing: Set<string>; accountId: string | null }> {
+  const missing = new Set<string>();
+  const account = await client.getAccount().catch((err: unknown) => {
+    // A valid key without accounts:read is fine here; any other failure (401 above all) is final.
+    if (!(err instanceof KlaviyoMissingScopeError)) throw err;
+    missing.add('accounts:read');
+    return null;
+  });
+  const needed = new Set(tables.flatMap((t) => t.scopes));
+  // The account call already answered for its scope (an XS-tier endpoint: 1/s, 15/min).
+  needed.delete('accounts:read');
+  for (const scope of needed) {
+    const probe = CATALOG.find(
+      (t) => t.scopes.length === 1 && t.scopes[0] === scope && !t.parent && t.requiredFilter?.kind !== 'parent',
+    );
+    if (!probe) continue;
+    try {
+      const pages = client.pages({
+        table: probe,
+        parentId: probe.requiredFilter?.kind === 'channel' ? probe.requiredFilter.values[0] : undefined,
+        pageSize: probe.pageSize ? probe.pageSize.min : undefined,
+        fields: probe.idsOnly || probe.fields.length === 0 ? undefined : [probe.fields[0].name],
+      });
+      await pages.next();
+      await pages.return(undefined);
+    } catch (err) {
+      if (isKlaviyoError(err) && err.type === 'KlaviyoMissingScope') missing.add(scope);
+      else throw err;
+    }
+  }
+  return { missing, accountId: account?.id ?? null };
+}

@@ -1,0 +1,357 @@
+import { Command, Option } from 'commander';
+import readline from 'node:readline/promises';
+import { isKlaviyoError } from '../activities/klaviyo/errors';
+import { DataflowError } from '../activities/control-plane/errors';
+import type { Dataflow } from '../activities/control-plane/dataflows';
+import { DataflowApi, OperationFailedError, type DataflowListRow, type LiveProgress } from './dataflow-api';
+import { formatDuration, formatTime, renderTable } from './text-table';
+import { UserInputError } from './user-input-error';
+
+/** Every command accepts --json; human output otherwise. */
+interface Output {
+  json: boolean;
+}
+
+const list = (value: string) =>
+  value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+
+function maskedKey(dataflow: Dataflow): string {
+  return `pk_…${dataflow.apiKeyHint}`;
+}
+
+function print(out: Output, json: unknown, human: () => string): void {
+  console.log(out.json ? JSON.stringify(json, null, 2) : human());
+}
+
+function describeDataflow(d: Dataflow) {
+  return {
+    name: d.name,
+    displayName: d.displayName,
+    description: d.description,
+    type: d.connectorType,
+    status: d.status,
+    baseUrl: d.baseUrl,
+    apiKey: maskedKey(d),
+    tablesCount: d.tablesCount,
+    currentVersion: d.currentVersion,
+    created: d.createdAt,
+    updated: d.updatedAt,
+    lastRefresh: d.lastRefreshAt,
+    lastError: d.lastError,
+  };
+}
+
+/** The key comes from stdin (`--api-key-stdin`) or KLAVIYO_API_KEY, never from argv (visible in `ps`). */
+async function readApiKey(fromStdin: boolean | undefined, required: boolean): Promise<string | undefined> {
+  if (fromStdin) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    // Only the line break a shell or `echo` adds is dropped; anything else is the key's own problem.
+    return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  }
+  const fromEnv = process.env.KLAVIYO_API_KEY;
+  if (fromEnv !== undefined) return fromEnv;
+  if (required) {
+    throw new UserInputError('No API key: pipe it in with --api-key-stdin, or set KLAVIYO_API_KEY.');
+  }
+  return undefined;
+}
+
+async function withApi<T>(fn: (api: DataflowApi) => Promise<T>): Promise<T> {
+  const api = await DataflowApi.connect();
+  try {
+    return await fn(api);
+  } finally {
+    await api.close();
+  }
+}
+
+function progressLine(progress: LiveProgress): string {
+  const tables = progress.tables
+    .map((t) => `${t.table}:${t.state === 'done' ? '✓' : t.state === 'failed' ? '✗' : t.state === 'running' ? '…' : '·'}${t.rows}`)
+    .join(' ');
+  return `[${progress.phase}${progress.version ? ` v${progress.version}` : ''}] ${tables}`;
+}
+
+function groupRows(rows: DataflowListRow[], groupBy: 'name' | 'type' | 'status' | undefined): Map<string, DataflowListRow[]> {
+  const groups = new Map<string, DataflowListRow[]>();
+  for (const row of rows) {
+    const key = groupBy === 'type' ? row.connectorType : groupBy === 'status' ? row.status : groupBy === 'name' ? row.name : '';
+    groups.set(key, [...(groups.get(key) ?? []), row]);
+  }
+  return groups;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('dataflow')
+    .description('Klaviyo dataflows on Temporal: import Klaviyo into Postgres as versioned, atomically committed loads')
+    .showHelpAfterError();
+  const json = new Option('--json', 'print JSON');
+
+  program
+    .command('create <name>')
+    .description('validate the key, discover the tables it can read, and save a dataflow')
+    .option('--display-name <text>', 'display name (default: the name)')
+    .option('--description <text>', 'description', '')
+    .option('--api-key-stdin', 'read the Klaviyo private API key from stdin (else KLAVIYO_API_KEY)')
+    .option('--base-url <url>', 'Klaviyo API base URL (default https://a.klaviyo.com)')
+    .option('--tables <names>', 'comma-separated tables to import (default: all the key can read)', list)
+    .option('--exclude-fields <table.field,...>', 'fields to leave out', list)
+    .addOption(json)
+    .action(async (name: string, opts) => {
+      const apiKey = (await readApiKey(opts.apiKeyStdin, true)) as string;
+      const created = await withApi((api) =>
+        api.create({
+          name,
+          displayName: opts.displayName,
+          description: opts.description,
+          apiKey,
+          baseUrl: opts.baseUrl,
+          tables: opts.tables,
+          excludeFields: opts.excludeFields,
+        }),
+      );
+      print(opts, describeDataflow(created), () =>
+        [
+          `Created dataflow ${created.name} (${created.tablesCount} tables selected, key ${maskedKey(created)}).`,
+          `Next: dataflow tables ${created.name}   |   dataflow run ${created.name} --wait`,
+        ].join('\n'),
+      );
+    });
+
+  program
+    .command('tables <name>')
+    .description('the tables of a dataflow: purpose, name, type, fields selected/total')
+    .addOption(json)
+    .action(async (name: string, opts) => {
+      const rows = await withApi((api) => api.tables(name));
+      print(opts, rows, () =>
+        renderTable(
+          ['Purpose', 'Name', 'Type', 'Selected', 'Fields'],
+          rows.map((r) => [r.purpose, r.name, r.type, r.selected ? 'yes' : 'no', `${r.fieldsSelected}/${r.fieldsTotal}`]),
+        ),
+      );
+    });
+
+  program
+    .command('edit <name>')
+    .description('change the key, display name, description, base URL, tables or fields')
+    .option('--display-name <text>')
+    .option('--description <text>')
+    .option('--api-key-stdin', 'read a new API key from stdin')
+    .option('--base-url <url>')
+    .option('--tables <names>', 'comma-separated tables to import', list)
+    .option('--exclude-fields <table.field,...>', 'fields to leave out', list)
+    .addOption(json)
+    .action(async (name: string, opts) => {
+      const apiKey = opts.apiKeyStdin ? await readApiKey(true, true) : undefined;
+      const updated = await withApi((api) =>
+        api.edit(name, {
+          displayName: opts.displayName,
+          description: opts.description,
+          apiKey,
+          baseUrl: opts.baseUrl,
+          tables: opts.tables,
+          excludeFields: opts.excludeFields,
+        }),
+      );
+      print(opts, describeDataflow(updated), () => `Updated dataflow ${updated.name}.`);
+    });
+
+  program
+    .command('list')
+    .description('every dataflow with its status, tables, dates and next scheduled run')
+    .addOption(new Option('--group-by <key>', 'group rows').choices(['name', 'type', 'status']))
+    .addOption(json)
+    .action(async (opts) => {
+      const rows = await withApi((api) => api.list());
+      const groups = groupRows(rows, opts.groupBy);
+      print(
+        opts,
+        opts.groupBy
+          ? Object.fromEntries([...groups].map(([k, v]) => [k, v.map((r) => ({ ...describeDataflow(r), nextRun: r.nextRun }))]))
+          : rows.map((r) => ({ ...describeDataflow(r), schedule: r.scheduleSpec, nextRun: r.nextRun })),
+        () => {
+          if (rows.length === 0) return 'No dataflows yet. Create one with: dataflow create <name> --api-key-stdin';
+          const headers = ['Name', 'Type', 'Status', 'Tables Count', 'Created Date', 'Updated Date', 'Last Refresh', 'Next Run'];
+          const toRow = (r: DataflowListRow) => [
+            r.name,
+            r.connectorType,
+            r.status,
+            r.tablesCount,
+            formatTime(r.createdAt),
+            formatTime(r.updatedAt),
+            formatTime(r.lastRefreshAt),
+            r.schedulePaused ? 'paused' : formatTime(r.nextRun),
+          ];
+          return [...groups]
+            .map(([key, members]) => (opts.groupBy ? `${opts.groupBy}: ${key}\n` : '') + renderTable(headers, members.map(toRow)))
+            .join('\n\n');
+        },
+      );
+    });
+
+  program
+    .command('run <name>')
+    .description('start a run; with --wait, show live per-table progress and the outcome')
+    .option('--wait', 'wait for the outcome, showing progress')
+    .option('--full', 're-read every table even where an incremental refresh is possible')
+    .addOption(json)
+    .action(async (name: string, opts) => {
+      await withApi(async (api) => {
+        const started = await api.run(name, { full: opts.full });
+        if (!opts.json) console.log(`Run started: ${started.url}`);
+        if (!opts.wait) {
+          if (opts.json) print(opts, started, () => '');
+          return;
+        }
+        let lastLine = '';
+        const result = await api.waitForRun(started, (progress) => {
+          const line = progressLine(progress);
+          if (!opts.json && line !== lastLine) console.log(line);
+          lastLine = line;
+        });
+        print(opts, { ...started, ...result }, () =>
+          [
+            `Committed version ${result.version} of ${result.dataflow}.`,
+            renderTable(
+              ['Table', 'Rows', 'Pages'],
+              result.tables.map((t) => [t.table, t.rows, t.pages]),
+            ),
+            ...result.notices.map((n) => `note: ${n}`),
+          ].join('\n'),
+        );
+      });
+    });
+
+  program
+    .command('cancel <name>')
+    .description('cancel the operation in progress; the previous version stays live')
+    .addOption(json)
+    .action(async (name: string, opts) => {
+      const cancelled = await withApi((api) => api.cancel(name));
+      print(opts, cancelled, () => `Cancellation requested: ${cancelled.url}`);
+    });
+
+  program
+    .command('rollback <name>')
+    .description('bring every table back to the previous committed version')
+    .addOption(json)
+    .action(async (name: string, opts) => {
+      const result = await withApi((api) => api.rollback(name));
+      print(opts, result, () => `Rolled ${result.dataflow} back from version ${result.fromVersion} to ${result.toVersion}: ${result.url}`);
+    });
+
+  program
+    .command('remove <name>')
+    .description('delete the dataflow, its schedule and every table it created')
+    .option('--yes', 'do not ask for confirmation')
+    .addOption(json)
+    .action(async (name: string, opts) => {
+      if (!opts.yes) {
+        if (!process.stdin.isTTY) throw new UserInputError('Refusing to remove without confirmation: add --yes.');
+        const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+        const answer = await rl.question(`Remove dataflow "${name}" and every table it created? Type its name to confirm: `);
+        rl.close();
+        if (answer.trim().toLowerCase() !== name.toLowerCase()) throw new UserInputError('Not confirmed; nothing was removed.');
+      }
+      const result = await withApi((api) => api.remove(name));
+      print(opts, result, () => `Removed ${result.dataflow} (${result.droppedTables} tables dropped): ${result.url}`);
+    });
+
+  program
+    .command('history <name>')
+    .description('one row per run, rollback and remove, from Temporal')
+    .addOption(json)
+    .action(async (name: string, opts) => {
+      const runs = await withApi((api) => api.history(name));
+      print(opts, runs, () =>
+        runs.length === 0
+          ? `No runs of ${name} yet.`
+          : renderTable(
+              ['Operation', 'Trigger', 'Status', 'Version', 'Start', 'End', 'Duration', 'Rows', 'Error'],
+              runs.map((r) => [
+                r.operation,
+                r.trigger,
+                r.status,
+                r.version,
+                formatTime(r.start),
+                formatTime(r.end),
+                formatDuration(r.durationMs),
+                r.tables.map((t) => `${t.table}=${t.rows}`).join(' '),
+                r.error,
+              ]),
+            ) + `\n\nEach run in the Web UI: ${runs[0].url.replace(/\/workflows\/.*$/, '/workflows')}`,
+      );
+    });
+
+  program
+    .command('entities <name>')
+    .description('the tables a dataflow created, their rows and the version they show')
+    .addOption(json)
+    .action(async (name: string, opts) => {
+      const rows = await withApi((api) => api.entities(name));
+      print(opts, rows, () =>
+        rows.length === 0
+          ? `${name} has no committed tables yet: run it with \`dataflow run ${name} --wait\`.`
+          : renderTable(['Table', 'Rows', 'Version'], rows.map((e) => [e.view, e.rows, e.version])),
+      );
+    });
+
+  program
+    .command('schedule <name>')
+    .description('refresh on a cron expression or an interval; pause, resume or delete the schedule')
+    .option('--cron <expression>', 'e.g. "0 */6 * * *" (UTC)')
+    .option('--every <interval>', 'e.g. 30m, 6h, 1d')
+    .option('--pause')
+    .option('--resume')
+    .option('--delete')
+    .addOption(json)
+    .action(async (name: string, opts) => {
+      const chosen = ['cron', 'every', 'pause', 'resume', 'delete'].filter((k) => opts[k] !== undefined);
+      if (chosen.length !== 1) throw new UserInputError('Give exactly one of --cron, --every, --pause, --resume, --delete.');
+      await withApi(async (api) => {
+        if (opts.pause || opts.resume) {
+          await api.pauseSchedule(name, Boolean(opts.pause));
+          print(opts, { paused: Boolean(opts.pause) }, () => `Schedule of ${name} ${opts.pause ? 'paused' : 'resumed'}.`);
+        } else if (opts.delete) {
+          const deleted = await api.deleteSchedule(name);
+          print(opts, { deleted }, () => (deleted ? `Schedule of ${name} deleted.` : `${name} had no schedule.`));
+        } else {
+          const view = await api.schedule(name, opts.cron !== undefined ? { cron: opts.cron } : { every: opts.every });
+          print(opts, view, () => `Scheduled ${name}: ${view.spec}; next run ${formatTime(view.nextRun)}.`);
+        }
+      });
+    });
+
+  return program;
+}
+
+/** Errors a user can act on are printed alone; anything else with its name, never with request options. */
+export function reportError(err: unknown, asJson: boolean): number {
+  const known = err instanceof UserInputError || err instanceof DataflowError || isKlaviyoError(err);
+  const message = err instanceof Error ? err.message : String(err);
+  const url = err instanceof OperationFailedError ? err.url : undefined;
+  if (asJson) console.error(JSON.stringify({ error: message, ...(url ? { url } : {}) }));
+  else console.error(`error: ${message}${url ? `\n  see ${url}` : ''}`);
+  return known ? 2 : 1;
+}
+
+export async function main(): Promise<void> {
+  const asJson = process.argv.includes('--json');
+  try {
+    await buildProgram().parseAsync(process.argv);
+  } catch (err) {
+    process.exitCode = reportError(err, asJson);
+  }
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,473 @@
+import {
+  Client,
+  Connection,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { Pool } from 'pg';
+import { CATALOG, findTable, type CatalogTable } from '../activities/klaviyo/catalog';
+import { KlaviyoClient } from '../activities/klaviyo/klaviyo-client';
+import { missingScopes, readKlaviyoRateLimits } from '../activities/dataflow-activities';
+import { migrateToLatest } from '../activities/control-plane/migrate';
+import { SecretBox } from '../activities/control-plane/secret-box';
+import { validateDataflowName, warehouseSchemaName } from '../activities/control-plane/dataflow-name';
+import { validateApiKeyFormat } from '../activities/control-plane/api-key';
+import {
+  createDataflow,
+  getDataflow,
+  getTables,
+  listDataflows,
+  loadApiKey,
+  updateDataflow,
+  type Dataflow,
+} from '../activities/control-plane/dataflows';
+import { DataflowExistsError, DataflowNotFoundError } from '../activities/control-plane/errors';
+import type { DataflowTable, TableSelectionInput } from '../activities/control-plane/table-selection';
+import { entities as warehouseEntities, type Entity } from '../activities/warehouse/entities';
+import { readConfig, TASK_QUEUE, type Config } from '../shared/config';
+import {
+  operationWorkflowId,
+  type Operation,
+  type RemoveResult,
+  type RollbackResult,
+  type RunInput,
+  type RunProgress,
+  type RunResult,
+  type Trigger,
+} from '../shared/operations';
+import { DataflowNameKey, DataflowOperationKey, DataflowTriggerKey } from '../shared/search-attributes';
+import { resolveConnectionSettings, type ConnectionSettings } from './connection-settings';
+import { listRuns, rootCauseMessage, runningOperation, runUrl, type RunRecord } from './run-history';
+import {
+  deleteSchedule,
+  describeSchedule,
+  pauseSchedule,
+  setSchedule,
+  type ScheduleSpecInput,
+  type ScheduleView,
+} from './schedules';
+import { UserInputError } from './user-input-error';
+
+export interface CreateDataflowInput {
+  name: string;
+  displayName?: string;
+  description?: string;
+  apiKey: string;
+  /** @default 'https://a.klaviyo.com' */
+  baseUrl?: string;
+  /** Tables to import; @default every table the key can read */
+  tables?: string[];
+  /** `table.field` entries to leave out. */
+  excludeFields?: string[];
+}
+
+export interface EditDataflowInput {
+  displayName?: string;
+  description?: string;
+  apiKey?: string;
+  baseUrl?: string;
+  tables?: string[];
+  excludeFields?: string[];
+}
+
+export interface DataflowListRow extends Dataflow {
+  nextRun: Date | null;
+  scheduleSpec: string | null;
+  schedulePaused: boolean;
+}
+
+export interface TableRow {
+  purpose: string;
+  name: string;
+  type: string;
+  selected: boolean;
+  fieldsSelected: number;
+  fieldsTotal: number;
+}
+
+export interface StartedOperation {
+  workflowId: string;
+  runId: string;
+  url: string;
+}
+
+/** Live progress of a run: the workflow's table states plus the heartbeats of tables in flight. */
+export interface LiveProgress extends RunProgress {
+  status: string;
+}
+
+/**
+ * The typed API behind the `dataflow` CLI (and the tests): configuration in the control plane,
+ * operations as Temporal workflows, history from Temporal's visibility store.
+ */
+export class DataflowApi {
+  private constructor(
+    readonly pool: Pool,
+    readonly temporal: Client,
+    private readonly connection: Connection,
+    readonly settings: ConnectionSettings,
+    private readonly secrets: SecretBox,
+  ) {}
+
+  static async connect(config: Config = readConfig(), settings = resolveConnectionSettings(config)): Promise<DataflowApi> {
+    await migrateToLatest(settings.databaseUrl);
+    const pool = new Pool({ connectionString: settings.databaseUrl, max: 4 });
+    let connection: Connection;
+    try {
+      connection = await Connection.connect({ address: settings.temporalAddress, connectTimeout: '5s' });
+    } catch (err) {
+      await pool.end();
+      throw new UserInputError(
+        `Cannot reach Temporal at ${settings.temporalAddress} (${err instanceof Error ? err.message : String(err)}). ` +
+          'Start the local stack with `npm run stack`, or set TEMPORAL_ADDRESS.',
+      );
+    }
+    const temporal = new Client({ connection, namespace: settings.namespace });
+    return new DataflowApi(pool, temporal, connection, settings, await SecretBox.fromConfig(config));
+  }
+
+  async close(): Promise<void> {
+    await this.connection.close();
+    await this.pool.end();
+  }
+
+  // ---- configuration -------------------------------------------------------------------------
+
+  /** Validates the name and the key against Klaviyo, discovers the readable tables, saves. */
+  async create(input: CreateDataflowInput): Promise<Dataflow> {
+    const name = validateDataflowName(input.name);
+    await this.assertNameFree(name);
+    const apiKey = validateApiKeyFormat(input.apiKey);
+    const { accountId, readable } = await this.discover(apiKey, input.baseUrl);
+    const tables = selectionFor(readable, input.tables, input.excludeFields);
+    return createDataflow(this.pool, this.secrets, {
+      name,
+      displayName: input.displayName ?? name,
+      description: input.description ?? '',
+      apiKey,
+      baseUrl: input.baseUrl,
+      accountId,
+      tables,
+    });
+  }
+
+  async edit(name: string, input: EditDataflowInput): Promise<Dataflow> {
+    const dataflow = await getDataflow(this.pool, name);
+    let accountId: string | null | undefined;
+    let tables: TableSelectionInput[] | undefined;
+    const apiKey = input.apiKey === undefined ? undefined : validateApiKeyFormat(input.apiKey);
+    if (apiKey !== undefined || input.baseUrl !== undefined || input.tables || input.excludeFields) {
+      if (apiKey !== undefined || input.baseUrl !== undefined) {
+        // A new key or host is proven before it is saved; the saved one keeps working until then.
+        const discovered = await this.discover(apiKey ?? (await this.savedKey(dataflow)), input.baseUrl ?? dataflow.baseUrl);
+        accountId = discovered.accountId;
+        if (input.tables || input.excludeFields) tables = selectionFor(discovered.readable, input.tables, input.excludeFields);
+      } else {
+        const saved = await getTables(this.pool, dataflow.id);
+        const known = saved.map((t) => findTable(t.table)).filter((t): t is CatalogTable => t !== undefined);
+        const current = input.tables ?? saved.filter((t) => t.selected).map((t) => t.table);
+        tables = selectionFor(known, current, input.excludeFields);
+      }
+    }
+    return updateDataflow(this.pool, this.secrets, dataflow.name, {
+      displayName: input.displayName,
+      description: input.description,
+      apiKey,
+      baseUrl: input.baseUrl,
+      ...(accountId !== undefined ? { accountId } : {}),
+      ...(tables ? { tables } : {}),
+    });
+  }
+
+  async get(name: string): Promise<Dataflow> {
+    return getDataflow(this.pool, name);
+  }
+
+  async tables(name: string): Promise<TableRow[]> {
+    const dataflow = await getDataflow(this.pool, name);
+    return (await getTables(this.pool, dataflow.id)).map((t: DataflowTable) => ({
+      purpose: t.purpose,
+      name: t.table,
+      type: findTable(t.table)?.resourceType ?? '',
+      selected: t.selected,
+      fieldsSelected: t.selected ? t.selectedFields.length : 0,
+      fieldsTotal: t.availableFields.length,
+    }));
+  }
+
+  async list(): Promise<DataflowListRow[]> {
+    const dataflows = await listDataflows(this.pool);
+    return Promise.all(
+      dataflows.map(async (d) => {
+        const schedule = await describeSchedule(this.temporal, d.name);
+        return {
+          ...d,
+          nextRun: schedule && !schedule.paused ? schedule.nextRun : null,
+          scheduleSpec: schedule?.spec ?? null,
+          schedulePaused: schedule?.paused ?? false,
+        };
+      }),
+    );
+  }
+
+  async entities(name: string): Promise<Entity[]> {
+    const dataflow = await getDataflow(this.pool, name);
+    return warehouseEntities(this.pool, warehouseSchemaName(dataflow.name));
+  }
+
+  // ---- operations ----------------------------------------------------------------------------
+
+  /** Starts a run; `trigger` is what the history shows. */
+  async run(name: string, options: { full?: boolean; trigger?: Trigger } = {}): Promise<StartedOperation> {
+    const dataflow = await getDataflow(this.pool, name);
+    const input: RunInput = { dataflow: dataflow.name, trigger: options.trigger ?? 'manual', full: options.full ?? false };
+    const handle = await this.start(dataflow, 'run', 'runDataflow', input);
+    return this.started(handle);
+  }
+
+  /** Waits for a run, reporting live progress about once a second; returns its result or throws its failure in words. */
+  async waitForRun(started: StartedOperation, onProgress?: (progress: LiveProgress) => void): Promise<RunResult> {
+    const handle = this.temporal.workflow.getHandle(started.workflowId, started.runId);
+    const result = handle.result() as Promise<RunResult>;
+    let settled = false;
+    result.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    while (onProgress && !settled) {
+      const progress = await this.progress(handle).catch(() => null);
+      if (progress && !settled) onProgress(progress);
+      await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
+    }
+    try {
+      return await result;
+    } catch (err) {
+      throw new OperationFailedError(err, started.url);
+    }
+  }
+
+  /** The workflow's table states, with live rows/pages from the heartbeats of tables being extracted. */
+  async progress(handle: WorkflowHandle): Promise<LiveProgress> {
+    const [state, description] = await Promise.all([handle.query<RunProgress>('progress'), handle.describe()]);
+    const live = new Map<string, { rows: number; pages: number }>();
+    for (const activity of description.raw.pendingActivities ?? []) {
+      const payload = activity.heartbeatDetails?.payloads?.[0];
+      if (!payload) continue;
+      const details = defaultPayloadConverter.fromPayload<{ table?: string; rows?: number; pages?: number }>(payload);
+      if (details?.table) live.set(details.table, { rows: details.rows ?? 0, pages: details.pages ?? 0 });
+    }
+    return {
+      ...state,
+      status: description.status.name,
+      tables: state.tables.map((t) => (t.state === 'running' && live.has(t.table) ? { ...t, ...live.get(t.table) } : t)),
+    };
+  }
+
+  async cancel(name: string): Promise<StartedOperation> {
+    const dataflow = await getDataflow(this.pool, name);
+    const running = await this.runningInfo(dataflow);
+    if (!running) throw new UserInputError(`Dataflow "${dataflow.name}" has no operation in progress to cancel.`);
+    const handle = this.temporal.workflow.getHandle(running.workflowId, running.runId);
+    await handle.cancel();
+    return this.started(handle, running.runId);
+  }
+
+  async rollback(name: string): Promise<RollbackResult & { url: string }> {
+    const dataflow = await getDataflow(this.pool, name);
+    const handle = await this.start(dataflow, 'rollback', 'rollbackDataflow', { dataflow: dataflow.name, trigger: 'manual' });
+    const { url } = await this.started(handle);
+    try {
+      return { ...((await handle.result()) as RollbackResult), url };
+    } catch (err) {
+      throw new OperationFailedError(err, url);
+    }
+  }
+
+  async remove(name: string): Promise<RemoveResult & { url: string }> {
+    const dataflow = await getDataflow(this.pool, name);
+    const handle = await this.start(dataflow, 'remove', 'removeDataflow', { dataflow: dataflow.name, trigger: 'manual' });
+    const { url } = await this.started(handle);
+    try {
+      return { ...((await handle.result()) as RemoveResult), url };
+    } catch (err) {
+      throw new OperationFailedError(err, url);
+    }
+  }
+
+  async history(name: string, limit = 50): Promise<RunRecord[]> {
+    // A removed dataflow keeps its history in Temporal: look it up by name even when the row is gone.
+    const dataflow = await getDataflow(this.pool, name).catch((err: unknown) => {
+      if (err instanceof DataflowNotFoundError) return null;
+      throw err;
+    });
+    const runs = await listRuns(this.temporal, dataflow?.name ?? name, this.ui(), limit);
+    if (!dataflow && runs.length === 0) throw new DataflowNotFoundError(name);
+    return runs;
+  }
+
+  // ---- schedules -----------------------------------------------------------------------------
+
+  async schedule(name: string, spec: ScheduleSpecInput): Promise<ScheduleView> {
+    const dataflow = await getDataflow(this.pool, name);
+    const view = await setSchedule(this.temporal, dataflow.name, spec);
+    await updateDataflow(this.pool, this.secrets, dataflow.name, { schedule: view.spec });
+    return view;
+  }
+
+  async pauseSchedule(name: string, pause: boolean): Promise<void> {
+    const dataflow = await getDataflow(this.pool, name);
+    await pauseSchedule(this.temporal, dataflow.name, pause);
+  }
+
+  async deleteSchedule(name: string): Promise<boolean> {
+    const dataflow = await getDataflow(this.pool, name);
+    const deleted = await deleteSchedule(this.temporal, dataflow.name);
+    await updateDataflow(this.pool, this.secrets, dataflow.name, { schedule: null });
+    return deleted;
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  private ui() {
+    return { uiUrl: this.settings.uiUrl, namespace: this.settings.namespace };
+  }
+
+  private async started(handle: WorkflowHandle, runId?: string): Promise<StartedOperation> {
+    const first = 'firstExecutionRunId' in handle ? (handle.firstExecutionRunId as string) : undefined;
+    const id = runId ?? first ?? (await handle.describe()).runId;
+    return { workflowId: handle.workflowId, runId: id, url: runUrl(this.settings.uiUrl, this.settings.namespace, handle.workflowId, id) };
+  }
+
+  private async runningInfo(dataflow: Dataflow): Promise<{ workflowId: string; runId: string; operation: string } | null> {
+    // The on-demand id first (visibility may lag a just-started run), then anything tagged with the name.
+    try {
+      const description = await this.temporal.workflow.getHandle(operationWorkflowId(dataflow.name)).describe();
+      if (description.status.name === 'RUNNING') {
+        return { workflowId: description.workflowId, runId: description.runId, operation: description.type };
+      }
+    } catch {
+      // never started: fall through
+    }
+    const info = await runningOperation(this.temporal, dataflow.name);
+    return info ? { workflowId: info.workflowId, runId: info.runId, operation: info.type } : null;
+  }
+
+  /**
+   * Starts an operation workflow. Temporal refuses a second execution of the dataflow's workflow id
+   * while one runs; runs started by a schedule have their own ids, so those are looked up too. The
+   * workflows also take a lock in Postgres: that is the guarantee, these checks give the early, clear error.
+   */
+  private async start(
+    dataflow: Dataflow,
+    operation: Operation,
+    workflowType: string,
+    input: RunInput,
+  ): Promise<WorkflowHandle> {
+    const running = await this.runningInfo(dataflow);
+    if (running) throw busyError(dataflow.name, running.operation, runUrl(this.settings.uiUrl, this.settings.namespace, running.workflowId, running.runId));
+    try {
+      return await this.temporal.workflow.start(workflowType, {
+        taskQueue: TASK_QUEUE,
+        workflowId: operationWorkflowId(dataflow.name),
+        args: [input],
+        typedSearchAttributes: [
+          { key: DataflowNameKey, value: dataflow.name.toLowerCase() },
+          { key: DataflowOperationKey, value: operation },
+          { key: DataflowTriggerKey, value: input.trigger },
+        ],
+      });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        throw busyError(dataflow.name, 'operation', runUrl(this.settings.uiUrl, this.settings.namespace, err.workflowId, ''));
+      }
+      throw err;
+    }
+  }
+
+  private async assertNameFree(name: string): Promise<void> {
+    try {
+      const existing = await getDataflow(this.pool, name);
+      throw new DataflowExistsError(existing.name);
+    } catch (err) {
+      if (!(err instanceof DataflowNotFoundError)) throw err;
+    }
+  }
+
+  private async savedKey(dataflow: Dataflow): Promise<string> {
+    return loadApiKey(this.pool, this.secrets, dataflow.id);
+  }
+
+  /** Proves the key and finds the tables it can read (a table is readable when every scope it needs is granted). */
+  private async discover(apiKey: string, baseUrl?: string): Promise<{ accountId: string; readable: CatalogTable[] }> {
+    const client = new KlaviyoClient({ apiKey, baseUrl, rateLimits: readKlaviyoRateLimits() });
+    try {
+      const { missing, accountId } = await missingScopes(client, CATALOG);
+      const readable = CATALOG.filter((t) => t.scopes.every((s) => !missing.has(s)));
+      return { accountId: accountId ?? client.accountKey, readable };
+    } finally {
+      client.close();
+    }
+  }
+}
+
+/** A workflow that ended badly, told in the words of its innermost failure, with the link to its page. */
+export class OperationFailedError extends Error {
+  readonly type = 'OperationFailed';
+  constructor(
+    err: unknown,
+    readonly url: string,
+  ) {
+    super(err instanceof WorkflowFailedError ? rootCauseMessage(err.cause ?? err) : rootCauseMessage(err));
+    this.name = 'OperationFailedError';
+  }
+}
+
+function busyError(name: string, operation: string, url: string): UserInputError {
+  return new UserInputError(
+    `Dataflow "${name}" is busy: ${operation === 'operation' ? 'another operation' : `a ${operation.replace('Dataflow', '')}`} is in progress (${url}). ` +
+      `Wait for it to finish, or cancel it with \`dataflow cancel ${name}\`, then try again.`,
+  );
+}
+
+/**
+ * The table selection for create/edit: `tables` (default: all readable) minus `excludeFields`
+ * (`table.field`). Unknown or unreadable names are errors that say what is known.
+ */
+export function selectionFor(readable: CatalogTable[], tables?: string[], excludeFields?: string[]): TableSelectionInput[] {
+  const readableNames = new Set(readable.map((t) => t.name));
+  const wanted = tables && tables.length > 0 ? tables : [...readableNames];
+  for (const name of wanted) {
+    const table = findTable(name);
+    if (!table) {
+      throw new UserInputError(`Unknown table "${name}". Known tables: ${CATALOG.map((t) => t.name).join(', ')}.`);
+    }
+    if (!readableNames.has(name)) {
+      throw new UserInputError(
+        `The API key cannot read the table "${name}": it needs the scope${table.scopes.length > 1 ? 's' : ''} ${table.scopes.join(', ')}.`,
+      );
+    }
+  }
+  const excluded = new Map<string, Set<string>>();
+  for (const entry of excludeFields ?? []) {
+    const [table, field, ...rest] = entry.split('.');
+    const catalogTable = findTable(table);
+    if (!catalogTable || !field || rest.length > 0) {
+      throw new UserInputError(`"${entry}" is not a table.field pair of a known table (e.g. profiles.phone_number).`);
+    }
+    if (!catalogTable.fields.some((f) => f.name === field)) {
+      throw new UserInputError(
+        `The table "${table}" has no field "${field}"; its fields are: ${catalogTable.fields.map((f) => f.name).join(', ')}.`,
+      );
+    }
+    if (!wanted.includes(table)) throw new UserInputError(`"${entry}" names the table "${table}", which is not selected.`);
+    excluded.set(table, (excluded.get(table) ?? new Set()).add(field));
+  }
+  const wantedSet = new Set(wanted);
+  return CATALOG.map((t) => ({
+    table: t.name,
+    selected: wantedSet.has(t.name),
+    fields: t.fields.map((f) => f.name).filter((f) => !excluded.get(t.name)?.has(f)),
+  }));
+}

@@ -1,0 +1,110 @@
+import { WorkflowFailedError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
+import type { RunProgress, RunResult, TableSummary } from '../shared/operations';
+import {
+  DataflowOperationKey,
+  DataflowTriggerKey,
+  DataflowVersionKey,
+} from '../shared/search-attributes';
+
+export interface RunRecord {
+  workflowId: string;
+  runId: string;
+  operation: string;
+  trigger: string;
+  status: string;
+  version: number | null;
+  start: Date;
+  end: Date | null;
+  durationMs: number | null;
+  /** Rows per table for a committed run. */
+  tables: TableSummary[];
+  /** For a failed run: the innermost failure message, written for the user. */
+  error: string | null;
+  url: string;
+}
+
+/** The Web UI page of one workflow execution. */
+export function runUrl(uiUrl: string, namespace: string, workflowId: string, runId: string): string {
+  return `${uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}/${encodeURIComponent(runId)}/history`;
+}
+
+/** Innermost cause: the ApplicationFailure an activity raised says what went wrong in user's words. */
+export function rootCauseMessage(err: unknown): string {
+  let current: unknown = err;
+  while (current instanceof Error && current.cause instanceof Error) current = current.cause;
+  return current instanceof Error ? current.message : String(current);
+}
+
+/**
+ * A dataflow's run history, newest first, read from Temporal's visibility store: every run, rollback and
+ * remove of the dataflow is one workflow execution tagged with its name.
+ */
+export async function listRuns(
+  temporal: Client,
+  dataflow: string,
+  ui: { uiUrl: string; namespace: string },
+  limit = 50,
+): Promise<RunRecord[]> {
+  const query = `DataflowName = '${dataflow.toLowerCase().replace(/'/g, '')}'`;
+  const records: RunRecord[] = [];
+  for await (const info of temporal.workflow.list({ query })) {
+    records.push(await toRecord(temporal, info, ui));
+    if (records.length >= limit) break;
+  }
+  return records.sort((a, b) => b.start.getTime() - a.start.getTime());
+}
+
+async function toRecord(
+  temporal: Client,
+  info: WorkflowExecutionInfo,
+  ui: { uiUrl: string; namespace: string },
+): Promise<RunRecord> {
+  const attributes = info.typedSearchAttributes;
+  const record: RunRecord = {
+    workflowId: info.workflowId,
+    runId: info.runId,
+    operation: attributes.get(DataflowOperationKey) ?? info.type,
+    trigger: attributes.get(DataflowTriggerKey) ?? 'manual',
+    status: info.status.name,
+    version: attributes.get(DataflowVersionKey) ?? null,
+    start: info.startTime,
+    end: info.closeTime ?? null,
+    durationMs: info.closeTime ? info.closeTime.getTime() - info.startTime.getTime() : null,
+    tables: [],
+    error: null,
+    url: runUrl(ui.uiUrl, ui.namespace, info.workflowId, info.runId),
+  };
+  const handle = temporal.workflow.getHandle(info.workflowId, info.runId, { followRuns: false });
+  if (info.status.name === 'COMPLETED') {
+    const result: unknown = await handle.result();
+    if (isRunResult(result)) record.tables = result.tables;
+  } else if (info.status.name === 'FAILED') {
+    try {
+      await handle.result();
+    } catch (err) {
+      record.error = err instanceof WorkflowFailedError ? rootCauseMessage(err.cause ?? err) : rootCauseMessage(err);
+    }
+  } else if (info.status.name === 'RUNNING' && record.operation === 'run') {
+    const progress = await handle.query<RunProgress>('progress').catch(() => null);
+    if (progress) {
+      record.tables = progress.tables.map((t) => ({ table: t.table, rows: t.rows, pages: t.pages, bytes: 0 }));
+      record.version = progress.version;
+    }
+  } else if (info.status.name === 'TERMINATED') {
+    record.error = 'Terminated by an operator.';
+  } else if (info.status.name === 'TIMED_OUT') {
+    record.error = 'The run exceeded its time limit.';
+  }
+  return record;
+}
+
+function isRunResult(value: unknown): value is RunResult {
+  return typeof value === 'object' && value !== null && Array.isArray((value as RunResult).tables);
+}
+
+/** True when an execution tagged with this dataflow is running now. */
+export async function runningOperation(temporal: Client, dataflow: string): Promise<WorkflowExecutionInfo | null> {
+  const query = `DataflowName = '${dataflow.toLowerCase().replace(/'/g, '')}' AND ExecutionStatus = 'Running'`;
+  for await (const info of temporal.workflow.list({ query })) return info;
+  return null;
+}

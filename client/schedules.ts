@@ -1,0 +1,134 @@
+import { ScheduleOverlapPolicy, type Client, ScheduleNotFoundError } from '@temporalio/client';
+import { TASK_QUEUE } from '../shared/config';
+import { operationWorkflowId, scheduleId, type RunInput } from '../shared/operations';
+import { DataflowNameKey, DataflowOperationKey, DataflowTriggerKey } from '../shared/search-attributes';
+import { UserInputError } from './user-input-error';
+
+export type ScheduleSpecInput = { cron: string } | { every: string };
+
+export interface ScheduleView {
+  spec: string;
+  paused: boolean;
+  nextRun: Date | null;
+}
+
+/** `6h`, `30m`, `1d`, `90s`, `2h30m` — validated here so a typo never reaches the server as a surprise. */
+const INTERVAL = /^(\d+d)?(\d+h)?(\d+m)?(\d+s)?$/;
+
+function toSpec(input: ScheduleSpecInput) {
+  if ('cron' in input) {
+    const fields = input.cron.trim().split(/\s+/);
+    if (!input.cron.trim().startsWith('@') && (fields.length < 5 || fields.length > 7)) {
+      throw new UserInputError(
+        `Invalid cron expression "${input.cron}": expected 5 fields (minute hour day-of-month month day-of-week), got ${fields.length}.`,
+      );
+    }
+    return { cronExpressions: [input.cron.trim()] };
+  }
+  const every = input.every.trim();
+  if (!every || !INTERVAL.test(every)) {
+    throw new UserInputError(`Invalid interval "${input.every}": use a number with a unit, e.g. 30m, 6h, 1d or 1h30m.`);
+  }
+  const ms = parseInterval(every);
+  if (ms < 1000) throw new UserInputError(`Invalid interval "${input.every}": it must be at least one second.`);
+  return { intervals: [{ every: ms }] };
+}
+
+function parseInterval(every: string): number {
+  const unit = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 } as const;
+  let total = 0;
+  for (const [, n, u] of every.matchAll(/(\d+)([dhms])/g)) total += Number(n) * unit[u as keyof typeof unit];
+  return total;
+}
+
+function describeSpec(input: ScheduleSpecInput): string {
+  return 'cron' in input ? `cron ${input.cron.trim()}` : `every ${input.every.trim()}`;
+}
+
+/**
+ * One Temporal Schedule per dataflow, overlap policy skip: a refresh never queues behind a slow one.
+ * Creating again replaces the spec.
+ */
+export async function setSchedule(temporal: Client, dataflow: string, input: ScheduleSpecInput): Promise<ScheduleView> {
+  const spec = toSpec(input);
+  const id = scheduleId(dataflow);
+  const args: [RunInput] = [{ dataflow, trigger: 'schedule' }];
+  const action = {
+    type: 'startWorkflow' as const,
+    workflowType: 'runDataflow',
+    taskQueue: TASK_QUEUE,
+    workflowId: operationWorkflowId(dataflow),
+    args,
+    typedSearchAttributes: [
+      { key: DataflowNameKey, value: dataflow.toLowerCase() },
+      { key: DataflowOperationKey, value: 'run' },
+      { key: DataflowTriggerKey, value: 'schedule' },
+    ],
+  };
+  const memo = { spec: describeSpec(input) };
+  try {
+    const handle = temporal.schedule.getHandle(id);
+    await handle.describe();
+    await handle.update((previous) => ({ ...previous, spec, action, memo }));
+  } catch (err) {
+    if (!(err instanceof ScheduleNotFoundError)) throw wrapScheduleError(err, input);
+    try {
+      await temporal.schedule.create({
+        scheduleId: id,
+        spec,
+        action,
+        memo,
+        policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
+      });
+    } catch (createErr) {
+      throw wrapScheduleError(createErr, input);
+    }
+  }
+  return (await describeSchedule(temporal, dataflow)) as ScheduleView;
+}
+
+function wrapScheduleError(err: unknown, input: ScheduleSpecInput): Error {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/invalid|parse|cron/i.test(message)) {
+    return new UserInputError(`Invalid schedule "${describeSpec(input)}": ${message}`);
+  }
+  return err instanceof Error ? err : new Error(message);
+}
+
+export async function describeSchedule(temporal: Client, dataflow: string): Promise<ScheduleView | null> {
+  try {
+    const description = await temporal.schedule.getHandle(scheduleId(dataflow)).describe();
+    return {
+      spec: typeof description.memo?.spec === 'string' ? description.memo.spec : 'custom',
+      paused: description.state.paused,
+      nextRun: description.info.nextActionTimes[0] ?? null,
+    };
+  } catch (err) {
+    if (err instanceof ScheduleNotFoundError) return null;
+    throw err;
+  }
+}
+
+export async function pauseSchedule(temporal: Client, dataflow: string, pause: boolean): Promise<void> {
+  const handle = temporal.schedule.getHandle(scheduleId(dataflow));
+  try {
+    if (pause) await handle.pause('paused from the dataflow CLI');
+    else await handle.unpause('resumed from the dataflow CLI');
+  } catch (err) {
+    if (err instanceof ScheduleNotFoundError) {
+      throw new UserInputError(`Dataflow "${dataflow}" has no schedule. Set one with: dataflow schedule ${dataflow} --every 6h`);
+    }
+    throw err;
+  }
+}
+
+/** Deletes the dataflow's schedule; true when there was one. */
+export async function deleteSchedule(temporal: Client, dataflow: string): Promise<boolean> {
+  try {
+    await temporal.schedule.getHandle(scheduleId(dataflow)).delete();
+    return true;
+  } catch (err) {
+    if (err instanceof ScheduleNotFoundError) return false;
+    throw err;
+  }
+}

@@ -1,0 +1,108 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DataflowApi } from '../../client/dataflow-api';
+import { readConfig } from '../../shared/config';
+import { startSandbox, type Sandbox, type SandboxOptions } from '../../sandbox/server';
+import { startWorker, type RunningWorker } from '../../worker/create-worker';
+import { createTestDatabase, type TestDatabase } from './database';
+import { startTestTemporal, type TestTemporal } from './temporal';
+
+/**
+ * The whole product, really started, for one test file: a Temporal dev server, a database of its
+ * own, the Klaviyo sandbox over HTTP, an in-process worker and the API the CLI is built on.
+ */
+export interface TestEngine {
+  temporal: TestTemporal;
+  database: TestDatabase;
+  sandbox: Sandbox;
+  api: DataflowApi;
+  /** The environment a worker or CLI process of this engine needs (spawned ones included). */
+  env: NodeJS.ProcessEnv;
+  /** Starts an in-process worker; stop it with `worker.shutdown()`. */
+  startWorker(): Promise<RunningWorker>;
+  worker: RunningWorker | null;
+  stop(): Promise<void>;
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** Webpack runs once per test process: every worker of the file shares the bundle. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
+  return bundle;
+}
+
+const noop = () => undefined;
+const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };
+
+export interface TestEngineOptions {
+  sandbox?: SandboxOptions;
+  /** Keep Temporal's state in SQLite so it survives a restart. @default false */
+  persistTemporal?: boolean;
+  /** Start an in-process worker. @default true */
+  worker?: boolean;
+}
+
+export async function startTestEngine(options: TestEngineOptions = {}): Promise<TestEngine> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dataflows-engine-'));
+  const rateLimitsOn = options.sandbox?.rateLimits?.enabled ?? false;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATAFLOW_DATA_DIR: dataDir,
+    DATAFLOW_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
+    KLAVIYO_RATE_LIMITS: rateLimitsOn ? String(options.sandbox?.rateLimits?.scale ?? 1) : 'off',
+  };
+  const [temporal, database, sandbox] = await Promise.all([
+    startTestTemporal({ persist: options.persistTemporal }),
+    createTestDatabase({ prefix: 'engine' }),
+    startSandbox({ seed: 7, rateLimits: { enabled: false }, ...options.sandbox }),
+  ]);
+  env.DATABASE_URL = database.url;
+  env.TEMPORAL_ADDRESS = temporal.address;
+  env.TEMPORAL_NAMESPACE = temporal.namespace;
+  // The activities and the API read these through readConfig(); a test process hosts both.
+  Object.assign(process.env, {
+    DATAFLOW_DATA_DIR: env.DATAFLOW_DATA_DIR,
+    DATAFLOW_MASTER_KEY: env.DATAFLOW_MASTER_KEY,
+    KLAVIYO_RATE_LIMITS: env.KLAVIYO_RATE_LIMITS,
+  });
+  const config = readConfig(env);
+  const settings = {
+    databaseUrl: database.url,
+    temporalAddress: temporal.address,
+    namespace: temporal.namespace,
+    uiUrl: 'http://127.0.0.1:8233',
+  };
+  const api = await DataflowApi.connect(config, settings);
+  const engine: TestEngine = {
+    temporal,
+    database,
+    sandbox,
+    api,
+    env,
+    worker: null,
+    async startWorker() {
+      const worker = await startWorker({
+        temporalAddress: temporal.address,
+        namespace: temporal.namespace,
+        databaseUrl: database.url,
+        workflowBundle: await workflowBundle(),
+      });
+      engine.worker = worker;
+      return worker;
+    },
+    async stop() {
+      await engine.worker?.shutdown().catch(() => undefined);
+      await api.close();
+      await sandbox.close();
+      await temporal.stop();
+      await database.drop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  if (options.worker ?? true) await engine.startWorker();
+  return engine;
+}

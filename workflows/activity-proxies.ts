@@ -1,0 +1,31 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { DataflowActivities } from '../activities/dataflow-activities';
+import { NON_RETRYABLE_FAILURES } from '../shared/operations';
+
+/** Short control-plane steps: validation, discovery, version bookkeeping, locks. */
+export const controlActivities = proxyActivities<DataflowActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
+  },
+});
+
+/**
+ * Extraction of one table: long, heartbeating its cursor checkpoint. A worker that dies is noticed
+ * within the heartbeat timeout and the retry resumes from the last checkpoint.
+ */
+export const extractActivities = proxyActivities<DataflowActivities>({
+  startToCloseTimeout: '6 hours',
+  heartbeatTimeout: '10s',
+  retry: {
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
+  },
+});

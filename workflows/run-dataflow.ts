@@ -1,0 +1,134 @@
+import {
+  CancellationScope,
+  defineQuery,
+  isCancellation,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { DataflowVersionKey } from '../shared/search-attributes';
+import type { RunInput, RunProgress, RunResult, TableSummary } from '../shared/operations';
+import { controlActivities, extractActivities } from './activity-proxies';
+
+export const progress = defineQuery<RunProgress>('progress');
+
+/** How many tables are extracted at once; the worker's rate budget keeps them within Klaviyo's limits. */
+const TABLES_IN_PARALLEL = 4;
+
+/**
+ * One run of a dataflow: validate the key, resolve the selection, stage version N, extract each table
+ * into it, and commit all tables at once — or discard the staged version so the last good one stays live.
+ */
+export async function runDataflow(input: RunInput): Promise<RunResult> {
+  const { workflowId, runId } = workflowInfo();
+  const state: RunProgress = { dataflow: input.dataflow, phase: 'starting', version: null, tables: [] };
+  setHandler(progress, () => state);
+
+  const { dataflowId } = await controlActivities.acquireLock({
+    dataflow: input.dataflow,
+    operation: 'run',
+    workflowId,
+  });
+  let version: number | null = null;
+  try {
+    state.phase = 'validating';
+    await controlActivities.validateApiKey({ dataflowId });
+
+    state.phase = 'discovering';
+    const plan = await controlActivities.discoverTables({ dataflowId });
+    state.tables = plan.tables.map((table) => ({ table, state: 'pending', rows: 0, pages: 0 }));
+
+    const begun = await controlActivities.beginVersion({
+      dataflowId,
+      workflowId,
+      runId,
+      trigger: input.trigger,
+      tables: plan.tables,
+      full: input.full ?? false,
+    });
+    version = begun.version;
+    state.version = version;
+    upsertSearchAttributes([{ key: DataflowVersionKey, value: version }]);
+
+    state.phase = 'extracting';
+    const staged = version;
+    // A table that fails for good cancels the others: the version is discarded anyway.
+    const extraction = new CancellationScope();
+    const summaries = await extraction.run(() =>
+      mapWithConcurrency(state.tables, TABLES_IN_PARALLEL, () => extraction.cancel(), async (entry) => {
+      entry.state = 'running';
+      try {
+        const summary = await extractActivities.extractTable({ dataflowId, version: staged, table: entry.table });
+        Object.assign(entry, { state: 'done', rows: summary.rows, pages: summary.pages });
+        return summary;
+      } catch (err) {
+        entry.state = isCancellation(err) ? 'pending' : 'failed';
+        if (!isCancellation(err)) entry.error = describe(err);
+        throw err;
+      }
+    }),
+    );
+
+    state.phase = 'committing';
+    await controlActivities.commitVersion({ dataflowId, version: staged, tables: summaries });
+    state.phase = 'done';
+    return { dataflow: input.dataflow, version: staged, tables: summaries, notices: plan.notices };
+  } catch (err) {
+    if (version !== null) {
+      state.phase = 'discarding';
+      const staged = version;
+      await CancellationScope.nonCancellable(() => controlActivities.discardVersion({ dataflowId, version: staged }));
+    }
+    const cancelled = isCancellation(err);
+    await CancellationScope.nonCancellable(() =>
+      controlActivities.markEnded({
+        dataflowId,
+        status: cancelled ? 'Cancelled' : 'Failed',
+        message: cancelled ? 'Cancelled on request.' : describe(err),
+      }),
+    );
+    throw err;
+  } finally {
+    await CancellationScope.nonCancellable(() => controlActivities.releaseLock({ dataflowId, workflowId }));
+  }
+}
+
+/** The innermost message: an ActivityFailure wraps the ApplicationFailure that says what went wrong. */
+function describe(err: unknown): string {
+  let current: unknown = err;
+  while (current instanceof Error && current.cause instanceof Error) current = current.cause;
+  return current instanceof Error ? current.message : String(current);
+}
+
+/**
+ * Runs `fn` over `items` with at most `limit` in flight. The first failure stops new work, calls
+ * `onFirstFailure` (to cancel what runs) and is rethrown once the running ones settle.
+ */
+async function mapWithConcurrency<T, R>(
+  items: T[],
+  limit: number,
+  onFirstFailure: () => void,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  let failure: unknown;
+  async function lane(): Promise<void> {
+    while (failure === undefined && next < items.length) {
+      const index = next++;
+      try {
+        results[index] = await fn(items[index]);
+      } catch (err) {
+        if (failure === undefined) {
+          failure = err;
+          onFirstFailure();
+        }
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, () => lane()));
+  if (failure !== undefined) throw failure;
+  return results;
+}
+
+export type { TableSummary };
