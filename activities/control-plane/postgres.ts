@@ -1,0 +1,63 @@
+import type pg from 'pg';
+
+/** Anything that runs a query: a pool, a pooled client or a client. Single-statement functions take this. */
+export interface Queryable {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+/** The SQLSTATEs this code reacts to. */
+export const PG_ERRORS = {
+  uniqueViolation: '23505',
+  foreignKeyViolation: '23503',
+  lockNotAvailable: '55P03',
+  deadlockDetected: '40P01',
+  dependentObjectsStillExist: '2BP01',
+  undefinedTable: '42P01',
+  duplicateSchema: '42P06',
+  invalidTextRepresentation: '22P02',
+} as const;
+
+/** The SQLSTATE of a Postgres error, or undefined for anything else. */
+export function pgErrorCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string'
+    ? err.code
+    : undefined;
+}
+
+/** The constraint a Postgres error names, if any. */
+export function pgErrorConstraint(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'constraint' in err && typeof err.constraint === 'string'
+    ? err.constraint
+    : undefined;
+}
+
+/** The detail line of a Postgres error (e.g. the key a unique violation repeats), if any. */
+export function pgErrorDetail(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'detail' in err && typeof err.detail === 'string'
+    ? err.detail
+    : undefined;
+}
+
+/**
+ * Runs `fn` in a transaction on a client of `pool`: COMMIT when it resolves, ROLLBACK when it throws.
+ * A client whose ROLLBACK fails is destroyed rather than returned to the pool in an unknown state.
+ */
+export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    try {
+      await client.query('ROLLBACK');
+    } catch (rollbackErr) {
+      broken = rollbackErr instanceof Error ? rollbackErr : new Error('ROLLBACK failed');
+    }
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}

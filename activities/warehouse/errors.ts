@@ -1,0 +1,46 @@
+import { FAILURE_TYPES } from '../../shared/operations';
+import { DataflowError } from '../control-plane/errors';
+
+/** A schema, table or column name that cannot be used safely; nothing was sent to Postgres. */
+export class InvalidIdentifierError extends DataflowError {
+  readonly type = 'InvalidIdentifier';
+  readonly retryable = false;
+}
+
+export class NothingToRollBackError extends DataflowError {
+  readonly type = FAILURE_TYPES.NothingToRollBack;
+  readonly retryable = false;
+}
+
+/**
+ * Readers (or a stuck session) held the tables too long for a commit, rollback or discard to take
+ * its locks; nothing changed. Retrying later can succeed.
+ */
+export class WarehouseBusyError extends DataflowError {
+  readonly type = 'WarehouseBusy';
+  readonly retryable = true;
+}
+
+/** A batch holds a row whose key is already in the table (or twice in the batch). */
+export class DuplicateRowError extends DataflowError {
+  readonly type = 'DuplicateRow';
+  readonly retryable = false;
+}
+
+/** A commit named a table that was never staged for that version. */
+export class StagedTableMissingError extends DataflowError {
+  readonly type = 'StagedTableMissing';
+  readonly retryable = false;
+}
+
+/** A resource that cannot become a row: no id, or a key column (parent id, channel) without a value. */
+export class InvalidRowError extends DataflowError {
+  readonly type = 'InvalidRow';
+  readonly retryable = false;
+}
+
+/** A reader view cannot be replaced because the user built other objects on it. */
+export class DependentViewError extends DataflowError {
+  readonly type = 'DependentView';
+  readonly retryable = false;
+}

@@ -1,0 +1,34 @@
+import { migrateToLatest } from '../../activities/control-plane/migrate';
+import { createScratchDatabase, type ScratchDatabase } from './scratch-database';
+
+describe('control-plane migrations', () => {
+  let db: ScratchDatabase;
+
+  beforeAll(async () => {
+    db = await createScratchDatabase('cp', { migrate: false });
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  test('processes migrating a fresh database at the same time apply each migration once', async () => {
+    const applied = await Promise.all([migrateToLatest(db.url), migrateToLatest(db.url), migrateToLatest(db.url)]);
+    expect(applied.flat()).toEqual(['0001-control-plane']);
+    const { rows } = await db.pool.query(
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'dataflow_control' ORDER BY 1`,
+    );
+    expect(rows.map((r: { table_name: string }) => r.table_name)).toEqual([
+      'dataflow_tables',
+      'dataflow_versions',
+      'dataflows',
+      'extract_checkpoints',
+      'knex_migrations',
+      'knex_migrations_lock',
+      'operation_locks',
+    ]);
+  });
+
+  test('migrating an up-to-date database applies nothing', async () => {
+    await expect(migrateToLatest(db.url)).resolves.toEqual([]);
+  });
+});
