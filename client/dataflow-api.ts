@@ -114,6 +114,7 @@ export class DataflowApi {
   static async connect(config: Config = readConfig(), settings = resolveConnectionSettings(config)): Promise<DataflowApi> {
     await migrateToLatest(settings.databaseUrl);
     const pool = new Pool({ connectionString: settings.databaseUrl, max: 4 });
+    pool.on('error', () => undefined); // an idle connection dropped by Postgres; the next query reconnects
     let connection: Connection;
     try {
       connection = await Connection.connect({ address: settings.temporalAddress, connectTimeout: '5s' });

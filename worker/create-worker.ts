@@ -32,6 +32,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const nativeConnection = await NativeConnection.connect({ address: options.temporalAddress });
   const clientConnection = await Connection.connect({ address: options.temporalAddress });
   const pool = new Pool({ connectionString: options.databaseUrl, max: 12 });
+  // An idle connection killed by Postgres must not crash the worker: the next query reconnects.
+  pool.on('error', (err) => console.warn(`worker: idle Postgres connection lost (${err.message})`));
   const temporal = new Client({ connection: clientConnection, namespace: options.namespace });
   const worker = await Worker.create({
     connection: nativeConnection,
