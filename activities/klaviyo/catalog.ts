@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import rawCatalog from './catalog-data.json';
+
+/**
+ * The table catalog is data: one entry per importable Klaviyo list endpoint (revision 2026-07-15),
+ * interpreted by one extraction engine and served by the sandbox. Nothing here does I/O.
+ */
+
+export const KLAVIYO_REVISION = '2026-07-15';
+
+export const PURPOSES = ['Data', 'Metadata'] as const;
+export type Purpose = (typeof PURPOSES)[number];
+
+/** Klaviyo's rate-limit tiers for GET endpoints: burst per second, steady per minute. */
+export const RATE_TIERS = {
+  XS: { burst: 1, steady: 15 },
+  S: { burst: 3, steady: 60 },
+  M: { burst: 10, steady: 150 },
+  L: { burst: 75, steady: 750 },
+  XL: { burst: 350, steady: 3500 },
+} as const;
+export type RateTier = keyof typeof RATE_TIERS;
+
+/** Warehouse column types a field maps to. */
+export const COLUMN_TYPES = ['text', 'numeric', 'bigint', 'boolean', 'timestamptz', 'jsonb'] as const;
+export type ColumnType = (typeof COLUMN_TYPES)[number];
+
+const fieldSchema = z.object({
+  name: z.string(),
+  type: z.enum(COLUMN_TYPES),
+  /** The type as Klaviyo's OpenAPI file states it, e.g. `string(date-time)|null`. */
+  apiType: z.string(),
+});
+
+const tableSchema = z.object({
+  name: z.string(),
+  path: z.string(),
+  resourceType: z.string(),
+  purpose: z.enum(PURPOSES),
+  /** Fan-out: the table is read once per row of `table`, its id substituted for `{param}` in the path. */
+  parent: z.object({ table: z.string(), param: z.string() }).nullable(),
+  /** Relationship endpoints return only `{type, id}`. */
+  idsOnly: z.boolean(),
+  /** Cursor-paginated (`links.next`); unpaged endpoints return everything at once. */
+  paged: z.boolean(),
+  /** `page[size]` bounds; null where the endpoint takes no size parameter. */
+  pageSize: z.object({ default: z.number(), min: z.number(), max: z.number() }).nullable(),
+  /** The change cursor for incremental refresh; null means always a full refresh. */
+  incremental: z.object({ field: z.string(), operator: z.string() }).nullable(),
+  /**
+   * A filter Klaviyo requires: campaigns one pass per channel; coupon codes one pass per coupon id.
+   */
+  requiredFilter: z
+    .discriminatedUnion('kind', [
+      z.object({ kind: z.literal('channel'), field: z.string(), values: z.array(z.string()) }),
+      z.object({ kind: z.literal('parent'), field: z.string(), table: z.string() }),
+    ])
+    .nullable(),
+  tier: z.enum(['XS', 'S', 'M', 'L', 'XL']),
+  /** Slower tiers some parameters move a call to (e.g. profiles with predictive_analytics). */
+  tierVariants: z.array(z.object({ when: z.string(), burst: z.number(), steady: z.number() })),
+  scopes: z.array(z.string()),
+  fields: z.array(fieldSchema),
+  /** Fields Klaviyo returns only when asked with `additional-fields[<type>]`. */
+  additionalFields: z.array(z.string()),
+  relationships: z.array(z.object({ name: z.string(), type: z.string(), cardinality: z.enum(['to-one', 'to-many']) })),
+  includes: z.array(z.string()),
+  filters: z.record(z.object({ operators: z.array(z.string()), valueType: z.string() })),
+  sorts: z.array(z.string()),
+});
+
+export type CatalogField = z.infer<typeof fieldSchema>;
+export type CatalogTable = z.infer<typeof tableSchema>;
+
+export const CATALOG: readonly CatalogTable[] = Object.freeze(z.array(tableSchema).parse(rawCatalog));
+
+const byName = new Map(CATALOG.map((t) => [t.name, t]));
+
+/** The catalog entry of a table, or undefined for a name the catalog does not know. */
+export function findTable(name: string): CatalogTable | undefined {
+  return byName.get(name);
+}
+
+/** The catalog entry of a table; throws for an unknown name. */
+export function getTable(name: string): CatalogTable {
+  const table = byName.get(name);
+  if (!table)
+    throw new Error(`Unknown Klaviyo table "${name}". Known tables: ${CATALOG.map((t) => t.name).join(', ')}`);
+  return table;
+}
+
+/** Relationships that become `<rel>_id` columns: to-one only. */
+export function toOneRelationships(table: CatalogTable): CatalogTable['relationships'] {
+  return table.relationships.filter((r) => r.cardinality === 'to-one');
+}
