@@ -1,0 +1,245 @@
+/**
+ * Failures of the Klaviyo client, as classes a workflow can act on: each has a stable `type` (the
+ * activity layer turns it into an `ApplicationFailure` type a retry policy can name) and a `retryable`
+ * flag. Messages are written for the person who owns the dataflow. None of them carries the API key
+ * or a got error (got errors hold the request options, headers included).
+ */
+
+export const KLAVIYO_ERROR_TYPES = [
+  'KlaviyoInvalidApiKey',
+  'KlaviyoMissingScope',
+  'KlaviyoBadRequest',
+  'KlaviyoNotFound',
+  'KlaviyoThrottled',
+  'KlaviyoServerError',
+  'KlaviyoNetworkError',
+  'KlaviyoMalformedResponse',
+] as const;
+export type KlaviyoErrorType = (typeof KLAVIYO_ERROR_TYPES)[number];
+
+/** Types that retrying the same request cannot fix: name them in `nonRetryableErrorTypes`. */
+export const NON_RETRYABLE_KLAVIYO_ERROR_TYPES = [
+  'KlaviyoInvalidApiKey',
+  'KlaviyoMissingScope',
+  'KlaviyoBadRequest',
+  'KlaviyoNotFound',
+] as const satisfies readonly KlaviyoErrorType[];
+
+/** Where a failure happened; every field is safe to show (URLs of Klaviyo pages contain no secret). */
+export interface KlaviyoErrorContext {
+  /** The catalog table being read, e.g. `profiles`. */
+  table?: string;
+  /** The URL of the request that failed. */
+  url?: string;
+  /** The HTTP status of the last answer; undefined when no answer came. */
+  status?: number;
+  /** Klaviyo's error `code` (e.g. `permission_denied`) or the network error code (e.g. `ECONNRESET`). */
+  code?: string;
+  /** How many times the request was sent. */
+  attempts?: number;
+}
+
+export abstract class KlaviyoError extends Error {
+  abstract readonly type: KlaviyoErrorType;
+  abstract readonly retryable: boolean;
+  readonly table: string | undefined;
+  readonly url: string | undefined;
+  readonly status: number | undefined;
+  readonly code: string | undefined;
+  readonly attempts: number | undefined;
+
+  protected constructor(message: string, context: KlaviyoErrorContext) {
+    super(message);
+    this.name = new.target.name;
+    this.table = context.table;
+    this.url = context.url;
+    this.status = context.status;
+    this.code = context.code;
+    this.attempts = context.attempts;
+  }
+
+  /** What `JSON.stringify` shows: the same safe fields, message included. */
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      type: this.type,
+      retryable: this.retryable,
+      message: this.message,
+      table: this.table,
+      url: this.url,
+      status: this.status,
+      code: this.code,
+      attempts: this.attempts,
+    };
+  }
+}
+
+/** Whether `err` is one of the client's typed failures. */
+export function isKlaviyoError(err: unknown): err is KlaviyoError {
+  return err instanceof KlaviyoError;
+}
+
+function tablePhrase(table: string | undefined): string {
+  return table ? `the table "${table}"` : 'this request';
+}
+
+/** Klaviyo's details end with a period or not; messages embed them without doubling it. */
+function clause(detail: string): string {
+  return detail.trim().replace(/\.+$/, '');
+}
+
+function withDetail(sentence: string, detail: string | undefined): string {
+  return detail ? `${sentence} Klaviyo said: ${clause(detail)}.` : sentence;
+}
+
+/** 401: the key is wrong, revoked, or not a private key. */
+export class KlaviyoInvalidApiKeyError extends KlaviyoError {
+  readonly type = 'KlaviyoInvalidApiKey';
+  readonly retryable = false;
+  constructor(input: { maskedKey: string; detail?: string } & KlaviyoErrorContext) {
+    super(
+      `Klaviyo rejected the API key ${input.maskedKey}: ${clause(input.detail ?? 'the key is not valid')}. ` +
+        'Check that it is a current private API key of this account (Klaviyo → Settings → API keys) ' +
+        'and update the dataflow with a valid key.',
+      input,
+    );
+  }
+}
+
+/** 403: the key is valid but lacks a read scope a table needs. */
+export class KlaviyoMissingScopeError extends KlaviyoError {
+  readonly type = 'KlaviyoMissingScope';
+  readonly retryable = false;
+  /** The scopes the table needs (Klaviyo does not say which one is missing). */
+  readonly scopes: readonly string[];
+  constructor(input: { maskedKey: string; scopes: readonly string[]; detail?: string } & KlaviyoErrorContext) {
+    super(
+      withDetail(
+        `The API key ${input.maskedKey} is not allowed to read ${tablePhrase(input.table)}: ` +
+          `it needs the scope${input.scopes.length === 1 ? '' : 's'} ${input.scopes.join(', ')}. ` +
+          'Add the scope to the key in Klaviyo (Settings → API keys) or deselect the table.',
+        input.detail,
+      ),
+      input,
+    );
+    this.scopes = input.scopes;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), scopes: this.scopes };
+  }
+}
+
+/** 400 (or a request the client refuses to send): retrying the same request cannot succeed. */
+export class KlaviyoBadRequestError extends KlaviyoError {
+  readonly type = 'KlaviyoBadRequest';
+  readonly retryable = false;
+  /** The query parameter Klaviyo blamed (e.g. `filter`), when it said. */
+  readonly parameter: string | undefined;
+  constructor(input: { detail: string; parameter?: string } & KlaviyoErrorContext) {
+    const where = input.parameter ? ` (parameter "${input.parameter}")` : '';
+    const who = input.status === undefined ? 'The Klaviyo client refused' : 'Klaviyo refused';
+    super(
+      `${who} the request for ${tablePhrase(input.table)} as invalid${where}: ${clause(input.detail)}. ` +
+        'Fix the table selection, fields, filter or sort; retrying the same request will not help.',
+      input,
+    );
+    this.parameter = input.parameter;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), parameter: this.parameter };
+  }
+}
+
+/** 404: e.g. a parent (list, flow, tag…) deleted between listing it and reading its children. */
+export class KlaviyoNotFoundError extends KlaviyoError {
+  readonly type = 'KlaviyoNotFound';
+  readonly retryable = false;
+  constructor(input: { detail?: string } & KlaviyoErrorContext) {
+    super(
+      withDetail(
+        `Klaviyo found nothing at ${input.url ?? 'the requested URL'} while reading ${tablePhrase(input.table)}; ` +
+          'the object may have been deleted since it was listed.',
+        input.detail,
+      ),
+      input,
+    );
+  }
+}
+
+/** 429 for longer than the client was allowed to wait. */
+export class KlaviyoThrottledError extends KlaviyoError {
+  readonly type = 'KlaviyoThrottled';
+  readonly retryable = true;
+  /**
+   * @param input.waitedMs time already spent waiting on 429s for this request
+   * @param input.nextWaitMs the further wait Klaviyo asked for (`Retry-After`) or backoff would impose
+   */
+  constructor(input: { waitedMs: number; nextWaitMs: number; maxWaitMs: number; tier: string } & KlaviyoErrorContext) {
+    const waited =
+      input.waitedMs > 0
+        ? `the client waited ${seconds(input.waitedMs)} and would have to wait ${seconds(input.nextWaitMs)} more`
+        : `the client would have to wait ${seconds(input.nextWaitMs)}`;
+    super(
+      `Klaviyo kept throttling ${tablePhrase(input.table)} (rate tier ${input.tier}): ${waited}, ` +
+        `beyond the client's patience of ${seconds(input.maxWaitMs)}. ` +
+        "Another application may be using this account's rate limit; run the dataflow again later.",
+      input,
+    );
+  }
+}
+
+/** 5xx answers that persisted through every retry. */
+export class KlaviyoServerError extends KlaviyoError {
+  readonly type = 'KlaviyoServerError';
+  readonly retryable = true;
+  constructor(input: { detail?: string } & KlaviyoErrorContext) {
+    super(
+      withDetail(
+        `Klaviyo answered HTTP ${input.status ?? '5xx'} to ${input.attempts ?? 1} attempt(s) to read ` +
+          `${tablePhrase(input.table)}. The fault is on Klaviyo's side; run the dataflow again later.`,
+        input.detail,
+      ),
+      input,
+    );
+  }
+}
+
+/** No usable answer: connection refused or reset, DNS failure, timeout. */
+export class KlaviyoNetworkError extends KlaviyoError {
+  readonly type = 'KlaviyoNetworkError';
+  readonly retryable = true;
+  constructor(input: { origin: string; reason: string } & KlaviyoErrorContext) {
+    super(
+      `Could not reach Klaviyo at ${input.origin} (${input.reason}) after ${input.attempts ?? 1} attempt(s) ` +
+        `to read ${tablePhrase(input.table)}. Check the base URL and this machine's network connection.`,
+      input,
+    );
+  }
+}
+
+/** An answer that is not what Klaviyo's API promises (not JSON, truncated, wrong shape): never loaded. */
+export class KlaviyoMalformedResponseError extends KlaviyoError {
+  readonly type = 'KlaviyoMalformedResponse';
+  readonly retryable = true;
+  /** What did not fit, e.g. `data.3.attributes.email: Expected string, received number`. */
+  readonly problem: string;
+  constructor(input: { problem: string } & KlaviyoErrorContext) {
+    super(
+      `Klaviyo sent a response for ${tablePhrase(input.table)} that does not match its API ` +
+        `(${input.problem}) on ${input.attempts ?? 1} attempt(s). Nothing from it was loaded; ` +
+        'run the dataflow again later, and report it if it persists.',
+      input,
+    );
+    this.problem = input.problem;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), problem: this.problem };
+  }
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10} s`;
+}
