@@ -61,7 +61,12 @@ export async function extractTable(input: ExtractInput): Promise<TableSummary> {
   const layout = selectedLayout(input.selection);
   const target = versionTarget(input.schema, input.version, layout);
   const mapRow = createRowMapper(layout);
-  const fields = table.idsOnly ? undefined : input.selection.selectedFields;
+  // Klaviyo has no "no attributes" fieldset: with every field deselected, ask for the first and load none.
+  const fields = table.idsOnly
+    ? undefined
+    : input.selection.selectedFields.length > 0 || table.fields.length === 0
+      ? input.selection.selectedFields
+      : [table.fields[0].name];
   const summary: TableSummary = { table: table.name, rows: 0, pages: 0, bytes: 0 };
 
   for (const part of await listParts(input.client, table, input.signal)) {
