@@ -1,0 +1,156 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { findTable } from '../../activities/klaviyo/catalog';
+import type { Sandbox } from '../server';
+import { faultConfigSchema } from './faults';
+
+/**
+ * The sandbox's own HTTP API under `/__sandbox/` (no Klaviyo auth), for tests that run it in another process:
+ *
+ * - `GET  /__sandbox/info`                    base URL, keys, clock, sizes, settings
+ * - `GET|PUT /__sandbox/faults`               FaultConfig (PUT replaces; `{}` = none)
+ * - `GET|PUT /__sandbox/rate-limits`          `{enabled, scale?}`
+ * - `POST /__sandbox/advance`                 `{changeProfiles?, addEvents?, backdatedEvents?, backdateWindowHours?, hours?}`
+ * - `POST /__sandbox/keys`                    `{scopes: string[] | 'full' | 'read-only'}` → `{key}`
+ * - `DELETE /__sandbox/keys/<key>`            revoke
+ * - `GET  /__sandbox/requests`                `{entries, counts}`; `GET /__sandbox/requests/counts`
+ * - `POST /__sandbox/requests/reset`          clear the log and counters
+ * - `GET  /__sandbox/expected/<table>`        `{table, count}`
+ * - `GET  /__sandbox/expected/<table>/ids`    ids, one per line (streamed)
+ */
+export interface AdminContext {
+  sandbox: Sandbox;
+  info(): Record<string, unknown>;
+}
+
+const rateLimitsSchema = z.object({ enabled: z.boolean(), scale: z.number().positive().optional() }).strict();
+const advanceSchema = z
+  .object({
+    changeProfiles: z.number().int().min(0).optional(),
+    addEvents: z.number().int().min(0).optional(),
+    backdatedEvents: z.number().int().min(0).optional(),
+    backdateWindowHours: z.number().positive().optional(),
+    hours: z.number().min(0).optional(),
+  })
+  .strict();
+const keySchema = z
+  .object({ scopes: z.union([z.array(z.string()).min(1), z.literal('full'), z.literal('read-only')]) })
+  .strict();
+
+class AdminError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function handleAdmin(ctx: AdminContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://sandbox.invalid');
+  const parts = url.pathname
+    .replace(/^\/__sandbox\/?/, '')
+    .replace(/\/$/, '')
+    .split('/')
+    .map(decodeURIComponent);
+  const route = `${req.method} ${parts[0] ?? ''}`;
+  const sandbox = ctx.sandbox;
+  try {
+    switch (route) {
+      case 'GET info':
+        return json(res, 200, ctx.info());
+      case 'GET faults':
+        return json(res, 200, ctx.info().faults);
+      case 'PUT faults':
+        sandbox.setFaults(parse(faultConfigSchema, await readJson(req)));
+        return json(res, 200, ctx.info().faults);
+      case 'GET rate-limits':
+        return json(res, 200, ctx.info().rateLimits);
+      case 'PUT rate-limits':
+        sandbox.setRateLimits(parse(rateLimitsSchema, await readJson(req)));
+        return json(res, 200, ctx.info().rateLimits);
+      case 'POST advance':
+        return json(res, 200, sandbox.advance(parse(advanceSchema, await readJson(req))));
+      case 'POST keys': {
+        const body = parse(keySchema, await readJson(req));
+        try {
+          return json(res, 201, { key: sandbox.createKey(body.scopes) });
+        } catch (err) {
+          throw new AdminError(400, (err as Error).message);
+        }
+      }
+      case 'DELETE keys':
+        if (!parts[1]) throw new AdminError(400, 'DELETE /__sandbox/keys/<key>');
+        sandbox.revokeKey(parts[1]);
+        res.writeHead(204).end();
+        return;
+      case 'GET requests':
+        if (parts[1] === 'counts') return json(res, 200, sandbox.requestCounts());
+        return json(res, 200, { entries: sandbox.requestLog(), counts: sandbox.requestCounts() });
+      case 'POST requests':
+      case 'DELETE requests':
+        if (route === 'POST requests' && parts[1] !== 'reset') break;
+        sandbox.resetRequestLog();
+        res.writeHead(204).end();
+        return;
+      case 'GET expected': {
+        const table = parts[1];
+        if (!table || !findTable(table)) throw new AdminError(404, `Unknown table "${table ?? ''}"`);
+        if (parts[2] === 'ids') return streamIds(res, sandbox.expectedIds(table));
+        return json(res, 200, { table, count: sandbox.expectedCount(table) });
+      }
+    }
+    throw new AdminError(404, `No admin route ${req.method} ${url.pathname}`);
+  } catch (err) {
+    if (err instanceof AdminError) return json(res, err.status, { error: err.message });
+    if (err instanceof RangeError) return json(res, 400, { error: err.message });
+    console.error('sandbox admin: unexpected error', err);
+    return json(res, 500, { error: 'Unexpected sandbox error' });
+  }
+}
+
+function json(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) });
+  res.end(body);
+}
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    throw new AdminError(400, result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+  }
+  return result.data;
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > 1_000_000) throw new AdminError(413, 'Body too large');
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new AdminError(400, 'Body is not valid JSON');
+  }
+}
+
+/** Streams ids one per line, honouring back-pressure: a million ids never sit in memory at once. */
+async function streamIds(res: ServerResponse, ids: Iterable<string> | AsyncIterable<string>): Promise<void> {
+  res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
+  let batch = '';
+  for await (const id of ids) {
+    batch += id + '\n';
+    if (batch.length >= 64 * 1024) {
+      const ok = res.write(batch);
+      batch = '';
+      if (!ok) await new Promise<void>((resolve) => res.once('drain', () => resolve()));
+    }
+  }
+  res.end(batch);
+}

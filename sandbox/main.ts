@@ -1,0 +1,75 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { SIZE_KEYS, type SandboxSizes } from './sizes';
+import { startSandbox } from './server';
+
+/**
+ * `npm run sandbox -- --port 8180 --seed 7 --profiles 100000 --events 1000000`
+ *
+ * Prints one JSON line first — `{"baseUrl": ..., "keys": {"full", "readOnly", "noProfiles"}}` — so a parent process
+ * can read where the sandbox listens; human-readable notes go to stderr. Runs until SIGINT/SIGTERM.
+ */
+
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
+  return n;
+}
+
+/** `catalogVariantsPerItem` → `--catalog-variants-per-item`. */
+function flagOf(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+async function main(): Promise<void> {
+  const program = new Command('sandbox')
+    .description('Klaviyo sandbox: a local stand-in for the Klaviyo REST API (revision 2026-07-15)')
+    .option('--port <port>', 'port to listen on (0 = any free port)', nonNegativeInt, 0)
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--seed <seed>', 'data and key seed', nonNegativeInt, 1)
+    .option('--no-rate-limits', 'turn rate limiting off')
+    .option('--rate-scale <factor>', 'multiply every rate limit by this factor', positiveNumber, 1)
+    .option('--hostile', 'add control characters, NUL and injection-looking strings to the data', false)
+    .option('--start-time <iso>', 'sandbox clock before any advance', '2026-01-01T00:00:00Z');
+  for (const key of SIZE_KEYS) program.option(`--${flagOf(key)} <n>`, `size: ${key}`, nonNegativeInt);
+  program.parse();
+  const opts = program.opts<Record<string, unknown>>();
+
+  const sizes: Partial<SandboxSizes> = {};
+  for (const key of SIZE_KEYS) if (typeof opts[key] === 'number') sizes[key] = opts[key] as number;
+
+  const sandbox = await startSandbox({
+    port: opts.port as number,
+    host: opts.host as string,
+    seed: opts.seed as number,
+    sizes,
+    rateLimits: { enabled: opts.rateLimits as boolean, scale: opts.rateScale as number },
+    hostile: opts.hostile as boolean,
+    startTime: opts.startTime as string,
+  });
+  process.stdout.write(JSON.stringify({ baseUrl: sandbox.baseUrl, keys: sandbox.keys }) + '\n');
+  console.error(`Klaviyo sandbox listening on ${sandbox.baseUrl} (admin API under /__sandbox/)`);
+
+  const stop = (signal: string) => {
+    console.error(`${signal}: closing the sandbox`);
+    sandbox.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,167 @@
+import {
+  ApiKeySession,
+  CampaignsApi,
+  EventsApi,
+  FilterBuilder,
+  ListsApi,
+  ProfilesApi,
+  RetryWithExponentialBackoff,
+} from 'klaviyo-api';
+import { startSandbox, type Sandbox } from '../../sandbox/server';
+import { collect } from './http-helpers';
+
+/**
+ * Acceptance: Klaviyo's official TypeScript SDK (`klaviyo-api`), pointed at the sandbox through `basePath`, reads it
+ * like the real Klaviyo — paging by `links.next`, includes, filters built by its own FilterBuilder — and surfaces the
+ * sandbox's 401, 403 and 429 answers as it would Klaviyo's.
+ */
+
+let sandbox: Sandbox;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({
+    seed: 77,
+    sizes: { profiles: 260, events: 1300, lists: 14, campaigns: 40 },
+    rateLimits: { enabled: false },
+  });
+});
+
+afterAll(() => sandbox.close());
+
+/** A session that surfaces errors at once: the SDK would otherwise retry 429/503 three times with backoff. */
+function session(key: string, numRetries = 0): ApiKeySession {
+  return new ApiKeySession(key, new RetryWithExponentialBackoff({ numRetries }));
+}
+
+function client<T extends { basePath: string }>(api: T): T {
+  api.basePath = sandbox.baseUrl;
+  return api;
+}
+
+/** The status and Klaviyo error code of a rejected SDK call (an axios error). */
+async function failure(call: Promise<unknown>): Promise<{ status: number; code: string; retryAfter?: string }> {
+  try {
+    await call;
+  } catch (err) {
+    const response = (
+      err as { response?: { status: number; data: { errors: { code: string }[] }; headers: Record<string, string> } }
+    ).response;
+    if (!response) throw err;
+    return { status: response.status, code: response.data.errors[0].code, retryAfter: response.headers['retry-after'] };
+  }
+  throw new Error('expected the SDK call to fail');
+}
+
+describe('the official klaviyo-api SDK against the sandbox', () => {
+  test('pages through every profile by following links.next', async () => {
+    const profiles = client(new ProfilesApi(session(sandbox.keys.full)));
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const { body } = await profiles.getProfiles({ pageSize: 100, pageCursor: cursor });
+      ids.push(...body.data.map((p) => p.id!));
+      for (const profile of body.data) expect(profile.type).toBe('profile');
+      cursor = body.links?.next;
+      pages += 1;
+    } while (cursor);
+    expect(pages).toBe(3);
+    expect(ids).toEqual(await collect(sandbox.expectedIds('profiles')));
+  });
+
+  test('filters profiles with a FilterBuilder date filter (unquoted datetime with milliseconds)', async () => {
+    const profiles = client(new ProfilesApi(session(sandbox.keys.full)));
+    const since = new Date('2025-06-01T00:00:00Z');
+    const filter = new FilterBuilder().greaterThan('updated', since).build();
+    const { body } = await profiles.getProfiles({ filter, sort: 'updated', pageSize: 100 });
+    expect(body.data.length).toBeGreaterThan(0);
+    for (const profile of body.data)
+      expect(new Date(profile.attributes.updated!).getTime()).toBeGreaterThan(since.getTime());
+  });
+
+  test('reads every event with include=metric,profile and finds each related resource in included', async () => {
+    const events = client(new EventsApi(session(sandbox.keys.full)));
+    let cursor: string | undefined;
+    let count = 0;
+    do {
+      const { body } = await events.getEvents({ include: ['metric', 'profile'], pageSize: 500, pageCursor: cursor });
+      const included = new Set((body.included ?? []).map((r) => `${r.type}:${r.id}`));
+      for (const event of body.data) {
+        expect(included.has(`metric:${event.relationships?.metric?.data?.id}`)).toBe(true);
+        expect(included.has(`profile:${event.relationships?.profile?.data?.id}`)).toBe(true);
+        expect(typeof event.attributes.timestamp).toBe('number');
+      }
+      count += body.data.length;
+      cursor = body.links?.next;
+    } while (cursor);
+    expect(count).toBe(sandbox.expectedCount('events'));
+  });
+
+  test('reads every list, ten per page', async () => {
+    const lists = client(new ListsApi(session(sandbox.keys.full)));
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const { body } = await lists.getLists({ pageCursor: cursor });
+      expect(body.data.length).toBeLessThanOrEqual(10);
+      ids.push(...body.data.map((l) => l.id!));
+      cursor = body.links?.next;
+    } while (cursor);
+    expect(ids).toEqual(await collect(sandbox.expectedIds('lists')));
+  });
+
+  test('reads email campaigns with the channel filter from its FilterBuilder (double-quoted string)', async () => {
+    const campaigns = client(new CampaignsApi(session(sandbox.keys.full)));
+    const filter = new FilterBuilder().equals('messages.channel', 'email').build();
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const { body } = await campaigns.getCampaigns(filter, { pageCursor: cursor, include: ['campaign-messages'] });
+      ids.push(...body.data.map((c) => c.id!));
+      for (const campaign of body.data)
+        expect(campaign.relationships?.campaignMessages?.data?.length).toBeGreaterThan(0);
+      cursor = body.links?.next;
+    } while (cursor);
+    expect(ids.length).toBeGreaterThan(0);
+    expect(ids.length).toBeLessThan(sandbox.expectedCount('campaigns'));
+  });
+
+  test('sees 401 authentication_failed for an unknown key', async () => {
+    const profiles = client(new ProfilesApi(session('pk_' + '0'.repeat(34))));
+    expect(await failure(profiles.getProfiles())).toMatchObject({ status: 401, code: 'authentication_failed' });
+  });
+
+  test('sees 403 permission_denied for a key without profiles:read', async () => {
+    const profiles = client(new ProfilesApi(session(sandbox.keys.noProfiles)));
+    expect(await failure(profiles.getProfiles())).toMatchObject({ status: 403, code: 'permission_denied' });
+    const lists = client(new ListsApi(session(sandbox.keys.noProfiles)));
+    expect((await lists.getLists()).body.data.length).toBeGreaterThan(0);
+  });
+
+  test('sees 429 throttled with Retry-After when it outruns the rate limit', async () => {
+    sandbox.setRateLimits({ enabled: true, scale: 0.04 }); // lists (L tier): 3 per second
+    try {
+      const lists = client(new ListsApi(session(sandbox.keys.full)));
+      for (let i = 0; i < 3; i++) await lists.getLists();
+      expect(await failure(lists.getLists())).toMatchObject({ status: 429, code: 'throttled', retryAfter: '1' });
+    } finally {
+      sandbox.setRateLimits({ enabled: false });
+    }
+  });
+
+  test('its own retry waits out Retry-After and then succeeds', async () => {
+    sandbox.setRateLimits({ enabled: true, scale: 0.04 });
+    try {
+      const lists = client(new ListsApi(session(sandbox.keys.full, 3)));
+      for (let i = 0; i < 3; i++) await lists.getLists();
+      sandbox.resetRequestLog();
+      const { body } = await lists.getLists();
+      expect(body.data.length).toBeGreaterThan(0);
+      const statuses = sandbox.requestLog().map((e) => e.status);
+      expect(statuses[0]).toBe(429);
+      expect(statuses.at(-1)).toBe(200);
+    } finally {
+      sandbox.setRateLimits({ enabled: false });
+    }
+  });
+});
