@@ -6,7 +6,7 @@ import { deleteSchedule } from '../client/schedules';
 import { FAILURE_TYPES, type Operation, type TableSummary, type Trigger } from '../shared/operations';
 import { toApplicationFailure } from './activity-failures';
 import { CATALOG, getTable, type CatalogTable } from './klaviyo/catalog';
-import { KlaviyoClient } from './klaviyo/klaviyo-client';
+import { KlaviyoClient, type KlaviyoClientOptions } from './klaviyo/klaviyo-client';
 import { isKlaviyoError, KlaviyoMissingScopeError } from './klaviyo/errors';
 import { warehouseSchemaName } from './control-plane/dataflow-name';
 import {
@@ -37,6 +37,11 @@ export interface ActivityDependencies {
    * sandbox whose limits are off or scaled the same way. @default readKlaviyoRateLimits()
    */
   klaviyoRateLimits?: { enabled: boolean; scale?: number };
+  /**
+   * How the Klaviyo client retries one page within an activity attempt. Tests shorten the delays so
+   * an always-failing table reaches the workflow's retry policy in seconds. @default the client's (5 attempts from 500 ms)
+   */
+  klaviyoRetry?: KlaviyoClientOptions['retry'];
 }
 
 /** `KLAVIYO_RATE_LIMITS=off` or `KLAVIYO_RATE_LIMITS=<scale>` (e.g. 0.5); unset means Klaviyo's real tiers. */
@@ -71,6 +76,7 @@ export function createActivities(deps: ActivityDependencies) {
         baseUrl: dataflow.baseUrl,
         accountKey: dataflow.accountId ?? undefined,
         rateLimits,
+        retry: deps.klaviyoRetry,
       });
       return await fn(client);
     } catch (err) {

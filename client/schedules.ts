@@ -89,7 +89,8 @@ export async function setSchedule(temporal: Client, dataflow: string, input: Sch
 
 function wrapScheduleError(err: unknown, input: ScheduleSpecInput): Error {
   const message = err instanceof Error ? err.message : String(err);
-  if (/invalid|parse|cron/i.test(message)) {
+  // The SDK turns the server's "Invalid schedule spec" (e.g. "Minute is not in range [0-59]") into a TypeError.
+  if (err instanceof TypeError || /invalid|parse|cron/i.test(message)) {
     return new UserInputError(`Invalid schedule "${describeSpec(input)}": ${message}`);
   }
   return err instanceof Error ? err : new Error(message);
