@@ -6,7 +6,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { DataflowVersionKey } from '../shared/search-attributes';
+import { DataflowTriggerKey, DataflowVersionKey } from '../shared/search-attributes';
 import type { RunInput, RunProgress, RunResult, TableSummary } from '../shared/operations';
 import { controlActivities, extractActivities } from './activity-proxies';
 
@@ -20,7 +20,9 @@ const TABLES_IN_PARALLEL = 4;
  * into it, and commit all tables at once — or discard the staged version so the last good one stays live.
  */
 export async function runDataflow(input: RunInput): Promise<RunResult> {
-  const { workflowId, runId } = workflowInfo();
+  const { workflowId, runId, originalExecutionRunId } = workflowInfo();
+  // A reset (the Web UI's Reset, or `temporal workflow reset`) runs again under a new run id.
+  const trigger = runId !== originalExecutionRunId ? 'retry' : input.trigger;
   const state: RunProgress = { dataflow: input.dataflow, phase: 'starting', version: null, tables: [] };
   setHandler(progress, () => state);
 
@@ -42,13 +44,17 @@ export async function runDataflow(input: RunInput): Promise<RunResult> {
       dataflowId,
       workflowId,
       runId,
-      trigger: input.trigger,
+      trigger,
       tables: plan.tables,
       full: input.full ?? false,
     });
     version = begun.version;
     state.version = version;
-    upsertSearchAttributes([{ key: DataflowVersionKey, value: version }]);
+    // One upsert, at the same point in every run, so a reset replays the same commands as the original.
+    upsertSearchAttributes([
+      { key: DataflowVersionKey, value: version },
+      { key: DataflowTriggerKey, value: trigger },
+    ]);
 
     state.phase = 'extracting';
     const staged = version;

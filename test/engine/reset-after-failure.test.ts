@@ -115,10 +115,10 @@ test('after the reset run the dataflow is free again: Succeeded, on the new vers
 
 test('the history shows the failed run and the reset run that committed', async () => {
   const runs = (await engine.api.history(NAME)).filter((r) => r.operation === 'run');
-  expect(runs.map((r) => ({ runId: r.runId, status: r.status, version: r.version }))).toEqual([
-    { runId: resetRunId, status: 'COMPLETED', version: 3 },
-    { runId: failed.runId, status: 'FAILED', version: 2 },
-    { runId: expect.any(String), status: 'COMPLETED', version: 1 },
+  expect(runs.map((r) => ({ runId: r.runId, status: r.status, version: r.version, trigger: r.trigger }))).toEqual([
+    { runId: resetRunId, status: 'COMPLETED', version: 3, trigger: 'retry' },
+    { runId: failed.runId, status: 'FAILED', version: 2, trigger: 'manual' },
+    { runId: expect.any(String), status: 'COMPLETED', version: 1, trigger: 'manual' },
   ]);
   expect(runs[1].error).toBe(failure.message);
 });

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { DataflowApi } from '../../client/dataflow-api';
 import { readConfig } from '../../shared/config';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../sandbox/server';
@@ -28,6 +28,18 @@ export interface TestEngine {
 }
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+let runtimeInstalled = false;
+
+/** In-process workers log errors only: expected activity failures would bury the test report. */
+function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+  } catch {
+    // Already installed by an earlier worker of this process: keep it.
+  }
+}
 
 /** Webpack runs once per test process: every worker of the file shares the bundle. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
@@ -47,6 +59,7 @@ export interface TestEngineOptions {
 }
 
 export async function startTestEngine(options: TestEngineOptions = {}): Promise<TestEngine> {
+  quietRuntime();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dataflows-engine-'));
   const rateLimitsOn = options.sandbox?.rateLimits?.enabled ?? false;
   const env: NodeJS.ProcessEnv = {
