@@ -3,8 +3,17 @@ import readline from 'node:readline/promises';
 import { isKlaviyoError } from '../activities/klaviyo/errors';
 import { DataflowError } from '../activities/control-plane/errors';
 import type { Dataflow } from '../activities/control-plane/dataflows';
-import { DataflowApi, OperationFailedError, type DataflowListRow, type LiveProgress } from './dataflow-api';
-import { formatDuration, formatTime, renderTable } from './text-table';
+import { DataflowApi, OperationFailedError } from './dataflow-api';
+import {
+  groupRows,
+  LIST_GROUP_KEYS,
+  progressLine,
+  renderDataflowList,
+  renderEntities,
+  renderHistory,
+  renderRunResult,
+} from './cli-output';
+import { formatTime, renderTable } from './text-table';
 import { UserInputError } from './user-input-error';
 
 /** Every command accepts --json; human output otherwise. */
@@ -67,22 +76,6 @@ async function withApi<T>(fn: (api: DataflowApi) => Promise<T>): Promise<T> {
   } finally {
     await api.close();
   }
-}
-
-function progressLine(progress: LiveProgress): string {
-  const tables = progress.tables
-    .map((t) => `${t.table}:${t.state === 'done' ? '✓' : t.state === 'failed' ? '✗' : t.state === 'running' ? '…' : '·'}${t.rows}`)
-    .join(' ');
-  return `[${progress.phase}${progress.version ? ` v${progress.version}` : ''}] ${tables}`;
-}
-
-function groupRows(rows: DataflowListRow[], groupBy: 'name' | 'type' | 'status' | undefined): Map<string, DataflowListRow[]> {
-  const groups = new Map<string, DataflowListRow[]>();
-  for (const row of rows) {
-    const key = groupBy === 'type' ? row.connectorType : groupBy === 'status' ? row.status : groupBy === 'name' ? row.name : '';
-    groups.set(key, [...(groups.get(key) ?? []), row]);
-  }
-  return groups;
 }
 
 export function buildProgram(): Command {
@@ -164,7 +157,7 @@ export function buildProgram(): Command {
   program
     .command('list')
     .description('every dataflow with its status, tables, dates and next scheduled run')
-    .addOption(new Option('--group-by <key>', 'group rows').choices(['name', 'type', 'status']))
+    .addOption(new Option('--group-by <key>', 'group rows').choices(LIST_GROUP_KEYS))
     .addOption(json)
     .action(async (opts) => {
       const rows = await withApi((api) => api.list());
@@ -174,23 +167,7 @@ export function buildProgram(): Command {
         opts.groupBy
           ? Object.fromEntries([...groups].map(([k, v]) => [k, v.map((r) => ({ ...describeDataflow(r), nextRun: r.nextRun }))]))
           : rows.map((r) => ({ ...describeDataflow(r), schedule: r.scheduleSpec, nextRun: r.nextRun })),
-        () => {
-          if (rows.length === 0) return 'No dataflows yet. Create one with: dataflow create <name> --api-key-stdin';
-          const headers = ['Name', 'Type', 'Status', 'Tables Count', 'Created Date', 'Updated Date', 'Last Refresh', 'Next Run'];
-          const toRow = (r: DataflowListRow) => [
-            r.name,
-            r.connectorType,
-            r.status,
-            r.tablesCount,
-            formatTime(r.createdAt),
-            formatTime(r.updatedAt),
-            formatTime(r.lastRefreshAt),
-            r.schedulePaused ? 'paused' : formatTime(r.nextRun),
-          ];
-          return [...groups]
-            .map(([key, members]) => (opts.groupBy ? `${opts.groupBy}: ${key}\n` : '') + renderTable(headers, members.map(toRow)))
-            .join('\n\n');
-        },
+        () => renderDataflowList(rows, opts.groupBy),
       );
     });
 
@@ -214,16 +191,7 @@ export function buildProgram(): Command {
           if (!opts.json && line !== lastLine) console.log(line);
           lastLine = line;
         });
-        print(opts, { ...started, ...result }, () =>
-          [
-            `Committed version ${result.version} of ${result.dataflow}.`,
-            renderTable(
-              ['Table', 'Rows', 'Pages'],
-              result.tables.map((t) => [t.table, t.rows, t.pages]),
-            ),
-            ...result.notices.map((n) => `note: ${n}`),
-          ].join('\n'),
-        );
+        print(opts, { ...started, ...result }, () => renderRunResult(result));
       });
     });
 
@@ -268,24 +236,7 @@ export function buildProgram(): Command {
     .addOption(json)
     .action(async (name: string, opts) => {
       const runs = await withApi((api) => api.history(name));
-      print(opts, runs, () =>
-        runs.length === 0
-          ? `No runs of ${name} yet.`
-          : renderTable(
-              ['Operation', 'Trigger', 'Status', 'Version', 'Start', 'End', 'Duration', 'Rows', 'Error'],
-              runs.map((r) => [
-                r.operation,
-                r.trigger,
-                r.status,
-                r.version,
-                formatTime(r.start),
-                formatTime(r.end),
-                formatDuration(r.durationMs),
-                r.tables.map((t) => `${t.table}=${t.rows}`).join(' '),
-                r.error,
-              ]),
-            ) + `\n\nEach run in the Web UI: ${runs[0].url.replace(/\/workflows\/.*$/, '/workflows')}`,
-      );
+      print(opts, runs, () => renderHistory(name, runs));
     });
 
   program
@@ -294,11 +245,7 @@ export function buildProgram(): Command {
     .addOption(json)
     .action(async (name: string, opts) => {
       const rows = await withApi((api) => api.entities(name));
-      print(opts, rows, () =>
-        rows.length === 0
-          ? `${name} has no committed tables yet: run it with \`dataflow run ${name} --wait\`.`
-          : renderTable(['Table', 'Rows', 'Version'], rows.map((e) => [e.view, e.rows, e.version])),
-      );
+      print(opts, rows, () => renderEntities(name, rows));
     });
 
   program

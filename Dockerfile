@@ -1,0 +1,17 @@
+# The worker image of docker-compose.yml: the TypeScript sources run through tsx, as in development (no build step).
+FROM node:20-bookworm-slim
+
+WORKDIR /app
+ENV NODE_ENV=production
+
+# Dependencies first, so a source change does not reinstall them. Install scripts are skipped: the worker needs none
+# (the embedded Postgres is for the local stack only), and esbuild and Temporal's core bridge ship prebuilt binaries.
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+COPY . .
+
+USER node
+# One process (tsx as a require hook, not a wrapper), so the SIGTERM of `docker stop` reaches the worker itself and
+# it shuts down cleanly. The workflow bundle is built at start-up, which takes a few seconds.
+CMD ["node", "--require", "tsx/cjs", "worker/main.ts"]
