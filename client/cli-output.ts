@@ -86,20 +86,43 @@ export function renderEntities(name: string, rows: Entity[]): string {
 
 /** `dataflow history <name>`: one row per operation, newest first, and where the Web UI lists them. */
 export function renderHistory(name: string, runs: RunRecord[]): string {
-  return runs.length === 0
-    ? `No runs of ${name} yet.`
-    : renderTable(
-        ['Operation', 'Trigger', 'Status', 'Version', 'Start', 'End', 'Duration', 'Rows', 'Error'],
-        runs.map((r) => [
-          r.operation,
-          r.trigger,
-          r.status,
-          r.version,
-          formatTime(r.start),
-          formatTime(r.end),
-          formatDuration(r.durationMs),
-          r.tables.map((t) => `${t.table}=${t.rows}`).join(' '),
-          r.error,
-        ]),
-      ) + `\n\nEach run in the Web UI: ${runs[0].url.replace(/\/workflows\/.*$/, '/workflows')}`;
+  if (runs.length === 0) return `No runs of ${name} yet.`;
+  const summary = renderTable(
+    ['Operation', 'Trigger', 'Status', 'Version', 'Start', 'End', 'Duration', 'Rows', 'Error'],
+    runs.map((r) => [
+      r.operation,
+      r.trigger,
+      r.status,
+      r.version,
+      formatTime(r.start),
+      formatTime(r.end),
+      formatDuration(r.durationMs),
+      r.tables.length === 0 ? '' : `${r.tables.reduce((sum, t) => sum + t.rows, 0)} in ${r.tables.length} tables`,
+      r.error,
+    ]),
+  );
+  // Rows per table below the summary: 43 tables in one cell would make the table unreadable.
+  const perTable = runs
+    .filter((r) => r.tables.length > 0)
+    .map((r) => `${r.operation} ${formatTime(r.start)}${r.version ? ` (v${r.version})` : ''}:\n${wrap(r.tables.map((t) => `${t.table}=${t.rows}`), 116)}`);
+  return [
+    summary,
+    ...(perTable.length > 0 ? ['', 'Rows per table:', ...perTable] : []),
+    '',
+    `Each run in the Web UI: ${runs[0].url.replace(/\/workflows\/.*$/, '/workflows')}`,
+  ].join('\n');
+}
+
+/** Words joined by spaces into indented lines of at most `width` characters. */
+function wrap(words: string[], width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of words) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines.map((l) => `  ${l}`).join('\n');
 }
