@@ -1,0 +1,108 @@
+import http from 'node:http';
+import https from 'node:https';
+import { performance } from 'node:perf_hooks';
+import { KLAVIYO_REVISION } from '../activities/klaviyo/catalog';
+
+/**
+ * Floor (a): the same pages the engine reads, fetched by a bare keep-alive HTTP loop that follows
+ * `links.next` and throws the bodies away — no JSON validation, no row mapping, no database. One
+ * sequential loop per table (pagination is sequential), all tables at once, as the engine runs them.
+ */
+export interface HttpFloorTable {
+  table: string;
+  pages: number;
+  bytes: number;
+  seconds: number;
+}
+
+export interface HttpFloor {
+  /** Wall time of all loops together. */
+  seconds: number;
+  tables: HttpFloorTable[];
+}
+
+/**
+ * `firstUrls`: table name → URL of its first page (same fields and page size as the engine's).
+ * `maxPages` stops each loop early (to warm the sandbox up). @default Infinity
+ */
+export async function measureHttpFloor(
+  firstUrls: Record<string, string>,
+  apiKey: string,
+  maxPages = Infinity,
+): Promise<HttpFloor> {
+  const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+  const headers = {
+    authorization: `Klaviyo-API-Key ${apiKey}`,
+    revision: KLAVIYO_REVISION,
+    accept: 'application/vnd.api+json',
+  };
+  const started = performance.now();
+  try {
+    const tables = await Promise.all(
+      Object.entries(firstUrls).map(async ([table, first]) => {
+        const tableStarted = performance.now();
+        let url: string | null = first;
+        let pages = 0;
+        let bytes = 0;
+        while (url !== null && pages < maxPages) {
+          const body = await get(url, headers, agents);
+          pages++;
+          bytes += body.length;
+          url = nextLink(body, table);
+        }
+        return { table, pages, bytes, seconds: (performance.now() - tableStarted) / 1000 };
+      }),
+    );
+    return { seconds: (performance.now() - started) / 1000, tables };
+  } finally {
+    agents.http.destroy();
+    agents.https.destroy();
+  }
+}
+
+function get(
+  url: string,
+  headers: Record<string, string>,
+  agents: { http: http.Agent; https: https.Agent },
+): Promise<Buffer> {
+  const secure = url.startsWith('https:');
+  const transport = secure ? https : http;
+  return new Promise((resolve, reject) => {
+    const request = transport.get(url, { headers, agent: secure ? agents.https : agents.http }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('error', reject);
+      response.on('end', () => {
+        // The key is in the request headers: the error names the status and path only.
+        if (response.statusCode !== 200)
+          reject(new Error(`HTTP floor: ${new URL(url).pathname} answered ${response.statusCode}`));
+        else resolve(Buffer.concat(chunks));
+      });
+    });
+    request.on('error', (err) => reject(new Error(`HTTP floor: ${new URL(url).pathname} failed (${err.message})`)));
+  });
+}
+
+const TOP_LINKS = Buffer.from('],"links":');
+
+/**
+ * `links.next` without parsing the page: the top-level `links` object follows the `data` array and
+ * ends the document (no `include` is asked for), so only that tail is parsed. A quote inside a string
+ * is escaped, so the marker cannot occur inside a value; anything unexpected falls back to a full parse.
+ */
+function nextLink(body: Buffer, table: string): string | null {
+  const at = body.lastIndexOf(TOP_LINKS);
+  if (at >= 0) {
+    try {
+      const links = JSON.parse(body.subarray(at + TOP_LINKS.length, body.length - 1).toString('utf8')) as {
+        next?: string | null;
+      };
+      return links.next ?? null;
+    } catch {
+      // Not the expected tail: parse the whole page below.
+    }
+  }
+  const document = JSON.parse(body.toString('utf8')) as { links?: { next?: string | null } };
+  if (!document.links) throw new Error(`HTTP floor: a page of ${table} has no links`);
+  return document.links.next ?? null;
+}

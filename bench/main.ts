@@ -1,0 +1,63 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { startBenchStack } from './bench-stack';
+import { runEndToEnd } from './end-to-end';
+import { runLimits } from './limits-run';
+import { formatEndToEnd, formatLimits } from './report';
+
+/**
+ * `npm run bench -- [--profiles N] [--events M] [--limits-seconds S] [--skip-limits] [--skip-end-to-end]`
+ *
+ * Starts its own Temporal dev server, a scratch database (on DATABASE_URL's server, else an embedded
+ * Postgres), the sandbox and the worker as child processes; prints the figures on stdout, progress on stderr.
+ */
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+async function main(): Promise<void> {
+  const options = new Command('bench')
+    .description('End-to-end throughput against its floors, worker memory, and request rates under Klaviyo limits')
+    .option('--profiles <n>', 'profiles in the end-to-end run', positiveInt, 50_000)
+    .option('--events <n>', 'events in the end-to-end run', positiveInt, 250_000)
+    .option('--limits-seconds <s>', 'how long each table of the limits run keeps requesting', positiveInt, 75)
+    .option('--seed <n>', 'sandbox seed', positiveInt, 7)
+    .option('--skip-limits', 'leave out the run under rate limits', false)
+    .option('--skip-end-to-end', 'leave out the end-to-end run and its floors', false)
+    .option('--worker-cpu-prof <dir>', 'profile the end-to-end worker (node --cpu-prof) into this directory')
+    .option('--database-url <url>', 'Postgres server for a scratch database (default: DATABASE_URL, else embedded)')
+    .parse()
+    .opts<{
+      profiles: number;
+      events: number;
+      limitsSeconds: number;
+      seed: number;
+      skipLimits: boolean;
+      skipEndToEnd: boolean;
+      databaseUrl?: string;
+      workerCpuProf?: string;
+    }>();
+
+  const stack = await startBenchStack({ databaseUrl: options.databaseUrl ?? process.env.DATABASE_URL });
+  try {
+    const sections: string[] = [];
+    if (!options.skipEndToEnd) {
+      const figures = await runEndToEnd(stack, options);
+      sections.push(formatEndToEnd(figures, options));
+    }
+    if (!options.skipLimits) {
+      const figures = await runLimits(stack, { seconds: options.limitsSeconds, seed: options.seed });
+      sections.push(formatLimits(figures));
+    }
+    process.stdout.write(`\n${sections.join('\n\n')}\n`);
+  } finally {
+    await stack.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

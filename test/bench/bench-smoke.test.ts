@@ -1,0 +1,39 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { DEFAULT_TEST_DATABASE_URL } from '../support/database';
+
+/**
+ * `npm run bench` at tiny sizes, as a process: it must print the end-to-end table and a ratio. Speed is
+ * not asserted (a shared machine's timing would make the test flaky); the figures' presence and form are.
+ */
+const ROOT = path.resolve(__dirname, '../..');
+let stdout: string;
+
+beforeAll(async () => {
+  const result = await promisify(execFile)(
+    path.join(ROOT, 'node_modules/.bin/tsx'),
+    ['bench/main.ts', '--profiles', '2000', '--events', '10000', '--skip-limits'],
+    {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: process.env.TEST_DATABASE_URL ?? DEFAULT_TEST_DATABASE_URL },
+      timeout: 240_000,
+      maxBuffer: 10 * 2 ** 20,
+    },
+  );
+  stdout = result.stdout;
+}, 300_000);
+
+test('the bench prints a row per table with the sandbox row counts', () => {
+  expect(stdout).toMatch(/^profiles\s+2,000\s+20\s/m);
+  expect(stdout).toMatch(/^events\s+10,000\s+10\s/m);
+  expect(stdout).toMatch(/^total \(wall\)\s+12,000\s/m);
+});
+
+test('the bench prints the ratio of end-to-end time to the larger floor', () => {
+  expect(stdout).toMatch(/RATIO end-to-end \/ max\(floor a, floor b\) = [\d.]+ \/ [\d.]+ \(floor [ab]\) = \d+\.\d\d/);
+});
+
+test('the bench prints the worker peak RSS in MB', () => {
+  expect(stdout).toMatch(/WORKER PEAK RSS during the run: \d+ MB/);
+});
