@@ -25,6 +25,12 @@ import { allocateVersion } from './control-plane/versions';
 import { commitVersion as commitWarehouseVersion, createVersionTables, discardVersion as discardWarehouseVersion, rollbackToPrevious } from './warehouse/versioned-tables';
 import { dropDataflowWarehouse } from './warehouse/warehouse-schema';
 import { extractTable as extractIntoVersion, selectedLayout, type ExtractProgress } from './extract-table';
+import {
+  planIncremental,
+  readIncrementalOptions,
+  type IncrementalOptions,
+  type IncrementalPlan,
+} from './incremental-cursor';
 
 export interface ActivityDependencies {
   pool: pg.Pool;
@@ -42,6 +48,8 @@ export interface ActivityDependencies {
    * an always-failing table reaches the workflow's retry policy in seconds. @default the client's (5 attempts from 500 ms)
    */
   klaviyoRetry?: KlaviyoClientOptions['retry'];
+  /** How incremental refreshes look back (events' late-arrival window). @default readIncrementalOptions() */
+  incremental?: IncrementalOptions;
 }
 
 /** `KLAVIYO_RATE_LIMITS=off` or `KLAVIYO_RATE_LIMITS=<scale>` (e.g. 0.5); unset means Klaviyo's real tiers. */
@@ -63,6 +71,7 @@ export function readKlaviyoRateLimits(env: NodeJS.ProcessEnv = process.env): { e
 export function createActivities(deps: ActivityDependencies) {
   const { pool, temporal } = deps;
   const rateLimits = deps.klaviyoRateLimits ?? readKlaviyoRateLimits();
+  const incrementalOptions = deps.incremental ?? readIncrementalOptions();
   let secretBox: Promise<SecretBox> | undefined = deps.secrets ? Promise.resolve(deps.secrets) : undefined;
   const secrets = () => (secretBox ??= SecretBox.fromConfig());
 
@@ -178,7 +187,11 @@ export function createActivities(deps: ActivityDependencies) {
       });
     },
 
-    /** Allocates version N and creates its tables out of readers' sight. Idempotent per workflow run. */
+    /**
+     * Allocates version N and creates its tables out of readers' sight, and plans how each table is read:
+     * incrementally on top of the committed version readers see, unless `full`, or the table has no change
+     * cursor, or its layout changed (then in full, with a notice). Idempotent per workflow run.
+     */
     async beginVersion(input: {
       dataflowId: string;
       workflowId: string;
@@ -186,7 +199,7 @@ export function createActivities(deps: ActivityDependencies) {
       trigger: Trigger;
       tables: string[];
       full: boolean;
-    }): Promise<{ version: number }> {
+    }): Promise<{ version: number; incremental: Record<string, IncrementalPlan>; notices: string[] }> {
       return failuresAsApplicationFailures(async () => {
         const dataflow = await getDataflowById(pool, input.dataflowId);
         const selections = (await getTables(pool, dataflow.id)).filter((t) => input.tables.includes(t.table));
@@ -197,19 +210,39 @@ export function createActivities(deps: ActivityDependencies) {
           trigger: input.trigger,
           tables: input.tables,
         });
+        const schema = warehouseSchemaName(dataflow.name);
         await createVersionTables(pool, {
           dataflowId: dataflow.id,
-          schema: warehouseSchemaName(dataflow.name),
+          schema,
           version,
           tables: selections.map(selectedLayout),
         });
+        const incremental: Record<string, IncrementalPlan> = {};
+        const notices: string[] = [];
+        for (const selection of selections) {
+          const decision = await planIncremental(pool, {
+            schema,
+            table: getTable(selection.table),
+            layout: selectedLayout(selection),
+            base: dataflow.currentVersion,
+            full: input.full,
+            options: incrementalOptions,
+          });
+          if (decision.plan) incremental[selection.table] = decision.plan;
+          else if (decision.notice) notices.push(decision.notice);
+        }
         await setDataflowStatus(pool, dataflow.id, 'Running');
-        return { version };
+        return { version, incremental, notices };
       });
     },
 
-    /** Streams one table into the staged version, heartbeating its checkpoint. */
-    async extractTable(input: { dataflowId: string; version: number; table: string }): Promise<TableSummary> {
+    /** Streams one table into the staged version (all of it, or what changed), heartbeating its checkpoint. */
+    async extractTable(input: {
+      dataflowId: string;
+      version: number;
+      table: string;
+      incremental?: IncrementalPlan;
+    }): Promise<TableSummary> {
       const context = Context.current();
       const dataflow = await failuresAsApplicationFailures(() => getDataflowById(pool, input.dataflowId));
       const selection = (await getTables(pool, dataflow.id)).find((t) => t.table === input.table);
@@ -233,6 +266,7 @@ export function createActivities(deps: ActivityDependencies) {
             schema: warehouseSchemaName(dataflow.name),
             version: input.version,
             selection,
+            incremental: input.incremental,
             signal: context.cancellationSignal,
             onProgress: (progress) => {
               last = progress;

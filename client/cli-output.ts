@@ -28,8 +28,15 @@ export function renderRunResult(result: RunResult): string {
   return [
     `Committed version ${result.version} of ${result.dataflow}.`,
     renderTable(
-      ['Table', 'Rows', 'Pages'],
-      result.tables.map((t) => [t.table, t.rows, t.pages]),
+      ['Table', 'Rows', 'Pages', 'Read'],
+      result.tables.map((t) => [
+        t.table,
+        t.rows,
+        t.pages,
+        t.incremental
+          ? `${t.incremental.rowsRead} changed since ${t.incremental.since}, rest from v${t.incremental.fromVersion}`
+          : 'in full',
+      ]),
     ),
     ...result.notices.map((n) => `note: ${n}`),
   ].join('\n');

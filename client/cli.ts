@@ -93,6 +93,12 @@ export function buildProgram(): Command {
     .option('--base-url <url>', 'Klaviyo API base URL (default https://a.klaviyo.com)')
     .option('--tables <names>', 'comma-separated tables to import (default: all the key can read)', list)
     .option('--exclude-fields <table.field,...>', 'fields to leave out', list)
+    .option('--fields <table.field,...>', 'exactly these fields for each table named', list)
+    .option(
+      '--include-fields <table.field,...>',
+      'add fields left out by default (e.g. profiles.predictive_analytics: a slower rate tier)',
+      list,
+    )
     .addOption(json)
     .action(async (name: string, opts) => {
       const apiKey = (await readApiKey(opts.apiKeyStdin, true)) as string;
@@ -105,6 +111,8 @@ export function buildProgram(): Command {
           baseUrl: opts.baseUrl,
           tables: opts.tables,
           excludeFields: opts.excludeFields,
+          fields: opts.fields,
+          includeFields: opts.includeFields,
         }),
       );
       print(opts, describeDataflow(created), () =>
@@ -138,6 +146,12 @@ export function buildProgram(): Command {
     .option('--base-url <url>')
     .option('--tables <names>', 'comma-separated tables to import', list)
     .option('--exclude-fields <table.field,...>', 'fields to leave out', list)
+    .option('--fields <table.field,...>', 'exactly these fields for each table named', list)
+    .option(
+      '--include-fields <table.field,...>',
+      'add fields left out by default (e.g. profiles.predictive_analytics: a slower rate tier)',
+      list,
+    )
     .addOption(json)
     .action(async (name: string, opts) => {
       const apiKey = opts.apiKeyStdin ? await readApiKey(true, true) : undefined;
@@ -149,6 +163,8 @@ export function buildProgram(): Command {
           baseUrl: opts.baseUrl,
           tables: opts.tables,
           excludeFields: opts.excludeFields,
+          fields: opts.fields,
+          includeFields: opts.includeFields,
         }),
       );
       print(opts, describeDataflow(updated), () => `Updated dataflow ${updated.name}.`);

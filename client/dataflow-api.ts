@@ -61,6 +61,10 @@ export interface CreateDataflowInput {
   tables?: string[];
   /** `table.field` entries to leave out. */
   excludeFields?: string[];
+  /** `table.field` entries: each table named gets exactly these fields (see {@link selectionFor}). */
+  fields?: string[];
+  /** `table.field` entries added to the default fields, e.g. `profiles.predictive_analytics`. */
+  includeFields?: string[];
 }
 
 export interface EditDataflowInput {
@@ -70,6 +74,8 @@ export interface EditDataflowInput {
   baseUrl?: string;
   tables?: string[];
   excludeFields?: string[];
+  fields?: string[];
+  includeFields?: string[];
 }
 
 export interface DataflowListRow extends Dataflow {
@@ -142,7 +148,7 @@ export class DataflowApi {
     await this.assertNameFree(name);
     const apiKey = validateApiKeyFormat(input.apiKey);
     const { accountId, readable } = await this.discover(apiKey, input.baseUrl);
-    const tables = selectionFor(readable, input.tables, input.excludeFields);
+    const tables = selectionFor(readable, input);
     return createDataflow(this.pool, this.secrets, {
       name,
       displayName: input.displayName ?? name,
@@ -159,17 +165,18 @@ export class DataflowApi {
     let accountId: string | null | undefined;
     let tables: TableSelectionInput[] | undefined;
     const apiKey = input.apiKey === undefined ? undefined : validateApiKeyFormat(input.apiKey);
-    if (apiKey !== undefined || input.baseUrl !== undefined || input.tables || input.excludeFields) {
+    const fieldsChanged = Boolean(input.excludeFields || input.fields || input.includeFields);
+    if (apiKey !== undefined || input.baseUrl !== undefined || input.tables || fieldsChanged) {
       if (apiKey !== undefined || input.baseUrl !== undefined) {
         // A new key or host is proven before it is saved; the saved one keeps working until then.
         const discovered = await this.discover(apiKey ?? (await this.savedKey(dataflow)), input.baseUrl ?? dataflow.baseUrl);
         accountId = discovered.accountId;
-        if (input.tables || input.excludeFields) tables = selectionFor(discovered.readable, input.tables, input.excludeFields);
+        if (input.tables || fieldsChanged) tables = selectionFor(discovered.readable, input);
       } else {
         const saved = await getTables(this.pool, dataflow.id);
         const known = saved.map((t) => findTable(t.table)).filter((t): t is CatalogTable => t !== undefined);
         const current = input.tables ?? saved.filter((t) => t.selected).map((t) => t.table);
-        tables = selectionFor(known, current, input.excludeFields);
+        tables = selectionFor(known, { ...input, tables: current });
       }
     }
     return updateDataflow(this.pool, this.secrets, dataflow.name, {
@@ -432,11 +439,33 @@ function busyError(name: string, operation: string, url: string): UserInputError
   );
 }
 
+/** What create/edit say about tables and fields; every `…Fields` entry is a `table.field` pair. */
+export interface SelectionChoice {
+  /** @default every readable table */
+  tables?: string[];
+  excludeFields?: string[];
+  fields?: string[];
+  includeFields?: string[];
+}
+
 /**
- * The table selection for create/edit: `tables` (default: all readable) minus `excludeFields`
- * (`table.field`). Unknown or unreadable names are errors that say what is known.
+ * Fields whose selection moves a table to a slower rate tier: those a catalog `tierVariants[].when`
+ * names, e.g. `additional-fields[profile]=predictive_analytics` (profiles drop from tier L to M).
  */
-export function selectionFor(readable: CatalogTable[], tables?: string[], excludeFields?: string[]): TableSelectionInput[] {
+export function slowTierFields(table: CatalogTable): string[] {
+  const named = new Set(table.tierVariants.flatMap((v) => (v.when.split('=')[1] ?? '').split(',')));
+  return table.fields.map((f) => f.name).filter((f) => named.has(f));
+}
+
+/**
+ * The table selection for create/edit. Tables: `tables` (default: all readable). Fields of a table:
+ * exactly those `fields` names for it when it names any, else the defaults, which are every field except
+ * the slow-tier ones ({@link slowTierFields}: reading profiles with `predictive_analytics` costs a slower
+ * tier, so it is opt-in through `includeFields` or `fields`); then `includeFields` are added and
+ * `excludeFields` taken away. Unknown or unreadable names are errors that say what is known.
+ */
+export function selectionFor(readable: CatalogTable[], choice: SelectionChoice = {}): TableSelectionInput[] {
+  const { tables, excludeFields } = choice;
   const readableNames = new Set(readable.map((t) => t.name));
   const wanted = tables && tables.length > 0 ? tables : [...readableNames];
   for (const name of wanted) {
@@ -450,25 +479,44 @@ export function selectionFor(readable: CatalogTable[], tables?: string[], exclud
       );
     }
   }
-  const excluded = new Map<string, Set<string>>();
-  for (const entry of excludeFields ?? []) {
-    const [table, field, ...rest] = entry.split('.');
-    const catalogTable = findTable(table);
-    if (!catalogTable || !field || rest.length > 0) {
-      throw new UserInputError(`"${entry}" is not a table.field pair of a known table (e.g. profiles.phone_number).`);
+  const fieldPairs = (entries: string[] | undefined) => {
+    const byTable = new Map<string, Set<string>>();
+    for (const entry of entries ?? []) {
+      const [table, field] = parseFieldPair(entry, wanted);
+      byTable.set(table, (byTable.get(table) ?? new Set()).add(field));
     }
-    if (!catalogTable.fields.some((f) => f.name === field)) {
-      throw new UserInputError(
-        `The table "${table}" has no field "${field}"; its fields are: ${catalogTable.fields.map((f) => f.name).join(', ')}.`,
-      );
-    }
-    if (!wanted.includes(table)) throw new UserInputError(`"${entry}" names the table "${table}", which is not selected.`);
-    excluded.set(table, (excluded.get(table) ?? new Set()).add(field));
-  }
+    return byTable;
+  };
+  const excluded = fieldPairs(excludeFields);
+  const exact = fieldPairs(choice.fields);
+  const included = fieldPairs(choice.includeFields);
   const wantedSet = new Set(wanted);
-  return CATALOG.map((t) => ({
-    table: t.name,
-    selected: wantedSet.has(t.name),
-    fields: t.fields.map((f) => f.name).filter((f) => !excluded.get(t.name)?.has(f)),
-  }));
+  return CATALOG.map((t) => {
+    const slow = new Set(slowTierFields(t));
+    const chosen = exact.get(t.name);
+    return {
+      table: t.name,
+      selected: wantedSet.has(t.name),
+      fields: t.fields
+        .map((f) => f.name)
+        .filter((f) => (chosen ? chosen.has(f) : !slow.has(f)) || included.get(t.name)?.has(f))
+        .filter((f) => !excluded.get(t.name)?.has(f)),
+    };
+  });
+}
+
+/** `table.field` → [table, field], checked against the catalog and the selected tables. */
+function parseFieldPair(entry: string, wanted: readonly string[]): [string, string] {
+  const [table, field, ...rest] = entry.split('.');
+  const catalogTable = findTable(table);
+  if (!catalogTable || !field || rest.length > 0) {
+    throw new UserInputError(`"${entry}" is not a table.field pair of a known table (e.g. profiles.phone_number).`);
+  }
+  if (!catalogTable.fields.some((f) => f.name === field)) {
+    throw new UserInputError(
+      `The table "${table}" has no field "${field}"; its fields are: ${catalogTable.fields.map((f) => f.name).join(', ')}.`,
+    );
+  }
+  if (!wanted.includes(table)) throw new UserInputError(`"${entry}" names the table "${table}", which is not selected.`);
+  return [table, field];
 }

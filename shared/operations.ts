@@ -55,9 +55,15 @@ export interface RunInput extends OperationInput {
 /** What the run knows of one table; small on purpose: no rows ever pass through Temporal. */
 export interface TableSummary {
   table: string;
+  /** Rows the table holds in the new version. */
   rows: number;
   pages: number;
   bytes: number;
+  /**
+   * Set when the table was refreshed incrementally: built from `fromVersion` plus the `rowsRead` rows
+   * Klaviyo reported changed since `since` (ISO 8601).
+   */
+  incremental?: { fromVersion: number; since: string; rowsRead: number };
 }
 
 export const TABLE_STATES = ['pending', 'running', 'done', 'failed'] as const;

@@ -50,6 +50,9 @@ export async function runDataflow(input: RunInput): Promise<RunResult> {
     });
     version = begun.version;
     state.version = version;
+    // Histories of runs begun before incremental refresh existed carry neither field.
+    const incremental = begun.incremental ?? {};
+    const notices = [...plan.notices, ...(begun.notices ?? [])];
     // One upsert, at the same point in every run, so a reset replays the same commands as the original.
     upsertSearchAttributes([
       { key: DataflowVersionKey, value: version },
@@ -61,24 +64,34 @@ export async function runDataflow(input: RunInput): Promise<RunResult> {
     // A table that fails for good cancels the others: the version is discarded anyway.
     const extraction = new CancellationScope();
     const summaries = await extraction.run(() =>
-      mapWithConcurrency(state.tables, TABLES_IN_PARALLEL, () => extraction.cancel(), async (entry) => {
-      entry.state = 'running';
-      try {
-        const summary = await extractActivities.extractTable({ dataflowId, version: staged, table: entry.table });
-        Object.assign(entry, { state: 'done', rows: summary.rows, pages: summary.pages });
-        return summary;
-      } catch (err) {
-        entry.state = isCancellation(err) ? 'pending' : 'failed';
-        if (!isCancellation(err)) entry.error = describe(err);
-        throw err;
-      }
-    }),
+      mapWithConcurrency(
+        state.tables,
+        TABLES_IN_PARALLEL,
+        () => extraction.cancel(),
+        async (entry) => {
+          entry.state = 'running';
+          try {
+            const summary = await extractActivities.extractTable({
+              dataflowId,
+              version: staged,
+              table: entry.table,
+              incremental: incremental[entry.table],
+            });
+            Object.assign(entry, { state: 'done', rows: summary.rows, pages: summary.pages });
+            return summary;
+          } catch (err) {
+            entry.state = isCancellation(err) ? 'pending' : 'failed';
+            if (!isCancellation(err)) entry.error = describe(err);
+            throw err;
+          }
+        },
+      ),
     );
 
     state.phase = 'committing';
     await controlActivities.commitVersion({ dataflowId, version: staged, tables: summaries });
     state.phase = 'done';
-    return { dataflow: input.dataflow, version: staged, tables: summaries, notices: plan.notices };
+    return { dataflow: input.dataflow, version: staged, tables: summaries, notices };
   } catch (err) {
     if (version !== null) {
       state.phase = 'discarding';

@@ -46,7 +46,8 @@ beforeAll(async () => {
   before = await engine.api.entities(NAME);
 
   engine.sandbox.setFaults(PROFILES_PAGE_2_ALWAYS_FAILS);
-  failed = await engine.api.run(NAME);
+  // Full: an incremental refresh of unchanged profiles would read one page and never meet the fault.
+  failed = await engine.api.run(NAME, { full: true });
   failure = await engine.api.waitForRun(failed).then(
     () => {
       throw new Error('The run succeeded although profiles kept failing.');
