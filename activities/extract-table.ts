@@ -92,43 +92,56 @@ export async function extractTable(input: ExtractInput): Promise<TableSummary> {
     }
     let batch: unknown[][] = [];
     let batchPages = 0;
-    for await (const page of input.client.pages({
-      table,
-      parentId: part.parentId,
-      fields,
-      filter,
-      startUrl: checkpoint?.nextUrl ?? undefined,
-      signal: input.signal,
-    })) {
-      for (const resource of page.data) batch.push(mapRow(resource, part.context));
-      batchPages++;
-      summary.bytes += page.bytes;
-      const last = page.nextUrl === null;
-      if (!last && batch.length < BATCH_ROWS && batchPages < BATCH_PAGES) continue;
-      const loaded = batch;
+    // One batch is written while the next is fetched; writes stay in order, each with its checkpoint.
+    let writing: Promise<void> | null = null;
+    const write = async (loaded: unknown[][], loadedPages: number, nextUrl: string | null) => {
       await withTransaction(input.pool, async (db) => {
         await loadBatch(db, target, loaded as Parameters<typeof loadBatch>[2], {
           onDuplicate: incremental ? 'replace' : 'fail',
         });
         await saveCheckpoint(db, {
           ...key,
-          nextUrl: page.nextUrl,
+          nextUrl,
           rows: rows + loaded.length,
-          pages: pages + batchPages,
-          done: last,
+          pages: pages + loadedPages,
+          done: nextUrl === null,
         });
       });
       rows += loaded.length;
-      pages += batchPages;
-      batch = [];
-      batchPages = 0;
+      pages += loadedPages;
       input.onProgress?.({
         table: table.name,
         part: part.part,
         rows: summary.rows + rows,
         pages: summary.pages + pages,
-        nextUrl: page.nextUrl,
+        nextUrl,
       });
+    };
+    try {
+      for await (const page of input.client.pages({
+        table,
+        parentId: part.parentId,
+        fields,
+        filter,
+        startUrl: checkpoint?.nextUrl ?? undefined,
+        signal: input.signal,
+      })) {
+        for (const resource of page.data) batch.push(mapRow(resource, part.context));
+        batchPages++;
+        summary.bytes += page.bytes;
+        const last = page.nextUrl === null;
+        if (!last && batch.length < BATCH_ROWS && batchPages < BATCH_PAGES) continue;
+        if (writing) await writing;
+        writing = write(batch, batchPages, page.nextUrl);
+        // A failed write surfaces at the next await of `writing`; this only keeps it from being "unhandled".
+        writing.catch(() => undefined);
+        batch = [];
+        batchPages = 0;
+      }
+      if (writing) await writing;
+    } finally {
+      // Never leave a write running behind a failure: the retry must find its checkpoint settled.
+      await writing?.catch(() => undefined);
     }
     summary.rows += rows;
     summary.pages += pages;

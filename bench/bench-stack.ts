@@ -27,6 +27,8 @@ export interface BenchStack {
 
 export async function startBenchStack(options: { databaseUrl: string | undefined }): Promise<BenchStack> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dataflows-bench-'));
+  // mkdtemp makes it 0700; an embedded Postgres run as root runs as the "postgres" user, who must get in.
+  fs.chmodSync(dir, 0o755);
   const cleanups: (() => Promise<void>)[] = [async () => fs.rmSync(dir, { recursive: true, force: true })];
   const stop = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((err: unknown) => console.error(err));
