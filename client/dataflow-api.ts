@@ -283,22 +283,20 @@ export class DataflowApi {
   }
 
   async rollback(name: string): Promise<RollbackResult & { url: string }> {
-    const dataflow = await getDataflow(this.pool, name);
-    const handle = await this.start(dataflow, 'rollback', 'rollbackDataflow', { dataflow: dataflow.name, trigger: 'manual' });
-    const { url } = await this.started(handle);
-    try {
-      return { ...((await handle.result()) as RollbackResult), url };
-    } catch (err) {
-      throw new OperationFailedError(err, url);
-    }
+    return this.runToCompletion<RollbackResult>(name, 'rollback', 'rollbackDataflow');
   }
 
   async remove(name: string): Promise<RemoveResult & { url: string }> {
+    return this.runToCompletion<RemoveResult>(name, 'remove', 'removeDataflow');
+  }
+
+  /** Starts an operation that is quick by nature and waits for its result, with its Web UI link. */
+  private async runToCompletion<T>(name: string, operation: Operation, workflowType: string): Promise<T & { url: string }> {
     const dataflow = await getDataflow(this.pool, name);
-    const handle = await this.start(dataflow, 'remove', 'removeDataflow', { dataflow: dataflow.name, trigger: 'manual' });
+    const handle = await this.start(dataflow, operation, workflowType, { dataflow: dataflow.name, trigger: 'manual' });
     const { url } = await this.started(handle);
     try {
-      return { ...((await handle.result()) as RemoveResult), url };
+      return { ...((await handle.result()) as T), url };
     } catch (err) {
       throw new OperationFailedError(err, url);
     }

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { nonNegativeInt, positiveNumber } from '../shared/number-options';
 import { apiKeyHint, maskApiKey } from '../activities/control-plane/api-key';
 import { DataflowNotFoundError } from '../activities/control-plane/errors';
 import type { Dataflow } from '../activities/control-plane/dataflows';
@@ -99,17 +100,6 @@ class StopSignals {
   }
 }
 
-function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
-  return n;
-}
-
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
-  return n;
-}
 
 export function parseDemoArgs(argv: readonly string[]): DemoOptions {
   const onlyWhenStarting = '(only for a stack the demo starts)';

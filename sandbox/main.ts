@@ -1,4 +1,5 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { nonNegativeInt, positiveNumber } from '../shared/number-options';
 import { SIZE_KEYS, type SandboxSizes } from './sizes';
 import { startSandbox } from './server';
 
@@ -9,17 +10,6 @@ import { startSandbox } from './server';
  * can read where the sandbox listens; human-readable notes go to stderr. Runs until SIGINT/SIGTERM.
  */
 
-function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
-  return n;
-}
-
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
-  return n;
-}
 
 /** `catalogVariantsPerItem` → `--catalog-variants-per-item`. */
 function flagOf(key: string): string {
