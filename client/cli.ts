@@ -3,6 +3,7 @@ import readline from 'node:readline/promises';
 import { isKlaviyoError } from '../activities/klaviyo/errors';
 import { DataflowError } from '../activities/control-plane/errors';
 import type { Dataflow } from '../activities/control-plane/dataflows';
+import { maskApiKey } from '../activities/control-plane/api-key';
 import { DataflowApi, OperationFailedError } from './dataflow-api';
 import {
   groupRows,
@@ -28,7 +29,7 @@ const list = (value: string) =>
     .filter(Boolean);
 
 function maskedKey(dataflow: Dataflow): string {
-  return `pk_…${dataflow.apiKeyHint}`;
+  return maskApiKey(dataflow.apiKeyHint);
 }
 
 function print(out: Output, json: unknown, human: () => string): void {
