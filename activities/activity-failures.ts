@@ -28,6 +28,10 @@ function describeInfrastructureFailure(message: string, code: string): string {
   if (code === 'ECONNREFUSED' || /ECONNREFUSED/.test(message)) {
     return `The warehouse database refused the connection (${message}). Check that Postgres is running and DATABASE_URL points at it.`;
   }
+  // 57P03: starting up, shutting down or in recovery; "not currently accepting connections": ALLOW_CONNECTIONS false.
+  if (code === '57P03' || /not currently accepting connections/.test(message)) {
+    return `The warehouse database is not accepting connections (${message}). Check that Postgres is up and accepts connections to the database in DATABASE_URL.`;
+  }
   if (code === '57P01' || /terminating connection/.test(message)) {
     return `The warehouse database closed the connection (${message}); the step is retried.`;
   }

@@ -117,7 +117,10 @@ export class DataflowApi {
     private readonly secrets: SecretBox,
   ) {}
 
-  static async connect(config: Config = readConfig(), settings = resolveConnectionSettings(config)): Promise<DataflowApi> {
+  static async connect(
+    config: Config = readConfig(),
+    settings = resolveConnectionSettings(config),
+  ): Promise<DataflowApi> {
     await migrateToLatest(settings.databaseUrl);
     const pool = new Pool({ connectionString: settings.databaseUrl, max: 4 });
     pool.on('error', () => undefined); // an idle connection dropped by Postgres; the next query reconnects
@@ -169,7 +172,10 @@ export class DataflowApi {
     if (apiKey !== undefined || input.baseUrl !== undefined || input.tables || fieldsChanged) {
       if (apiKey !== undefined || input.baseUrl !== undefined) {
         // A new key or host is proven before it is saved; the saved one keeps working until then.
-        const discovered = await this.discover(apiKey ?? (await this.savedKey(dataflow)), input.baseUrl ?? dataflow.baseUrl);
+        const discovered = await this.discover(
+          apiKey ?? (await this.savedKey(dataflow)),
+          input.baseUrl ?? dataflow.baseUrl,
+        );
         accountId = discovered.accountId;
         if (input.tables || fieldsChanged) tables = selectionFor(discovered.readable, input);
       } else {
@@ -230,7 +236,11 @@ export class DataflowApi {
   /** Starts a run; `trigger` is what the history shows. */
   async run(name: string, options: { full?: boolean; trigger?: Trigger } = {}): Promise<StartedOperation> {
     const dataflow = await getDataflow(this.pool, name);
-    const input: RunInput = { dataflow: dataflow.name, trigger: options.trigger ?? 'manual', full: options.full ?? false };
+    const input: RunInput = {
+      dataflow: dataflow.name,
+      trigger: options.trigger ?? 'manual',
+      full: options.full ?? false,
+    };
     const handle = await this.start(dataflow, 'run', 'runDataflow', input);
     return this.started(handle);
   }
@@ -269,7 +279,9 @@ export class DataflowApi {
     return {
       ...state,
       status: description.status.name,
-      tables: state.tables.map((t) => (t.state === 'running' && live.has(t.table) ? { ...t, ...live.get(t.table) } : t)),
+      tables: state.tables.map((t) =>
+        t.state === 'running' && live.has(t.table) ? { ...t, ...live.get(t.table) } : t,
+      ),
     };
   }
 
@@ -291,7 +303,11 @@ export class DataflowApi {
   }
 
   /** Starts an operation that is quick by nature and waits for its result, with its Web UI link. */
-  private async runToCompletion<T>(name: string, operation: Operation, workflowType: string): Promise<T & { url: string }> {
+  private async runToCompletion<T>(
+    name: string,
+    operation: Operation,
+    workflowType: string,
+  ): Promise<T & { url: string }> {
     const dataflow = await getDataflow(this.pool, name);
     const handle = await this.start(dataflow, operation, workflowType, { dataflow: dataflow.name, trigger: 'manual' });
     const { url } = await this.started(handle);
@@ -343,10 +359,16 @@ export class DataflowApi {
   private async started(handle: WorkflowHandle, runId?: string): Promise<StartedOperation> {
     const first = 'firstExecutionRunId' in handle ? (handle.firstExecutionRunId as string) : undefined;
     const id = runId ?? first ?? (await handle.describe()).runId;
-    return { workflowId: handle.workflowId, runId: id, url: runUrl(this.settings.uiUrl, this.settings.namespace, handle.workflowId, id) };
+    return {
+      workflowId: handle.workflowId,
+      runId: id,
+      url: runUrl(this.settings.uiUrl, this.settings.namespace, handle.workflowId, id),
+    };
   }
 
-  private async runningInfo(dataflow: Dataflow): Promise<{ workflowId: string; runId: string; operation: string } | null> {
+  private async runningInfo(
+    dataflow: Dataflow,
+  ): Promise<{ workflowId: string; runId: string; operation: string } | null> {
     // The on-demand id first (visibility may lag a just-started run), then anything tagged with the name.
     try {
       const description = await this.temporal.workflow.getHandle(operationWorkflowId(dataflow.name)).describe();
@@ -372,7 +394,12 @@ export class DataflowApi {
     input: RunInput,
   ): Promise<WorkflowHandle> {
     const running = await this.runningInfo(dataflow);
-    if (running) throw busyError(dataflow.name, running.operation, runUrl(this.settings.uiUrl, this.settings.namespace, running.workflowId, running.runId));
+    if (running)
+      throw busyError(
+        dataflow.name,
+        running.operation,
+        runUrl(this.settings.uiUrl, this.settings.namespace, running.workflowId, running.runId),
+      );
     try {
       return await this.temporal.workflow.start(workflowType, {
         taskQueue: TASK_QUEUE,
@@ -386,7 +413,18 @@ export class DataflowApi {
       });
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        throw busyError(dataflow.name, 'operation', runUrl(this.settings.uiUrl, this.settings.namespace, err.workflowId, ''));
+        // Another request won the race to start: name what it started, with a link that opens its run.
+        const winner = await this.runningInfo(dataflow).catch(() => null);
+        throw busyError(
+          dataflow.name,
+          winner?.operation ?? 'operation',
+          runUrl(
+            this.settings.uiUrl,
+            this.settings.namespace,
+            winner?.workflowId ?? err.workflowId,
+            winner?.runId ?? '',
+          ),
+        );
       }
       throw err;
     }
@@ -515,6 +553,7 @@ function parseFieldPair(entry: string, wanted: readonly string[]): [string, stri
       `The table "${table}" has no field "${field}"; its fields are: ${catalogTable.fields.map((f) => f.name).join(', ')}.`,
     );
   }
-  if (!wanted.includes(table)) throw new UserInputError(`"${entry}" names the table "${table}", which is not selected.`);
+  if (!wanted.includes(table))
+    throw new UserInputError(`"${entry}" names the table "${table}", which is not selected.`);
   return [table, field];
 }

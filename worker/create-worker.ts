@@ -4,6 +4,7 @@ import { Pool } from 'pg';
 import { createActivities, type ActivityDependencies } from '../activities/dataflow-activities';
 import { migrateToLatest } from '../activities/control-plane/migrate';
 import { TASK_QUEUE } from '../shared/config';
+import { heartbeatWhileRunning } from './activity-heartbeats';
 
 export interface WorkerOptions {
   temporalAddress: string;
@@ -44,6 +45,11 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       : { workflowsPath: require.resolve('../workflows') }),
     activities: createActivities({ pool, temporal, ...options.activities }),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 8,
+    interceptors: { activity: [heartbeatWhileRunning] },
+    // Heartbeats reach Temporal within a second (not 80% of the timeout), so a 5 s heartbeat timeout has margin.
+    maxHeartbeatThrottleInterval: '1s',
+    // A killed worker's sticky queue is given up on quickly; another worker replays the workflow from history.
+    stickyQueueScheduleToStartTimeout: '3s',
   });
   const done = (async () => {
     try {

@@ -5,6 +5,8 @@ import { NON_RETRYABLE_FAILURES } from '../shared/operations';
 /** Short control-plane steps: validation, discovery, version bookkeeping, locks. */
 export const controlActivities = proxyActivities<DataflowActivities>({
   startToCloseTimeout: '2 minutes',
+  // The worker heartbeats these while they run (worker/activity-heartbeats.ts): a lost worker is noticed in 5 s.
+  heartbeatTimeout: '5s',
   retry: {
     initialInterval: '1s',
     backoffCoefficient: 2,
@@ -20,7 +22,8 @@ export const controlActivities = proxyActivities<DataflowActivities>({
  */
 export const extractActivities = proxyActivities<DataflowActivities>({
   startToCloseTimeout: '6 hours',
-  heartbeatTimeout: '10s',
+  // Extraction beats every 2 s and the worker forwards beats within 1 s: 5 s is two missed beats.
+  heartbeatTimeout: '5s',
   retry: {
     initialInterval: '2s',
     backoffCoefficient: 2,

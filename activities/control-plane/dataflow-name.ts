@@ -6,6 +6,9 @@ import { InvalidDataflowNameError } from './errors';
  */
 export const MAX_DATAFLOW_NAME_LENGTH = 40;
 
+/** How much of an invalid name an error message repeats. */
+const SHOWN_NAME_CHARS = 60;
+
 /** Schema names a dataflow may never take: `public` is every database's default schema. */
 const RESERVED_NAMES = new Set(['public']);
 
@@ -16,8 +19,11 @@ const RESERVED_NAMES = new Set(['public']);
  */
 export function validateDataflowName(name: string): string {
   if (name.length === 0) throw new InvalidDataflowNameError('empty', 'The dataflow name is empty.');
-  const shown = JSON.stringify(name);
   const chars = [...name];
+  // Echo a long name cut short: a pasted 10,000-character "name" must not become a 10,000-character error.
+  const shown = JSON.stringify(
+    chars.length > SHOWN_NAME_CHARS ? `${chars.slice(0, SHOWN_NAME_CHARS).join('')}…` : name,
+  );
   const first = chars[0];
   if (first >= '0' && first <= '9') {
     throw new InvalidDataflowNameError(
@@ -30,7 +36,7 @@ export function validateDataflowName(name: string): string {
     if (char === ' ') {
       throw new InvalidDataflowNameError(
         'contains-space',
-        `The dataflow name ${shown} contains a space; use letters and digits only, e.g. ${JSON.stringify(name.replace(/ /g, ''))}.`,
+        `The dataflow name ${shown} contains a space; use letters and digits only, e.g. ${shown.replace(/ /g, '')}.`,
       );
     }
     if (/\s/u.test(char)) {

@@ -40,11 +40,18 @@ export function pgErrorDetail(err: unknown): string | undefined {
 
 /**
  * Runs `fn` in a transaction on a client of `pool`: COMMIT when it resolves, ROLLBACK when it throws.
- * A client whose ROLLBACK fails is destroyed rather than returned to the pool in an unknown state.
+ * A client whose connection broke, or whose ROLLBACK fails, is destroyed rather than returned to the pool.
  */
 export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // A checked-out client has no pool listener: a connection lost meanwhile (pg_terminate_backend, a network
+  // cut) is emitted as an 'error' event that would crash the process. The failed query rejects too; that is
+  // what the caller acts on, and the client is destroyed on release.
+  const onError = (err: Error) => {
+    broken ??= err;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await fn(client);
@@ -58,6 +65,8 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
     }
     throw err;
   } finally {
+    // A broken client keeps the listener: it may still report its closing socket after release.
+    if (!broken) client.off('error', onError);
     client.release(broken);
   }
 }

@@ -7,7 +7,7 @@ import { spawnWorkerProcess, type WorkerProcess } from './worker-process';
 
 /**
  * A worker process killed with SIGKILL in the middle of a large table: once the heartbeat timeout
- * (10 s) tells Temporal the activity is lost, another worker process resumes from the Postgres
+ * (5 s) tells Temporal the activity is lost, another worker process resumes from the Postgres
  * checkpoint and finishes the run with exactly the sandbox's rows.
  */
 const EVENTS = 300_000;
