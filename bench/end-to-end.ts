@@ -7,7 +7,7 @@ import { selectedLayout } from '../activities/extract-table';
 import type { BenchStack } from './bench-stack';
 import { measureCopyFloor, type CopyFloor } from './copy-floor';
 import { measureHttpFloor, type HttpFloor } from './http-floor';
-import { startSandboxChild } from './sandbox-child';
+import { startSandboxProcess } from '../sandbox/child-process';
 import { startWorkerChild } from './worker-child';
 import { readRss, resetPeakRss, RssSampler } from './worker-rss';
 import { timedRun, type TimedRun } from './run-timing';
@@ -44,7 +44,7 @@ const NAME = 'BenchEndToEnd';
  * same rows with a bare COPY, after it.
  */
 export async function runEndToEnd(stack: BenchStack, options: EndToEndOptions): Promise<EndToEndFigures> {
-  const sandbox = await startSandboxChild([
+  const sandbox = await startSandboxProcess([
     '--seed',
     String(options.seed),
     '--no-rate-limits',

@@ -5,7 +5,7 @@ import { tierName } from '../activities/klaviyo/rate-budget';
 import { OperationFailedError } from '../client/dataflow-api';
 import type { RequestLogEntry } from '../sandbox/server';
 import type { BenchStack } from './bench-stack';
-import { startSandboxChild } from './sandbox-child';
+import { startSandboxProcess } from '../sandbox/child-process';
 import { timedRun } from './run-timing';
 import { startWorkerChild } from './worker-child';
 
@@ -56,7 +56,7 @@ export async function runLimits(stack: BenchStack, options: { seconds: number; s
     return [size, String(pages * rowsPerPage)];
   });
   // Limits off while the dataflow is created: the API's key check must not spend the run's windows.
-  const sandbox = await startSandboxChild(['--seed', String(options.seed), '--no-rate-limits', ...sizes]);
+  const sandbox = await startSandboxProcess(['--seed', String(options.seed), '--no-rate-limits', ...sizes]);
   const api = await stack.connectApi();
   try {
     process.env.KLAVIYO_RATE_LIMITS = 'off';

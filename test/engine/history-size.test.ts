@@ -1,4 +1,4 @@
-import { startSandboxProcess, type SandboxProcess } from '../klaviyo/sandbox-process';
+import { startSandboxProcess, type SandboxProcess } from '../../sandbox/child-process';
 import { startTestEngine, type TestEngine } from '../support/engine';
 import { spawnWorkerProcess, type WorkerProcess } from './worker-process';
 

@@ -1,7 +1,7 @@
 import { getTable } from '../../activities/klaviyo/catalog';
 import { KlaviyoClient } from '../../activities/klaviyo/klaviyo-client';
 import { IdDigest } from './id-digest';
-import { startSandboxProcess, type SandboxProcess } from './sandbox-process';
+import { startSandboxProcess, type SandboxProcess } from '../../sandbox/child-process';
 
 /**
  * Volume: a million events and a hundred thousand profiles through the client, over real HTTP, with

@@ -1,14 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import readline from 'node:readline';
 import { z } from 'zod';
 import { projectRoot } from '../stack/project-root';
-import type { RequestLogEntry } from '../sandbox/server';
+import type { RequestLogEntry } from './server';
 
 /**
- * The Klaviyo sandbox as a child process (`node --import tsx sandbox/main.ts`), so its CPU is not the
- * benchmark's and the worker's RSS is the worker's alone; driven through its admin API.
+ * The sandbox as a child process (`node --import tsx sandbox/main.ts`), driven through its admin API.
+ * Benchmarks and volume tests use it so the server's work runs on its own core (and outside jest's
+ * module sandbox), and the measuring process's CPU and RSS are its own.
  */
-export interface SandboxChild {
+export interface SandboxProcess {
   readonly pid: number;
   readonly baseUrl: string;
   readonly keys: { full: string; readOnly: string; noProfiles: string };
@@ -16,6 +18,8 @@ export interface SandboxChild {
   resetRequestLog(): Promise<void>;
   requestLog(): Promise<RequestLogEntry[]>;
   expectedCount(table: string): Promise<number>;
+  /** Every id a complete read of `table` yields, streamed from `/__sandbox/expected/<table>/ids`. */
+  expectedIds(table: string): AsyncIterable<string>;
   close(): Promise<void>;
 }
 
@@ -25,7 +29,7 @@ const firstLineSchema = z.object({
 });
 
 /** `args` are sandbox/main.ts flags, e.g. `['--profiles', '1000', '--no-rate-limits']`. */
-export async function startSandboxChild(args: readonly string[]): Promise<SandboxChild> {
+export async function startSandboxProcess(args: readonly string[]): Promise<SandboxProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'sandbox/main.ts', '--port', '0', ...args], {
     cwd: projectRoot(),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -49,8 +53,9 @@ export async function startSandboxChild(args: readonly string[]): Promise<Sandbo
       headers: body === undefined ? undefined : { 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    if (!response.ok)
+    if (!response.ok) {
       throw new Error(`Sandbox admin ${method} ${path} answered ${response.status}: ${await response.text()}`);
+    }
     return response;
   };
   return {
@@ -71,8 +76,18 @@ export async function startSandboxChild(args: readonly string[]): Promise<Sandbo
       const body = (await (await admin('GET', `expected/${encodeURIComponent(table)}`)).json()) as { count: number };
       return body.count;
     },
+    expectedIds: (table) => streamLines(`${baseUrl}/__sandbox/expected/${encodeURIComponent(table)}/ids`),
     close: () => stop(child),
   };
+}
+
+async function* streamLines(url: string): AsyncIterable<string> {
+  const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
+    http.get(url, resolve).once('error', reject);
+  });
+  if (response.statusCode !== 200) throw new Error(`GET ${url} answered ${response.statusCode}`);
+  const lines = readline.createInterface({ input: response, crlfDelay: Infinity });
+  for await (const line of lines) if (line.length > 0) yield line;
 }
 
 function stop(child: ChildProcess): Promise<void> {
