@@ -7,9 +7,8 @@ import type { Dataflow } from '../activities/control-plane/dataflows';
 import type { SandboxSizes } from '../sandbox/server';
 import { readConfig, type Config } from '../shared/config';
 import { operationWorkflowId } from '../shared/operations';
-import { urlWithoutPassword } from '../stack/postgres';
 import { findRunningStack, stackFilePath, type StackFile } from '../stack/stack-file';
-import { StackAlreadyRunningError, startStack, type Stack } from '../stack/up';
+import { describeStack, StackAlreadyRunningError, startStack, type Stack } from '../stack/up';
 import { reportError } from './cli';
 import { progressLine, renderDataflowList, renderEntities, renderHistory, renderRunResult } from './cli-output';
 import { DataflowApi, type LiveProgress, type StartedOperation } from './dataflow-api';
@@ -136,18 +135,6 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
 }
 
 /** Where each service of the stack is, as `npm run stack` tells it. */
-export function describeStack(info: StackFile): string {
-  const rows: Array<[string, string]> = [
-    ['Temporal', `${info.temporal.address} (namespace ${info.temporal.namespace})`],
-    ['Web UI', info.temporal.uiUrl ?? '(headless: started without the Web UI)'],
-    ['Postgres', `${urlWithoutPassword(info.postgres.url)}${info.postgres.embedded ? ' (embedded)' : ''}`],
-    ['Sandbox', `${info.sandbox.baseUrl} (Klaviyo stand-in; API keys in stack.json)`],
-    ['Worker', info.worker ? `pid ${info.worker.pid} (log ${info.worker.logFile})` : '(none)'],
-    ['State', stackFilePath(info.dataDir)],
-  ];
-  return rows.map(([name, value]) => `  ${name.padEnd(9)} ${value}`).join('\n');
-}
-
 function isLoopback(url: string): boolean {
   try {
     return ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(url).hostname);

@@ -221,7 +221,8 @@ function commandLineIncludes(pid: number, marker: string): boolean {
   }
 }
 
-function describe(info: StackFile): string {
+/** Where each part of a stack is, one aligned line per part: printed by `npm run stack` and the demo. */
+export function describeStack(info: StackFile): string {
   const rows: Array<[string, string]> = [
     ['Temporal', `${info.temporal.address} (namespace ${info.temporal.namespace}; log ${info.temporal.logFile})`],
     ['Web UI', info.temporal.uiUrl ?? '(headless)'],
@@ -255,13 +256,13 @@ async function main(): Promise<void> {
     stack = await startStack();
   } catch (err) {
     if (err instanceof StackAlreadyRunningError) {
-      console.log(`A local stack is already running (pid ${err.running.pid}):\n${describe(err.running)}`);
+      console.log(`A local stack is already running (pid ${err.running.pid}):\n${describeStack(err.running)}`);
       return;
     }
     throw err;
   }
   if (stopSignal === undefined) {
-    console.log(`Local stack up in ${((Date.now() - started) / 1000).toFixed(1)} s:\n${describe(stack.info)}`);
+    console.log(`Local stack up in ${((Date.now() - started) / 1000).toFixed(1)} s:\n${describeStack(stack.info)}`);
     console.log('Press Ctrl-C to stop.');
     await new Promise<void>((resolve) => {
       wake = resolve;
