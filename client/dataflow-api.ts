@@ -29,6 +29,7 @@ import { entities as warehouseEntities, type Entity } from '../activities/wareho
 import { readConfig, TASK_QUEUE, type Config } from '../shared/config';
 import {
   operationWorkflowId,
+  rootCauseMessage,
   type Operation,
   type RemoveResult,
   type RollbackResult,
@@ -39,7 +40,7 @@ import {
 } from '../shared/operations';
 import { DataflowNameKey, DataflowOperationKey, DataflowTriggerKey } from '../shared/search-attributes';
 import { resolveConnectionSettings, type ConnectionSettings } from './connection-settings';
-import { listRuns, rootCauseMessage, runningOperation, runUrl, type RunRecord } from './run-history';
+import { listRuns, runningOperation, runUrl, type RunRecord } from './run-history';
 import {
   deleteSchedule,
   describeSchedule,

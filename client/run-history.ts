@@ -1,5 +1,5 @@
 import { WorkflowFailedError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
-import type { RunProgress, RunResult, TableSummary } from '../shared/operations';
+import { rootCauseMessage, type RunProgress, type RunResult, type TableSummary } from '../shared/operations';
 import {
   DataflowOperationKey,
   DataflowTriggerKey,
@@ -28,12 +28,6 @@ export function runUrl(uiUrl: string, namespace: string, workflowId: string, run
   return `${uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}/${encodeURIComponent(runId)}/history`;
 }
 
-/** Innermost cause: the ApplicationFailure an activity raised says what went wrong in user's words. */
-export function rootCauseMessage(err: unknown): string {
-  let current: unknown = err;
-  while (current instanceof Error && current.cause instanceof Error) current = current.cause;
-  return current instanceof Error ? current.message : String(current);
-}
 
 /**
  * A dataflow's run history, newest first, read from Temporal's visibility store: every run, rollback and

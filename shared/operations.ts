@@ -103,3 +103,13 @@ export function operationWorkflowId(dataflow: string): string {
 export function scheduleId(dataflow: string): string {
   return `dataflow-${dataflow.toLowerCase()}-schedule`;
 }
+
+/**
+ * The innermost message of a failure chain: a workflow or activity failure wraps the ApplicationFailure
+ * that says, in the user's words, what went wrong. Pure, so workflow code may use it too.
+ */
+export function rootCauseMessage(err: unknown): string {
+  let current: unknown = err;
+  while (current instanceof Error && current.cause instanceof Error) current = current.cause;
+  return current instanceof Error ? current.message : String(current);
+}

@@ -7,7 +7,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { DataflowTriggerKey, DataflowVersionKey } from '../shared/search-attributes';
-import type { RunInput, RunProgress, RunResult, TableSummary } from '../shared/operations';
+import { rootCauseMessage, type RunInput, type RunProgress, type RunResult, type TableSummary } from '../shared/operations';
 import { controlActivities, extractActivities } from './activity-proxies';
 
 export const progress = defineQuery<RunProgress>('progress');
@@ -81,7 +81,7 @@ export async function runDataflow(input: RunInput): Promise<RunResult> {
             return summary;
           } catch (err) {
             entry.state = isCancellation(err) ? 'pending' : 'failed';
-            if (!isCancellation(err)) entry.error = describe(err);
+            if (!isCancellation(err)) entry.error = rootCauseMessage(err);
             throw err;
           }
         },
@@ -103,7 +103,7 @@ export async function runDataflow(input: RunInput): Promise<RunResult> {
       controlActivities.markEnded({
         dataflowId,
         status: cancelled ? 'Cancelled' : 'Failed',
-        message: cancelled ? 'Cancelled on request.' : describe(err),
+        message: cancelled ? 'Cancelled on request.' : rootCauseMessage(err),
       }),
     );
     throw err;
@@ -112,12 +112,6 @@ export async function runDataflow(input: RunInput): Promise<RunResult> {
   }
 }
 
-/** The innermost message: an ActivityFailure wraps the ApplicationFailure that says what went wrong. */
-function describe(err: unknown): string {
-  let current: unknown = err;
-  while (current instanceof Error && current.cause instanceof Error) current = current.cause;
-  return current instanceof Error ? current.message : String(current);
-}
 
 /**
  * Runs `fn` over `items` with at most `limit` in flight. The first failure stops new work, calls

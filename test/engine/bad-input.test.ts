@@ -4,7 +4,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client as PgClient } from 'pg';
 import { WorkflowFailedError } from '@temporalio/client';
-import { rootCauseMessage } from '../../client/run-history';
+import { rootCauseMessage } from '../../shared/operations';
 import { TASK_QUEUE } from '../../shared/config';
 import { scheduleId } from '../../shared/operations';
 import { startTestEngine, type TestEngine } from '../support/engine';
