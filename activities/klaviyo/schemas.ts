@@ -70,7 +70,7 @@ const dateTime = z.string().refine((value) => !Number.isNaN(Date.parse(value)), 
 const coordinate = z.union([z.string(), z.number()]).nullable().optional();
 
 /** Splits `a|b<c|d>|null` at the top-level bars only. */
-function splitAlternatives(apiType: string): string[] {
+export function splitAlternatives(apiType: string): string[] {
   const parts: string[] = [];
   let depth = 0;
   let start = 0;
