@@ -370,14 +370,12 @@ export async function missingScopes(
     );
     if (!probe) continue;
     try {
-      const pages = client.pages({
+      await client.firstPage({
         table: probe,
         parentId: probe.requiredFilter?.kind === 'channel' ? probe.requiredFilter.values[0] : undefined,
         pageSize: probe.pageSize ? probe.pageSize.min : undefined,
         fields: probe.idsOnly || probe.fields.length === 0 ? undefined : [probe.fields[0].name],
       });
-      await pages.next();
-      await pages.return(undefined);
     } catch (err) {
       if (isKlaviyoError(err) && err.type === 'KlaviyoMissingScope') missing.add(scope);
       else throw err;

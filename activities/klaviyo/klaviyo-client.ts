@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { performance } from 'node:perf_hooks';
+import { setImmediate } from 'node:timers/promises';
 import got, { type Got, type Response } from 'got';
 import { z } from 'zod/v4';
 import { KLAVIYO_REVISION, getTable, type CatalogTable } from './catalog';
@@ -17,6 +18,7 @@ import {
   KlaviyoServerError,
   KlaviyoThrottledError,
 } from './errors';
+import { tablePageCheck } from './page-check';
 import { tablePath, tableQueryString, tableRateLimits, type TableQuery } from './query';
 import { accountRateBudget, tierName, type AccountRateBudget, type RateLimits } from './rate-budget';
 import {
@@ -138,17 +140,40 @@ interface Settings {
   rateLimitScale: number;
 }
 
-interface FetchedPage {
+/** A page requested ahead of the consumer (its raw answer: it is parsed when the consumer takes it). */
+interface Ahead {
   url: string;
-  body: TablePageBody;
-  bytes: number;
+  raw: Promise<Buffer>;
+  /** Attempts at this page so far, carried from the request to the validation of its answer. */
+  tries: Tries;
+  /** Stops listening for the read's end (once the page is taken or cancelled). */
+  release: () => void;
+  controller: AbortController;
+  /** The request started on this page's link, if any. */
+  next: Ahead | null;
+  /** The page's position in the read (0: the first page read). */
+  index: number;
+  /** The next page's URL read off the raw answer: null for none, undefined when not known (yet). */
+  peeked: string | null | undefined;
 }
 
-/** Why one attempt did not produce a page, and whether another attempt may. */
+/** Why one attempt did not produce an answer to parse, and whether another attempt may. */
 type AttemptOutcome =
-  | { kind: 'page'; body: TablePageBody; bytes: number }
+  | { kind: 'answer'; raw: Buffer; status: number }
   | { kind: 'throttled'; retryAfterMs: number | undefined }
   | { kind: 'retry'; error: KlaviyoError };
+
+/** The attempts at one page: requests sent, failures (malformed answers included), time spent throttled. */
+interface Tries {
+  sent: number;
+  /** The HTTP status of the last answer. */
+  status: number;
+  failures: number;
+  throttles: number;
+  throttledMs: number;
+}
+
+const noTries = (): Tries => ({ sent: 0, status: 0, failures: 0, throttles: 0, throttledMs: 0 });
 
 /**
  * The only code that talks to Klaviyo: authenticated, revision-pinned GETs of catalog tables, page by
@@ -234,6 +259,15 @@ export class KlaviyoClient {
     return { id: account.id, attributes: attributes.data };
   }
 
+  /** Only the first page of a table query, with nothing read ahead (a scope probe, a sample). */
+  async firstPage(query: TableQuery, signal?: AbortSignal): Promise<KlaviyoPage> {
+    const url = this.pageUrl(query);
+    const { body, bytes } = await this.fetchPage(url, query.table, signal);
+    const next = body.links?.next ?? null;
+    const nextUrl = next === null ? null : this.rebase(next, url, query.table);
+    return { data: body.data, included: body.included ?? [], url, nextUrl, bytes };
+  }
+
   /** The URL of the first page of a table query (for a first checkpoint, or to show). */
   pageUrl(query: TableQuery): string {
     const path = tablePath(query.table, query.parentId);
@@ -242,30 +276,94 @@ export class KlaviyoClient {
   }
 
   /**
-   * The pages of one table, following `links.next` until Klaviyo has no next page. The next page is fetched
-   * while the consumer handles the current one (never more than one ahead), so memory stays flat whatever
-   * the table size. Leaving the loop early cancels that prefetch.
+   * The pages of one table, following `links.next` until Klaviyo has no next page. The next page is
+   * requested as soon as its link is known, while the consumer handles the current one: the link is read
+   * off the tail of the raw answer (see {@link peekNextLink}), so Klaviyo prepares page N+2 while the
+   * consumer loads page N. Pages ahead are kept as raw bytes and parsed when the consumer takes them, and
+   * never more than two are ahead: memory stays flat whatever the table size, and parsed pages die young.
+   * A request started on a link the validated page does not confirm is cancelled; a page that fails
+   * validation is fetched again like any failed attempt. Leaving the loop early cancels what is ahead.
    * Throws `KlaviyoError`s (see errors.ts), or the signal's reason when aborted.
    */
   async *pages(request: PagesRequest): AsyncGenerator<KlaviyoPage, void, undefined> {
     const { table } = request;
     const first = request.startUrl ? this.resumeUrl(request) : this.pageUrl(request);
-    // One signal for the caller's abort and for leaving the loop early (which cancels the prefetch).
+    // One signal for the caller's abort and for leaving the loop early (which cancels what is ahead).
     const stop = new AbortController();
-    const { signal } = stop;
     const forwardAbort = () => stop.abort(request.signal?.reason);
     if (request.signal?.aborted) forwardAbort();
     else request.signal?.addEventListener('abort', forwardAbort, { once: true });
-    const fetch = (url: string): Promise<FetchedPage> => {
-      const fetched = this.fetchPage(url, table, signal).then((page) => ({ url, ...page }));
-      // Handled when awaited below; this only keeps an abandoned prefetch from being an unhandled rejection.
-      fetched.catch(() => undefined);
-      return fetched;
+
+    const start = (url: string, index: number): Ahead => {
+      const controller = new AbortController();
+      const onStop = () => controller.abort(stop.signal.reason);
+      stop.signal.addEventListener('abort', onStop, { once: true });
+      const entry: Ahead = {
+        url,
+        index,
+        controller,
+        release: () => stop.signal.removeEventListener('abort', onStop),
+        tries: noTries(),
+        next: null,
+        peeked: undefined,
+        raw: Promise.resolve(Buffer.alloc(0)),
+      };
+      const onAnswer = (raw: Buffer) => {
+        entry.peeked = this.peekedNextUrl(raw, url, table);
+        return startNext(entry);
+      };
+      entry.raw = this.fetchAnswer(url, table, controller.signal, entry.tries, onAnswer);
+      // Handled when awaited below; this only keeps a cancelled request from being an unhandled rejection.
+      entry.raw.catch(() => undefined);
+      return entry;
     };
-    let pending: Promise<FetchedPage> | null = fetch(first);
+    /** Asks for `entry`'s page again after its answer failed validation. */
+    const refetch = (entry: Ahead) => {
+      cancel(entry.next);
+      entry.next = null;
+      entry.peeked = undefined;
+      entry.raw = this.fetchAnswer(entry.url, table, entry.controller.signal, entry.tries, (raw) => {
+        entry.peeked = this.peekedNextUrl(raw, entry.url, table);
+        return startNext(entry);
+      });
+      entry.raw.catch(() => undefined);
+    };
+    const cancel = (entry: Ahead | null) => {
+      if (!entry) return;
+      entry.release();
+      entry.controller.abort(new Error('The read ended before this page was needed'));
+      cancel(entry.next);
+    };
+    // The index of the page the consumer holds (-1: none yet); requests stay within PAGES_AHEAD of it.
+    let consumed = -1;
+    /** Starts the request of `entry`'s peeked link if it is new and within reach; whether it did. */
+    const startNext = (entry: Ahead): boolean => {
+      const link = entry.peeked;
+      if (typeof link !== 'string' || link === entry.url || entry.next?.url === link) return false;
+      if (entry.index + 1 > consumed + PAGES_AHEAD) return false;
+      cancel(entry.next);
+      entry.next = start(link, entry.index + 1);
+      return true;
+    };
+    const advance = (from: Ahead | null) => {
+      for (let entry = from; entry !== null; entry = entry.next) if (entry.next === null) startNext(entry);
+    };
+
+    let pending: Ahead | null = start(first, 0);
     try {
       while (pending !== null) {
-        const { url, body, bytes }: FetchedPage = await pending;
+        const current: Ahead = pending;
+        const { url } = current;
+        const raw = await current.raw;
+        const checked = this.checkAnswer(raw, url, table, current.tries);
+        if (!checked.ok) {
+          await this.afterFailure(current.tries, checked.error, current.controller.signal);
+          refetch(current);
+          continue;
+        }
+        current.release();
+        const body = checked.body;
+        const bytes = raw.length;
         const next: string | null = body.links?.next ?? null;
         const nextUrl: string | null = next === null ? null : this.rebase(next, url, table);
         if (nextUrl === url) {
@@ -276,12 +374,30 @@ export class KlaviyoClient {
             problem: 'links.next points back to the same page',
           });
         }
-        pending = nextUrl === null ? null : fetch(nextUrl);
+        consumed = current.index;
+        if (current.next !== null && current.next.url === nextUrl) {
+          pending = current.next;
+        } else {
+          cancel(current.next);
+          pending = nextUrl === null ? null : start(nextUrl, current.index + 1);
+        }
+        advance(pending);
         yield { data: body.data, included: body.included ?? [], url, nextUrl, bytes };
       }
     } finally {
       request.signal?.removeEventListener('abort', forwardAbort);
       stop.abort(new Error('The read ended before this page was needed'));
+    }
+  }
+
+  /** The next page's URL as {@link peekNextLink} reads it off a raw answer; undefined when it cannot tell. */
+  private peekedNextUrl(raw: Buffer, from: string, table: CatalogTable): string | null | undefined {
+    const link = peekNextLink(raw);
+    if (typeof link !== 'string') return link;
+    try {
+      return this.rebase(link, from, table);
+    } catch {
+      return undefined;
     }
   }
 
@@ -332,57 +448,106 @@ export class KlaviyoClient {
     };
   }
 
-  /** One page, retried as configured; throws the typed error of the last attempt. */
+  /** One page, parsed and validated, retried as configured; throws the typed error of the last attempt. */
   private async fetchPage(
     url: string,
     table: CatalogTable,
     signal: AbortSignal | undefined,
   ): Promise<{ body: TablePageBody; bytes: number }> {
+    const tries = noTries();
+    for (;;) {
+      const raw = await this.fetchAnswer(url, table, signal, tries);
+      const checked = this.checkAnswer(raw, url, table, tries);
+      if (checked.ok) return { body: checked.body, bytes: raw.length };
+      await this.afterFailure(tries, checked.error, signal);
+    }
+  }
+
+  /**
+   * The raw 2xx answer for one page (not parsed yet), retried as configured; throws the typed error of the
+   * last attempt. `tries` counts across calls for the same page, so a refetch after a malformed answer
+   * continues the count. `onAnswer` sees the answer first and says whether it started another request.
+   */
+  private async fetchAnswer(
+    url: string,
+    table: CatalogTable,
+    signal: AbortSignal | undefined,
+    tries: Tries,
+    onAnswer?: (raw: Buffer) => boolean,
+  ): Promise<Buffer> {
     const limits = this.limitsFor(table, url);
     const budget = limits ? this.#budget.tier(limits) : undefined;
-    const tier = tierName(tableRateLimits(table, new URL(url).searchParams));
-    const { attempts, baseDelayMs, maxDelayMs, maxThrottleWaitMs } = this.#settings;
-    let failures = 0;
-    let throttles = 0;
-    let throttledMs = 0;
-    let sent = 0;
+    const { baseDelayMs, maxDelayMs, maxThrottleWaitMs } = this.#settings;
     for (;;) {
       throwIfAborted(signal);
       const permit = budget ? await budget.acquire(signal) : undefined;
-      sent++;
+      tries.sent++;
       let outcome: AttemptOutcome;
       try {
-        outcome = await this.attempt(url, table, sent, signal);
+        outcome = await this.attempt(url, table, tries.sent, signal);
       } finally {
         permit?.release();
       }
-      if (outcome.kind === 'page') return outcome;
+      if (outcome.kind === 'answer') {
+        tries.status = outcome.status;
+        // A request started on the peeked link is written out by microtasks and nextTicks, which all run
+        // before the next setImmediate: let it reach the socket before the caller's parse holds the thread.
+        if (onAnswer?.(outcome.raw)) await setImmediate();
+        return outcome.raw;
+      }
       if (outcome.kind === 'throttled') {
-        throttles++;
+        tries.throttles++;
         // A missing or zero Retry-After must not turn into a tight loop of 429s.
-        const waitMs = outcome.retryAfterMs || backoffDelay(throttles, baseDelayMs, maxDelayMs);
-        if (throttledMs + waitMs > maxThrottleWaitMs) {
+        const waitMs = outcome.retryAfterMs || backoffDelay(tries.throttles, baseDelayMs, maxDelayMs);
+        if (tries.throttledMs + waitMs > maxThrottleWaitMs) {
           throw new KlaviyoThrottledError({
             table: table.name,
             url,
             status: 429,
-            attempts: sent,
-            tier,
-            waitedMs: throttledMs,
+            attempts: tries.sent,
+            tier: tierName(tableRateLimits(table, new URL(url).searchParams)),
+            waitedMs: tries.throttledMs,
             nextWaitMs: waitMs,
             maxWaitMs: maxThrottleWaitMs,
           });
         }
-        throttledMs += waitMs;
+        tries.throttledMs += waitMs;
         // Every caller of this tier waits, not only this one: the account's window is spent.
         if (budget) budget.pauseUntil(Date.now() + waitMs);
         else await sleep(waitMs, signal);
         continue;
       }
-      failures++;
-      if (failures >= attempts) throw outcome.error;
-      await sleep(backoffDelay(failures, baseDelayMs, maxDelayMs), signal);
+      await this.afterFailure(tries, outcome.error, signal);
     }
+  }
+
+  /** Counts a failed attempt: throws `error` when no attempt is left, else waits the backoff delay. */
+  private async afterFailure(tries: Tries, error: KlaviyoError, signal: AbortSignal | undefined): Promise<void> {
+    const { attempts, baseDelayMs, maxDelayMs } = this.#settings;
+    tries.failures++;
+    if (tries.failures >= attempts) throw error;
+    await sleep(backoffDelay(tries.failures, baseDelayMs, maxDelayMs), signal);
+  }
+
+  /** A raw 2xx answer parsed and validated as a page of `table`, or the malformed-response error it earns. */
+  private checkAnswer(
+    raw: Buffer,
+    url: string,
+    table: CatalogTable,
+    tries: Tries,
+  ): { ok: true; body: TablePageBody } | { ok: false; error: KlaviyoError } {
+    const page = this.parsePage(raw, table);
+    if (page.ok) return page;
+    return {
+      ok: false,
+      error: new KlaviyoMalformedResponseError({
+        table: table.name,
+        url,
+        attempts: tries.sent,
+        status: tries.status,
+        problem: page.problem,
+      }),
+    };
   }
 
   /** Sends one request and classifies its answer. Throws only errors that no retry can fix. */
@@ -417,11 +582,7 @@ export class KlaviyoClient {
     this.report({ url, status, ms: performance.now() - started, bytes: body.length });
     const withStatus = { ...context, status };
 
-    if (status >= 200 && status < 300) {
-      const page = this.parsePage(body, table);
-      if (page.ok) return { kind: 'page', body: page.body, bytes: body.length };
-      return { kind: 'retry', error: new KlaviyoMalformedResponseError({ ...withStatus, problem: page.problem }) };
-    }
+    if (status >= 200 && status < 300) return { kind: 'answer', raw: body, status };
 
     const problem = this.parseErrorBody(body);
     const detail = problem?.detail;
@@ -471,6 +632,8 @@ export class KlaviyoClient {
     } catch {
       return { ok: false, problem: raw.length === 0 ? 'the body is empty' : 'the body is not complete JSON' };
     }
+    // The compiled check reads the page in place; zod (which copies) only words what it rejected.
+    if (tablePageCheck(table)(json)) return { ok: true, body: json as TablePageBody };
     const parsed = tablePageSchema(table).safeParse(json);
     if (parsed.success) return { ok: true, body: parsed.data };
     const [first] = parsed.error.issues;
@@ -510,6 +673,46 @@ export class KlaviyoClient {
       // An observer must not break a read.
     }
   }
+}
+
+/** Pages requested ahead of the one the consumer holds. */
+const PAGES_AHEAD = 2;
+
+const LINKS_KEY = Buffer.from('"links"');
+
+function isJsonSpace(byte: number): boolean {
+  return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
+}
+
+/**
+ * `links.next` of a raw page without parsing it: null when the page says there is none, undefined when
+ * the tail does not have the expected shape. Only a document that ends with its top-level `"links"`
+ * member (`…,"links":{…}}`) is read; a quote inside a JSON string is always escaped, so `"links"` cannot
+ * come from a value, and a `links` member nested deeper would be followed by more than the final brace
+ * (the slice would not parse). It is only a hint: the caller checks it against the validated page.
+ */
+export function peekNextLink(raw: Buffer): string | null | undefined {
+  let end = raw.length - 1;
+  while (end >= 0 && isJsonSpace(raw[end])) end--;
+  if (end < 0 || raw[end] !== 0x7d) return undefined;
+  const at = raw.lastIndexOf(LINKS_KEY);
+  if (at <= 0) return undefined;
+  let before = at - 1;
+  while (before >= 0 && isJsonSpace(raw[before])) before--;
+  if (before < 0 || (raw[before] !== 0x2c && raw[before] !== 0x7b)) return undefined;
+  let colon = at + LINKS_KEY.length;
+  while (colon < end && isJsonSpace(raw[colon])) colon++;
+  if (raw[colon] !== 0x3a) return undefined;
+  let links: unknown;
+  try {
+    links = JSON.parse(raw.subarray(colon + 1, end).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof links !== 'object' || links === null || Array.isArray(links)) return undefined;
+  const next = (links as { next?: unknown }).next;
+  if (next === undefined || next === null) return null;
+  return typeof next === 'string' ? next : undefined;
 }
 
 /** Exponential backoff with "equal jitter": between half and all of min(max, base·2^(n-1)). */

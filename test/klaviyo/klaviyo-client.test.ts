@@ -11,6 +11,7 @@ import {
 import {
   backoffDelay,
   KlaviyoClient,
+  peekNextLink,
   retryAfterMs,
   type KlaviyoClientOptions,
   type KlaviyoPage,
@@ -168,6 +169,92 @@ describe('KlaviyoClient prefetch', () => {
       break;
     }
     expect(await secondAborted).toBe(true);
+  });
+});
+
+describe('KlaviyoClient read-ahead', () => {
+  /** /p/1 … /p/<count>, each page linking the next; `wrongFirst` makes the first answer of a page invalid. */
+  function chain(count: number, options: { wrongFirst?: number; wrongLink?: string } = {}) {
+    const answered = new Map<number, number>();
+    server.handle((req, res) => {
+      const n = Number(/^\/p\/(\d+)/.exec(req.url ?? '')?.[1] ?? 1);
+      const times = (answered.get(n) ?? 0) + 1;
+      answered.set(n, times);
+      if (req.url === options.wrongLink) return sendJson(res, 200, profilesPage(['wrong'], null));
+      if (n === options.wrongFirst && times === 1) {
+        // Valid JSON with a readable tail, but an attribute of the wrong type: rejected, then retried.
+        const bad = { data: [profile(`p${n}`, { email: 42 })], links: { next: `${server.baseUrl}${options.wrongLink}` } };
+        return sendJson(res, 200, bad);
+      }
+      const next = n < count ? `${server.baseUrl}/p/${n + 1}` : null;
+      return sendJson(res, 200, profilesPage([`p${n}`], next));
+    });
+  }
+  const requested = () => server.requests.map((r) => r.url);
+
+  it('asks for the page after next as soon as the next one has come, and no further', async () => {
+    chain(6);
+    const pages = newClient().pages({ table: profiles, startUrl: `${server.baseUrl}/api/profiles` });
+    const first = await pages.next();
+    expect((first.value as KlaviyoPage).data[0].id).toBe('p1');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The consumer holds page 1: pages 2 and 3 are read ahead, page 4 waits until page 2 is taken.
+    expect(requested()).toEqual(['/api/profiles', '/p/2', '/p/3']);
+    await pages.next();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(requested()).toEqual(['/api/profiles', '/p/2', '/p/3', '/p/4']);
+    await pages.return(undefined);
+  });
+
+  it('reads only the first page, nothing ahead, when asked for the first page alone', async () => {
+    chain(3);
+    const page = await newClient().firstPage({ table: profiles, pageSize: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(page.data[0].id).toBe('p1');
+    expect(page.nextUrl).toBe(`${server.baseUrl}/p/2`);
+    expect(requested()).toEqual(['/api/profiles?page%5Bsize%5D=1']);
+  });
+
+  it('reads every page once and in order', async () => {
+    chain(7);
+    const pages = await readAll(newClient().pages({ table: profiles, startUrl: `${server.baseUrl}/api/profiles` }));
+    expect(pages.map((p) => p.data[0].id)).toEqual(['p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7']);
+    expect(requested()).toEqual(['/api/profiles', '/p/2', '/p/3', '/p/4', '/p/5', '/p/6', '/p/7']);
+  });
+
+  it('drops a page read ahead on the link of an answer that failed validation, and follows the valid one', async () => {
+    chain(3, { wrongFirst: 2, wrongLink: '/p/99-wrong' });
+    const pages = await readAll(newClient().pages({ table: profiles, startUrl: `${server.baseUrl}/api/profiles` }));
+    expect(pages.map((p) => p.data[0].id)).toEqual(['p1', 'p2', 'p3']);
+    expect(requested().filter((url) => url === '/p/2')).toHaveLength(2);
+  });
+});
+
+describe('peekNextLink', () => {
+  const read = (text: string) => peekNextLink(Buffer.from(text));
+
+  it('reads links.next off the tail of a page', () => {
+    expect(read('{"data":[{"id":"1","links":{"self":"s"}}],"links":{"self":"a","next":"https://x/p?c=2"}}')).toBe(
+      'https://x/p?c=2',
+    );
+    expect(read('{"data": [], "links": {"next": "https://x/n"}}\n')).toBe('https://x/n');
+  });
+
+  it('says "no next page" when the last page says so', () => {
+    expect(read('{"data":[],"links":{"self":"a","next":null}}')).toBeNull();
+    expect(read('{"data":[],"links":{"self":"a"}}')).toBeNull();
+  });
+
+  it.each([
+    ['a links member nested in the last resource', '{"data":[{"id":"1","links":{"next":"n"}}]}'],
+    ['links followed by more members', '{"data":[],"links":{"next":"n"},"included":[]}'],
+    ['a truncated page', '{"data":[],"links":{"next":"n"'],
+    ['links quoted inside a string', '{"data":[{"note":"\\"links\\":{\\"next\\":\\"n\\"}"}]}'],
+    ['a next that is not a string', '{"data":[],"links":{"next":2}}'],
+    ['links that is not an object', '{"data":[],"links":"n"}'],
+    ['an empty body', ''],
+  ])('cannot tell from %s', (_case, text) => {
+    expect(read(text)).toBeUndefined();
   });
 });
 
