@@ -5,7 +5,7 @@ import { getCheckpoint, saveCheckpoint } from './control-plane/extract-checkpoin
 import { withTransaction } from './control-plane/postgres';
 import type { DataflowTable } from './control-plane/table-selection';
 import { incrementalFilter, type IncrementalPlan } from './incremental-cursor';
-import { loadBatch, versionTarget } from './warehouse/copy-loader';
+import { encodeRows, loadEncoded, versionTarget } from './warehouse/copy-loader';
 import { copyForwardVersion } from './warehouse/versioned-tables';
 import { qualifiedName } from './warehouse/identifiers';
 import { createRowMapper, type RowContext } from './warehouse/row-mapping';
@@ -16,6 +16,8 @@ import type { TableSummary } from '../shared/operations';
 export const BATCH_ROWS = 5_000;
 /** …or this many pages, so slow small-page tables still checkpoint often. */
 export const BATCH_PAGES = 10;
+/** Batches (as COPY text, a few MB each) that may wait behind the one being written before reading waits. */
+const WRITES_QUEUED = 2;
 
 /** Progress as heartbeated: safe to show (URLs of Klaviyo pages hold no secret). */
 export interface ExtractProgress {
@@ -90,24 +92,28 @@ export async function extractTable(input: ExtractInput): Promise<TableSummary> {
       summary.pages += pages;
       continue;
     }
-    let batch: unknown[][] = [];
+    // Each page is encoded as COPY text on arrival; a batch holds only that text until it is written.
+    let batch: Buffer[] = [];
+    let batchRows = 0;
     let batchPages = 0;
-    // One batch is written while the next is fetched; writes stay in order, each with its checkpoint.
-    let writing: Promise<void> | null = null;
-    const write = async (loaded: unknown[][], loadedPages: number, nextUrl: string | null) => {
+    // Batches are written while the next ones are fetched: one after the other, each with its checkpoint,
+    // up to WRITES_QUEUED behind the one being written before the read waits. `writes` holds them in order.
+    const writes: Promise<void>[] = [];
+    const write = async (chunks: Buffer[], loadedRows: number, loadedPages: number, nextUrl: string | null) => {
       await withTransaction(input.pool, async (db) => {
-        await loadBatch(db, target, loaded as Parameters<typeof loadBatch>[2], {
-          onDuplicate: incremental ? 'replace' : 'fail',
-        });
+        // Safe without waiting for the WAL flush: a batch and its checkpoint are lost together or kept
+        // together, and the version's own commit (synchronous) flushes every batch before it.
+        await db.query('SET LOCAL synchronous_commit = off');
+        await loadEncoded(db, target, { chunks, rows: loadedRows }, { onDuplicate: incremental ? 'replace' : 'fail' });
         await saveCheckpoint(db, {
           ...key,
           nextUrl,
-          rows: rows + loaded.length,
+          rows: rows + loadedRows,
           pages: pages + loadedPages,
           done: nextUrl === null,
         });
       });
-      rows += loaded.length;
+      rows += loadedRows;
       pages += loadedPages;
       input.onProgress?.({
         table: table.name,
@@ -126,22 +132,30 @@ export async function extractTable(input: ExtractInput): Promise<TableSummary> {
         startUrl: checkpoint?.nextUrl ?? undefined,
         signal: input.signal,
       })) {
-        for (const resource of page.data) batch.push(mapRow(resource, part.context));
+        if (page.data.length > 0) {
+          batch.push(encodeRows(target, page.data.map((resource) => mapRow(resource, part.context))));
+          batchRows += page.data.length;
+        }
         batchPages++;
         summary.bytes += page.bytes;
         const last = page.nextUrl === null;
-        if (!last && batch.length < BATCH_ROWS && batchPages < BATCH_PAGES) continue;
-        if (writing) await writing;
-        writing = write(batch, batchPages, page.nextUrl);
-        // A failed write surfaces at the next await of `writing`; this only keeps it from being "unhandled".
-        writing.catch(() => undefined);
+        if (!last && batchRows < BATCH_ROWS && batchPages < BATCH_PAGES) continue;
+        if (writes.length > WRITES_QUEUED) await writes.shift();
+        const [chunks, loadedRows, loadedPages] = [batch, batchRows, batchPages];
+        const previous = writes.at(-1) ?? Promise.resolve();
+        // After a failed write none of the later ones runs; the failure surfaces at the next await.
+        const written = previous.then(() => write(chunks, loadedRows, loadedPages, page.nextUrl));
+        // This only keeps a failure from being "unhandled" until it is awaited.
+        written.catch(() => undefined);
+        writes.push(written);
         batch = [];
+        batchRows = 0;
         batchPages = 0;
       }
-      if (writing) await writing;
+      for (const written of writes) await written;
     } finally {
       // Never leave a write running behind a failure: the retry must find its checkpoint settled.
-      await writing?.catch(() => undefined);
+      await writes.at(-1)?.catch(() => undefined);
     }
     summary.rows += rows;
     summary.pages += pages;

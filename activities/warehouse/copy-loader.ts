@@ -44,6 +44,17 @@ export interface LoadResult {
   bytes: number;
 }
 
+/**
+ * Rows already encoded as COPY text (see {@link encodeRows}), in chunks of whole rows. Extraction
+ * encodes each page as it arrives and keeps only this text until the batch is written: the parsed
+ * page dies young, which spares the garbage collector and keeps the worker's memory small.
+ */
+export interface EncodedRows {
+  chunks: readonly Buffer[];
+  /** Rows in all chunks together. */
+  rows: number;
+}
+
 /** Rows are encoded and sent in slices of this many, so memory stays bounded by the batch itself. */
 const ROWS_PER_CHUNK = 2000;
 
@@ -52,6 +63,11 @@ interface CompiledTarget {
   encode: (rows: readonly (readonly Cell[])[]) => string;
 }
 const compiled = new WeakMap<CopyTarget, CompiledTarget>();
+
+/** `rows` as one chunk of COPY text for `target`: one cell per target column, in order. */
+export function encodeRows(target: CopyTarget, rows: readonly (readonly Cell[])[]): Buffer {
+  return Buffer.from(compile(target).encode(rows), 'utf8');
+}
 
 /**
  * COPYs `rows` into `target` on the caller's client, inside the caller's transaction: the caller
@@ -65,11 +81,25 @@ export async function loadBatch(
   rows: readonly (readonly Cell[])[],
   options: LoadOptions = {},
 ): Promise<LoadResult> {
-  if (rows.length === 0) return { rows: 0, bytes: 0 };
-  const { encode } = compile(target);
-  if (options.onDuplicate === 'replace') return replaceBatch(client, target, rows, encode);
-  const bytes = await copyRows(client, compile(target).copySql, rows, encode, target);
-  return { rows: rows.length, bytes };
+  const chunks: Buffer[] = [];
+  for (let start = 0; start < rows.length; start += ROWS_PER_CHUNK) {
+    chunks.push(encodeRows(target, rows.slice(start, start + ROWS_PER_CHUNK)));
+  }
+  return loadEncoded(client, target, { chunks, rows: rows.length }, options);
+}
+
+/** {@link loadBatch} for rows encoded beforehand with {@link encodeRows}. */
+export async function loadEncoded(
+  client: pg.ClientBase,
+  target: CopyTarget,
+  encoded: EncodedRows,
+  options: LoadOptions = {},
+): Promise<LoadResult> {
+  if (encoded.rows === 0) return { rows: 0, bytes: 0 };
+  const { copySql } = compile(target);
+  if (options.onDuplicate === 'replace') return replaceBatch(client, target, encoded);
+  const bytes = await copyChunks(client, copySql, encoded.chunks, target);
+  return { rows: encoded.rows, bytes };
 }
 
 function compile(target: CopyTarget): CompiledTarget {
@@ -93,23 +123,14 @@ function copySql(table: string, target: CopyTarget): string {
   return `COPY ${table} (${target.columns.map((c) => quoteIdent(c.name)).join(', ')}) FROM STDIN`;
 }
 
-async function copyRows(
+async function copyChunks(
   client: pg.ClientBase,
   sql: string,
-  rows: readonly (readonly Cell[])[],
-  encode: CompiledTarget['encode'],
+  chunks: readonly Buffer[],
   target: CopyTarget,
 ): Promise<number> {
-  let bytes = 0;
-  function* chunks(): Generator<Buffer> {
-    for (let start = 0; start < rows.length; start += ROWS_PER_CHUNK) {
-      const chunk = Buffer.from(encode(rows.slice(start, start + ROWS_PER_CHUNK)), 'utf8');
-      bytes += chunk.length;
-      yield chunk;
-    }
-  }
   try {
-    await pipeline(Readable.from(chunks(), { objectMode: false }), client.query(copyFrom(sql)));
+    await pipeline(Readable.from(chunks, { objectMode: false }), client.query(copyFrom(sql)));
   } catch (err) {
     if (pgErrorCode(err) === PG_ERRORS.uniqueViolation) {
       const detail = pgErrorDetail(err) === undefined ? '' : ` ${pgErrorDetail(err)}`;
@@ -117,25 +138,19 @@ async function copyRows(
     }
     throw err;
   }
-  return bytes;
+  return chunks.reduce((n, chunk) => n + chunk.length, 0);
 }
 
-/** COPY into a temporary twin, then upsert: the last row of a key in the batch wins, and wins over the table. */
-async function replaceBatch(
-  client: pg.ClientBase,
-  target: CopyTarget,
-  rows: readonly (readonly Cell[])[],
-  encode: CompiledTarget['encode'],
-): Promise<LoadResult> {
-  const keyIndexes = target.primaryKey.map((key) => {
-    const index = target.columns.findIndex((c) => c.name === key);
-    if (index === -1) throw new InvalidIdentifierError(`The key column "${key}" is not among the loaded columns.`);
-    return index;
-  });
-  const lastOfKey = new Map<string, readonly Cell[]>();
-  for (const row of rows) lastOfKey.set(JSON.stringify(keyIndexes.map((i) => row[i])), row);
-  const unique = [...lastOfKey.values()];
+/** Orders the rows of a replace batch in the staging table, so the last row of a key can win. */
+const LOAD_ORDER = '_load_order';
 
+/** COPY into a temporary twin, then upsert: the last row of a key in the batch wins, and wins over the table. */
+async function replaceBatch(client: pg.ClientBase, target: CopyTarget, encoded: EncodedRows): Promise<LoadResult> {
+  for (const key of target.primaryKey) {
+    if (!target.columns.some((c) => c.name === key)) {
+      throw new InvalidIdentifierError(`The key column "${key}" is not among the loaded columns.`);
+    }
+  }
   const staging = `load_${randomBytes(6).toString('hex')}`;
   const table = qualifiedName(target.schema, target.table);
   const columns = target.columns.map((c) => quoteIdent(c.name));
@@ -147,12 +162,22 @@ async function replaceBatch(
       : `UPDATE SET ${nonKey.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}, ` +
         `${quoteIdent(SYSTEM_COLUMNS.extractedAt)} = now()`;
   // Dropped explicitly on success; on failure the caller's ROLLBACK takes it away with everything else.
-  await client.query(`CREATE TEMPORARY TABLE ${quoteIdent(staging)} (LIKE ${table} INCLUDING DEFAULTS)`);
-  const bytes = await copyRows(client, copySql(quoteIdent(staging), target), unique, encode, target);
+  // The identity column numbers rows in COPY order (it is not in the COPY's column list).
   await client.query(
-    `INSERT INTO ${table} (${columns.join(', ')}) SELECT ${columns.join(', ')} FROM ${quoteIdent(staging)}
-     ON CONFLICT (${keys.join(', ')}) DO ${onConflict}`,
+    `CREATE TEMPORARY TABLE ${quoteIdent(staging)} (LIKE ${table} INCLUDING DEFAULTS, ` +
+      `${quoteIdent(LOAD_ORDER)} bigint GENERATED ALWAYS AS IDENTITY)`,
+  );
+  const bytes = await copyChunks(client, copySql(quoteIdent(staging), target), encoded.chunks, target);
+  const { rows } = await client.query<{ rows: string }>(
+    `WITH latest AS (
+       SELECT DISTINCT ON (${keys.join(', ')}) ${columns.join(', ')} FROM ${quoteIdent(staging)}
+       ORDER BY ${keys.join(', ')}, ${quoteIdent(LOAD_ORDER)} DESC
+     ), upsert AS (
+       INSERT INTO ${table} (${columns.join(', ')}) SELECT ${columns.join(', ')} FROM latest
+       ON CONFLICT (${keys.join(', ')}) DO ${onConflict}
+     )
+     SELECT count(*) AS rows FROM latest`,
   );
   await client.query(`DROP TABLE ${quoteIdent(staging)}`);
-  return { rows: unique.length, bytes };
+  return { rows: Number(rows[0].rows), bytes };
 }
