@@ -13,6 +13,8 @@ COPY . .
 # The workflow bundle is built once, here, instead of by webpack in every worker at start-up.
 RUN node --require tsx/cjs worker/build-workflow-bundle.ts /app/dist/workflow-bundle.js
 ENV DATAFLOW_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js
+# As worker/worker-command.ts: at most two malloc arenas, large buffers mapped and returned to the system when freed.
+ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072
 
 USER node
 # One process (tsx as a require hook, not a wrapper), so the SIGTERM of `docker stop` reaches the worker itself and

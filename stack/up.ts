@@ -8,6 +8,7 @@ import { startPostgres, urlWithoutPassword, type Postgres } from './postgres';
 import { projectRoot } from './project-root';
 import { findRunningStack, readStackFile, removeStackFile, writeStackFile, type StackFile } from './stack-file';
 import { startTemporalServer, type TemporalServer } from './temporal-server';
+import { workerCommand } from '../worker/worker-command';
 
 export interface StackOptions {
   /** @default readConfig().dataDir (`DATAFLOW_DATA_DIR`, else `./.data`) */
@@ -169,11 +170,13 @@ async function startWorkerProcess(args: {
     return undefined;
   }
   const logFile = path.join(args.dataDir, 'worker.log');
-  const worker = await startProcess(path.join(root, 'node_modules', '.bin', 'tsx'), [entry], {
+  const command = workerCommand(root);
+  const worker = await startProcess(command.command, command.args, {
     cwd: root,
     logFile,
     env: {
       ...process.env,
+      ...command.env,
       DATABASE_URL: args.postgres.url,
       TEMPORAL_ADDRESS: args.temporal.address,
       TEMPORAL_NAMESPACE: args.temporal.namespace,

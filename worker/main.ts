@@ -1,8 +1,9 @@
 import { readConfig } from '../shared/config';
 import { resolveConnectionSettings } from '../client/connection-settings';
 import { startWorker } from './create-worker';
+import { workflowBundlePath } from './workflow-bundle';
 
-/** The worker process: `tsx worker/main.ts`. Stops cleanly on SIGINT/SIGTERM (Temporal's Runtime handles both). */
+/** The worker process: `node --require tsx/cjs worker/main.ts` (`npm run worker`). Stops cleanly on SIGINT/SIGTERM (Temporal's Runtime handles both). */
 async function main(): Promise<void> {
   const config = readConfig();
   const settings = resolveConnectionSettings(config);
@@ -10,8 +11,10 @@ async function main(): Promise<void> {
     temporalAddress: settings.temporalAddress,
     namespace: settings.namespace,
     databaseUrl: settings.databaseUrl,
-    // A bundle built ahead (`npm run build:workflows`) spares the worker webpack's start-up time and memory.
-    ...(process.env.DATAFLOW_WORKFLOW_BUNDLE ? { workflowBundle: { codePath: process.env.DATAFLOW_WORKFLOW_BUNDLE } } : {}),
+    // Never webpack in the worker: a bundle given (`npm run build:workflows`) or built once into a cache.
+    workflowBundle: {
+      codePath: workflowBundlePath({ explicit: process.env.DATAFLOW_WORKFLOW_BUNDLE, dataDir: config.dataDir }),
+    },
   });
   console.log(`worker: polling ${settings.temporalAddress} (namespace ${settings.namespace})`);
   await running.done;

@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { workerCommand } from '../../worker/worker-command';
 
 /**
- * The worker as the product runs it: a separate process, `tsx worker/main.ts`, with an engine's
- * environment. tsx starts a child node (and esbuild) under it, so the process gets a group of its
- * own and signals go to the whole group: a SIGKILL must not leave an orphan worker polling.
+ * The worker as the product runs it (worker/worker-command.ts): a separate process with an engine's
+ * environment. It gets a process group of its own and signals go to the whole group (esbuild's
+ * service process included): a SIGKILL must not leave an orphan polling.
  */
 export interface WorkerProcess {
   readonly pid: number;
@@ -22,9 +23,10 @@ const ROOT = path.resolve(__dirname, '../..');
 const READY_LINE = 'worker: polling';
 
 export function spawnWorkerProcess(env: NodeJS.ProcessEnv): WorkerProcess {
-  const child: ChildProcess = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['worker/main.ts'], {
+  const command = workerCommand(ROOT);
+  const child: ChildProcess = spawn(command.command, command.args, {
     cwd: ROOT,
-    env,
+    env: { ...env, ...command.env },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
