@@ -17,7 +17,7 @@ export const BATCH_ROWS = 5_000;
 /** …or this many pages, so slow small-page tables still checkpoint often. */
 export const BATCH_PAGES = 10;
 /** Batches (as COPY text, a few MB each) that may wait behind the one being written before reading waits. */
-const WRITES_QUEUED = 2;
+const WRITES_QUEUED = 1;
 
 /** Progress as heartbeated: safe to show (URLs of Klaviyo pages hold no secret). */
 export interface ExtractProgress {
