@@ -133,7 +133,12 @@ export async function extractTable(input: ExtractInput): Promise<TableSummary> {
         signal: input.signal,
       })) {
         if (page.data.length > 0) {
-          batch.push(encodeRows(target, page.data.map((resource) => mapRow(resource, part.context))));
+          batch.push(
+            encodeRows(
+              target,
+              page.data.map((resource) => mapRow(resource, part.context)),
+            ),
+          );
           batchRows += page.data.length;
         }
         batchPages++;

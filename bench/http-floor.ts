@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { KLAVIYO_REVISION } from '../activities/klaviyo/catalog';
+import { peekNextLink } from '../activities/klaviyo/klaviyo-client';
 
 /**
  * Floor (a): the same pages the engine reads, fetched by a bare keep-alive HTTP loop that follows
@@ -83,25 +84,10 @@ function get(
   });
 }
 
-const TOP_LINKS = Buffer.from('],"links":');
-
-/**
- * `links.next` without parsing the page: the top-level `links` object follows the `data` array and
- * ends the document (no `include` is asked for), so only that tail is parsed. A quote inside a string
- * is escaped, so the marker cannot occur inside a value; anything unexpected falls back to a full parse.
- */
+/** `links.next` read off the page's tail as the engine reads it; a full parse when the tail cannot tell. */
 function nextLink(body: Buffer, table: string): string | null {
-  const at = body.lastIndexOf(TOP_LINKS);
-  if (at >= 0) {
-    try {
-      const links = JSON.parse(body.subarray(at + TOP_LINKS.length, body.length - 1).toString('utf8')) as {
-        next?: string | null;
-      };
-      return links.next ?? null;
-    } catch {
-      // Not the expected tail: parse the whole page below.
-    }
-  }
+  const peeked = peekNextLink(body);
+  if (peeked !== undefined) return peeked;
   const document = JSON.parse(body.toString('utf8')) as { links?: { next?: string | null } };
   if (!document.links) throw new Error(`HTTP floor: a page of ${table} has no links`);
   return document.links.next ?? null;

@@ -25,12 +25,7 @@ export const WORKER_MALLOC_ENV: Record<string, string> = {
 export function workerCommand(root: string, nodeOptions: string[] = []): WorkerCommand {
   return {
     command: process.execPath,
-    args: [
-      ...nodeOptions,
-      '--require',
-      'tsx/cjs',
-      path.join(root, 'worker', 'main.ts'),
-    ],
+    args: [...nodeOptions, '--require', 'tsx/cjs', path.join(root, 'worker', 'main.ts')],
     env: { ...WORKER_MALLOC_ENV },
   };
 }

@@ -263,9 +263,13 @@ export class KlaviyoClient {
   async firstPage(query: TableQuery, signal?: AbortSignal): Promise<KlaviyoPage> {
     const url = this.pageUrl(query);
     const { body, bytes } = await this.fetchPage(url, query.table, signal);
-    const next = body.links?.next ?? null;
-    const nextUrl = next === null ? null : this.rebase(next, url, query.table);
-    return { data: body.data, included: body.included ?? [], url, nextUrl, bytes };
+    return {
+      data: body.data,
+      included: body.included ?? [],
+      url,
+      nextUrl: this.nextUrlOf(body, url, query.table),
+      bytes,
+    };
   }
 
   /** The URL of the first page of a table query (for a first checkpoint, or to show). */
@@ -298,35 +302,37 @@ export class KlaviyoClient {
       const controller = new AbortController();
       const onStop = () => controller.abort(stop.signal.reason);
       stop.signal.addEventListener('abort', onStop, { once: true });
+      const tries = noTries();
       const entry: Ahead = {
         url,
         index,
         controller,
         release: () => stop.signal.removeEventListener('abort', onStop),
-        tries: noTries(),
+        tries,
         next: null,
         peeked: undefined,
-        raw: Promise.resolve(Buffer.alloc(0)),
+        // The answer comes after `entry` exists: the callback only reads it then.
+        raw: ask(url, controller.signal, tries, () => entry),
       };
-      const onAnswer = (raw: Buffer) => {
-        entry.peeked = this.peekedNextUrl(raw, url, table);
-        return startNext(entry);
-      };
-      entry.raw = this.fetchAnswer(url, table, controller.signal, entry.tries, onAnswer);
-      // Handled when awaited below; this only keeps a cancelled request from being an unhandled rejection.
-      entry.raw.catch(() => undefined);
       return entry;
+    };
+    /** The raw answer for `url`; once it comes, the next page is asked for on the link peeked off it. */
+    const ask = (url: string, signal: AbortSignal, tries: Tries, entryOf: () => Ahead): Promise<Buffer> => {
+      const raw = this.fetchAnswer(url, table, signal, tries, (answer) => {
+        const entry = entryOf();
+        entry.peeked = this.peekedNextUrl(answer, url, table);
+        return startNext(entry);
+      });
+      // Handled when awaited below; this only keeps a cancelled request from being an unhandled rejection.
+      raw.catch(() => undefined);
+      return raw;
     };
     /** Asks for `entry`'s page again after its answer failed validation. */
     const refetch = (entry: Ahead) => {
       cancel(entry.next);
       entry.next = null;
       entry.peeked = undefined;
-      entry.raw = this.fetchAnswer(entry.url, table, entry.controller.signal, entry.tries, (raw) => {
-        entry.peeked = this.peekedNextUrl(raw, entry.url, table);
-        return startNext(entry);
-      });
-      entry.raw.catch(() => undefined);
+      entry.raw = ask(entry.url, entry.controller.signal, entry.tries, () => entry);
     };
     const cancel = (entry: Ahead | null) => {
       if (!entry) return;
@@ -364,16 +370,7 @@ export class KlaviyoClient {
         current.release();
         const body = checked.body;
         const bytes = raw.length;
-        const next: string | null = body.links?.next ?? null;
-        const nextUrl: string | null = next === null ? null : this.rebase(next, url, table);
-        if (nextUrl === url) {
-          throw new KlaviyoMalformedResponseError({
-            table: table.name,
-            url,
-            status: 200,
-            problem: 'links.next points back to the same page',
-          });
-        }
+        const nextUrl = this.nextUrlOf(body, url, table);
         consumed = current.index;
         if (current.next !== null && current.next.url === nextUrl) {
           pending = current.next;
@@ -388,6 +385,21 @@ export class KlaviyoClient {
       request.signal?.removeEventListener('abort', forwardAbort);
       stop.abort(new Error('The read ended before this page was needed'));
     }
+  }
+
+  /** The validated page's `links.next` on the base URL, or null on the last page. */
+  private nextUrlOf(body: TablePageBody, url: string, table: CatalogTable): string | null {
+    const next = body.links?.next ?? null;
+    const nextUrl = next === null ? null : this.rebase(next, url, table);
+    if (nextUrl === url) {
+      throw new KlaviyoMalformedResponseError({
+        table: table.name,
+        url,
+        status: 200,
+        problem: 'links.next points back to the same page',
+      });
+    }
+    return nextUrl;
   }
 
   /** The next page's URL as {@link peekNextLink} reads it off a raw answer; undefined when it cannot tell. */

@@ -117,7 +117,9 @@ export function tablePageCheck(table: CatalogTable): Check {
     ? optionalObject
     : optional(
         objectWith(
-          Object.fromEntries(table.fields.map((field) => [field.name, optional(apiTypeCheck(field.apiType, field.name))])),
+          Object.fromEntries(
+            table.fields.map((field) => [field.name, optional(apiTypeCheck(field.apiType, field.name))]),
+          ),
         ),
       );
   const resource = objectWith({

@@ -183,7 +183,10 @@ describe('KlaviyoClient read-ahead', () => {
       if (req.url === options.wrongLink) return sendJson(res, 200, profilesPage(['wrong'], null));
       if (n === options.wrongFirst && times === 1) {
         // Valid JSON with a readable tail, but an attribute of the wrong type: rejected, then retried.
-        const bad = { data: [profile(`p${n}`, { email: 42 })], links: { next: `${server.baseUrl}${options.wrongLink}` } };
+        const bad = {
+          data: [profile(`p${n}`, { email: 42 })],
+          links: { next: `${server.baseUrl}${options.wrongLink}` },
+        };
         return sendJson(res, 200, bad);
       }
       const next = n < count ? `${server.baseUrl}/p/${n + 1}` : null;

@@ -110,7 +110,10 @@ describe('tablePageCheck', () => {
     ['included resources', (t) => ({ data: [resource(t, {})], included: [{ type: 'list', id: 'l', attributes: {} }] })],
     ['included not an array', (t) => ({ data: [resource(t, {})], included: {} })],
     ['an included resource without a type', (t) => ({ data: [resource(t, {})], included: [{ id: 'l' }] })],
-    ['included attributes a string', (t) => ({ data: [resource(t, {})], included: [{ type: 'a', id: 'l', attributes: 's' }] })],
+    [
+      'included attributes a string',
+      (t) => ({ data: [resource(t, {})], included: [{ type: 'a', id: 'l', attributes: 's' }] }),
+    ],
   ];
   const relationships: [string, unknown][] = [
     ['one identifier', { a: { data: { type: 'list', id: '1' } } }],
