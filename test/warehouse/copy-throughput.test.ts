@@ -6,18 +6,25 @@ import { getTable } from '../../activities/klaviyo/catalog';
 import { createDataflow } from '../../activities/control-plane/dataflows';
 import { withTransaction } from '../../activities/control-plane/postgres';
 import { SecretBox } from '../../activities/control-plane/secret-box';
-import { loadBatch, versionTarget } from '../../activities/warehouse/copy-loader';
+import { clearCheckpoints } from '../../activities/control-plane/extract-checkpoints';
+import { allocateVersion } from '../../activities/control-plane/versions';
+import { resolveSelection } from '../../activities/control-plane/table-selection';
+import { extractTable } from '../../activities/extract-table';
+import type { KlaviyoClient, KlaviyoPage } from '../../activities/klaviyo/klaviyo-client';
+import type { KlaviyoResource } from '../../activities/klaviyo/schemas';
 import { createRowEncoder } from '../../activities/warehouse/copy-text';
-import { createRowMapper, type JsonApiResource } from '../../activities/warehouse/row-mapping';
+import { createRowMapper } from '../../activities/warehouse/row-mapping';
 import { tableLayout } from '../../activities/warehouse/table-layout';
 import { createVersionTables } from '../../activities/warehouse/versioned-tables';
 import { createScratchDatabase, type ScratchDatabase } from '../control-plane/scratch-database';
 
 const ROWS = 100_000;
+const PAGE_ROWS = 1000;
+const ROUNDS = 3;
 const EVENTS = tableLayout(getTable('events'));
 
 /** Event-like resources as a Klaviyo page holds them: ids, two relationships, a dozen properties. */
-function events(count: number): JsonApiResource[] {
+function events(count: number): KlaviyoResource[] {
   return Array.from({ length: count }, (_, i) => ({
     type: 'event',
     id: `4A${i.toString(36).padStart(24, '0')}`,
@@ -54,49 +61,85 @@ describe('COPY throughput', () => {
       apiKey: 'pk_abcdefghijklmnopqrstuvwxyz01234567',
       tables: [],
     }));
-    await createVersionTables(db.pool, { dataflowId, schema: 'throughput', version: 1, tables: [EVENTS] });
-    await createVersionTables(db.pool, { dataflowId, schema: 'throughput', version: 2, tables: [EVENTS] });
+    // Version 1 is extraction's (its checkpoints need the version's row); version 2 takes the bare COPY.
+    for (const run of ['r1', 'r2']) {
+      const { version } = await allocateVersion(db.pool, {
+        dataflowId,
+        workflowId: 'wf',
+        runId: run,
+        trigger: 'manual',
+        tables: [],
+      });
+      await createVersionTables(db.pool, { dataflowId, schema: 'throughput', version, tables: [EVENTS] });
+    }
   });
   afterAll(async () => {
     await db.drop();
   });
 
-  test('mapping and loading 100k event-like rows keeps at least a third of the speed of a bare COPY of the same text', async () => {
+  test('mapping, encoding and loading 100k event-like rows as extraction does keeps at least a third of the speed of a bare COPY of the same text', async () => {
     const resources = events(ROWS);
-    const target = versionTarget('throughput', 1, EVENTS);
-
-    // The bare COPY: text already encoded, streamed straight into the same kind of table.
     const bareMap = createRowMapper(EVENTS);
     const text = createRowEncoder(EVENTS.columns.map((c) => c.type))(resources.map((r) => bareMap(r)));
     const bytes = Buffer.from(text, 'utf8');
-    const bareStart = process.hrtime.bigint();
-    await withTransaction(db.pool, async (client) => {
-      const columns = EVENTS.columns.map((c) => `"${c.name}"`).join(', ');
-      const chunks = Array.from({ length: Math.ceil(bytes.length / 65536) }, (_, i) =>
-        bytes.subarray(i * 65536, (i + 1) * 65536),
-      );
-      await pipeline(
-        Readable.from(chunks),
-        client.query(copyFrom(`COPY throughput.events__v2 (${columns}) FROM STDIN`)),
-      );
-    });
-    const bareSeconds = Number(process.hrtime.bigint() - bareStart) / 1e9;
+    const columns = EVENTS.columns.map((c) => `"${c.name}"`).join(', ');
 
-    // The real path: JSON:API resources mapped, encoded and COPYed by loadBatch, in pages of 1000.
-    const start = process.hrtime.bigint();
-    const map = createRowMapper(EVENTS);
-    let loaded = 0;
-    await withTransaction(db.pool, async (client) => {
-      for (let page = 0; page < ROWS; page += 10_000) {
-        const result = await loadBatch(
-          client,
-          target,
-          resources.slice(page, page + 10_000).map((r) => map(r)),
+    /** The bare COPY: text already encoded, streamed straight into the same kind of table. */
+    async function bare(): Promise<number> {
+      const start = process.hrtime.bigint();
+      await withTransaction(db.pool, async (client) => {
+        const chunks = Array.from({ length: Math.ceil(bytes.length / 65536) }, (_, i) =>
+          bytes.subarray(i * 65536, (i + 1) * 65536),
         );
-        loaded += result.rows;
-      }
-    });
-    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+        await pipeline(
+          Readable.from(chunks),
+          client.query(copyFrom(`COPY throughput.events__v2 (${columns}) FROM STDIN`)),
+        );
+      });
+      return Number(process.hrtime.bigint() - start) / 1e9;
+    }
+
+    /**
+     * The real path: extraction itself, fed pages of 1000 from memory. Each page is mapped and encoded on
+     * arrival and batches are COPYed, with their checkpoints, while the next pages are encoded.
+     */
+    async function real(): Promise<{ seconds: number; loaded: number }> {
+      const pages = {
+        async *pages(): AsyncGenerator<KlaviyoPage> {
+          for (let page = 0; page < ROWS; page += PAGE_ROWS) {
+            const next = page + PAGE_ROWS < ROWS ? `https://sandbox.test/events?page=${page + PAGE_ROWS}` : null;
+            // A page arrives in its own turn of the event loop, as off the network, so writes progress meanwhile.
+            await new Promise(setImmediate);
+            yield { data: resources.slice(page, page + PAGE_ROWS), included: [], url: '', nextUrl: next, bytes: 0 };
+          }
+        },
+      } as unknown as KlaviyoClient;
+      const start = process.hrtime.bigint();
+      const summary = await extractTable({
+        pool: db.pool,
+        client: pages,
+        dataflowId,
+        schema: 'throughput',
+        version: 1,
+        selection: resolveSelection([{ table: 'events' }])[0],
+      });
+      return { seconds: Number(process.hrtime.bigint() - start) / 1e9, loaded: summary.rows };
+    }
+
+    // One shot of each is at the mercy of whatever else the machine does (CI runs Temporal, Postgres and
+    // jest on 2 cores). Each path runs three times, interleaved, on emptied tables; the best of each counts.
+    let bareSeconds = Infinity;
+    let seconds = Infinity;
+    let loaded = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      // Emptied tables, and no checkpoint: extraction would otherwise find the table done.
+      await db.pool.query('TRUNCATE throughput.events__v1, throughput.events__v2');
+      await clearCheckpoints(db.pool, { dataflowId, version: 1 });
+      bareSeconds = Math.min(bareSeconds, await bare());
+      const run = await real();
+      seconds = Math.min(seconds, run.seconds);
+      loaded = run.loaded;
+    }
 
     const { rows } = await db.pool.query(
       `SELECT (SELECT count(*)::int FROM throughput.events__v1) AS loaded,
@@ -105,13 +148,14 @@ describe('COPY throughput', () => {
     );
     const ratio = bareSeconds / seconds;
     console.log(
-      `COPY throughput (${ROWS} event rows, ${(bytes.length / 1e6).toFixed(1)} MB of COPY text): ` +
-        `loadBatch ${Math.round(ROWS / seconds)} rows/s (${seconds.toFixed(2)} s), ` +
+      `COPY throughput (${ROWS} event rows, ${(bytes.length / 1e6).toFixed(1)} MB of COPY text, best of ${ROUNDS}): ` +
+        `extraction's path ${Math.round(ROWS / seconds)} rows/s (${seconds.toFixed(2)} s), ` +
         `bare COPY ${Math.round(ROWS / bareSeconds)} rows/s (${bareSeconds.toFixed(2)} s), ratio ${ratio.toFixed(2)}`,
     );
     expect(loaded).toBe(ROWS);
     expect(rows[0]).toEqual({ loaded: ROWS, same: ROWS });
-    // Measured 0.45-0.75 on a shared 2-core machine; a third catches a real regression (e.g. a row-by-row path), not noise.
+    // Measured 0.42-0.52 one shot on an idle 2-core machine, 0.29 once one shot under CI's load; a third
+    // catches a real regression (e.g. a row-by-row path), and best-of-three keeps it from catching noise.
     expect(ratio).toBeGreaterThan(0.33);
   });
 });
