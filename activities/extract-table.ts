@@ -71,7 +71,7 @@ export async function extractTable(input: ExtractInput): Promise<TableSummary> {
   const table = getTable(input.selection.table);
   const layout = selectedLayout(input.selection);
   const target = versionTarget(input.schema, input.version, layout);
-  const mapRow = createRowMapper(layout);
+  const mapRow = { text: createRowMapper(layout), bytes: createRowMapper(layout, 'bytes') };
   // Klaviyo has no "no attributes" fieldset: with every field deselected, ask for the first and load none.
   const fields = table.idsOnly
     ? undefined
@@ -131,12 +131,16 @@ export async function extractTable(input: ExtractInput): Promise<TableSummary> {
         filter,
         startUrl: checkpoint?.nextUrl ?? undefined,
         signal: input.signal,
+        // Strings stay UTF-8 bytes from the answer to the COPY where that is exact (byte-strings.ts).
+        byteStrings: true,
       })) {
         if (page.data.length > 0) {
+          const map = mapRow[page.strings];
           batch.push(
             encodeRows(
               target,
-              page.data.map((resource) => mapRow(resource, part.context)),
+              page.data.map((resource) => map(resource, part.context)),
+              page.strings,
             ),
           );
           batchRows += page.data.length;

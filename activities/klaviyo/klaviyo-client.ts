@@ -18,7 +18,8 @@ import {
   KlaviyoServerError,
   KlaviyoThrottledError,
 } from './errors';
-import { tablePageCheck } from './page-check';
+import { bytesOf, bytesToText, decodableAsBytes } from './byte-strings';
+import { tablePageCheck, type PageStrings } from './page-check';
 import { tablePath, tableQueryString, tableRateLimits, type TableQuery } from './query';
 import { accountRateBudget, tierName, type AccountRateBudget, type RateLimits } from './rate-budget';
 import {
@@ -88,6 +89,12 @@ export interface PagesRequest extends TableQuery {
   startUrl?: string;
   /** Aborts the read: waiting and the request in flight end with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * Let a page's strings hold UTF-8 bytes rather than text where that is exact (see byte-strings.ts);
+   * each page says which it got in {@link KlaviyoPage.strings}. For a consumer that writes the strings
+   * out as bytes, such as the COPY loader. @default false: every page holds text
+   */
+  byteStrings?: boolean;
 }
 
 /** One page of a table. */
@@ -101,6 +108,11 @@ export interface KlaviyoPage {
   nextUrl: string | null;
   /** Size of the answer body in bytes. */
   bytes: number;
+  /**
+   * How the strings of `data` and `included` hold their text: as characters ('text'), or as UTF-8 bytes
+   * ('bytes', only when asked for with `byteStrings`). `url` and `nextUrl` are always text.
+   */
+  strings: PageStrings;
 }
 
 export interface KlaviyoAccount {
@@ -267,8 +279,9 @@ export class KlaviyoClient {
       data: body.data,
       included: body.included ?? [],
       url,
-      nextUrl: this.nextUrlOf(body, url, query.table),
+      nextUrl: this.nextUrlOf(body, url, query.table, 'text'),
       bytes,
+      strings: 'text',
     };
   }
 
@@ -361,16 +374,16 @@ export class KlaviyoClient {
         const current: Ahead = pending;
         const { url } = current;
         const raw = await current.raw;
-        const checked = this.checkAnswer(raw, url, table, current.tries);
+        const checked = this.checkAnswer(raw, url, table, current.tries, request.byteStrings === true);
         if (!checked.ok) {
           await this.afterFailure(current.tries, checked.error, current.controller.signal);
           refetch(current);
           continue;
         }
         current.release();
-        const body = checked.body;
+        const { body, strings } = checked;
         const bytes = raw.length;
-        const nextUrl = this.nextUrlOf(body, url, table);
+        const nextUrl = this.nextUrlOf(body, url, table, strings);
         consumed = current.index;
         if (current.next !== null && current.next.url === nextUrl) {
           pending = current.next;
@@ -379,7 +392,7 @@ export class KlaviyoClient {
           pending = nextUrl === null ? null : start(nextUrl, current.index + 1);
         }
         advance(pending);
-        yield { data: body.data, included: body.included ?? [], url, nextUrl, bytes };
+        yield { data: body.data, included: body.included ?? [], url, nextUrl, bytes, strings };
       }
     } finally {
       request.signal?.removeEventListener('abort', forwardAbort);
@@ -388,8 +401,9 @@ export class KlaviyoClient {
   }
 
   /** The validated page's `links.next` on the base URL, or null on the last page. */
-  private nextUrlOf(body: TablePageBody, url: string, table: CatalogTable): string | null {
-    const next = body.links?.next ?? null;
+  private nextUrlOf(body: TablePageBody, url: string, table: CatalogTable, strings: PageStrings): string | null {
+    const link = body.links?.next ?? null;
+    const next = link !== null && strings === 'bytes' ? bytesToText(link) : link;
     const nextUrl = next === null ? null : this.rebase(next, url, table);
     if (nextUrl === url) {
       throw new KlaviyoMalformedResponseError({
@@ -547,8 +561,9 @@ export class KlaviyoClient {
     url: string,
     table: CatalogTable,
     tries: Tries,
-  ): { ok: true; body: TablePageBody } | { ok: false; error: KlaviyoError } {
-    const page = this.parsePage(raw, table);
+    byteStrings = false,
+  ): { ok: true; body: TablePageBody; strings: PageStrings } | { ok: false; error: KlaviyoError } {
+    const page = this.parsePage(raw, table, byteStrings);
     if (page.ok) return page;
     return {
       ok: false,
@@ -637,7 +652,17 @@ export class KlaviyoClient {
   private parsePage(
     raw: Buffer,
     table: CatalogTable,
-  ): { ok: true; body: TablePageBody } | { ok: false; problem: string } {
+    byteStrings: boolean,
+  ): { ok: true; body: TablePageBody; strings: PageStrings } | { ok: false; problem: string } {
+    if (byteStrings && decodableAsBytes(raw)) {
+      // Byte strings are a shortcut only: a page they do not pass is judged (and worded) as text below.
+      try {
+        const json: unknown = JSON.parse(bytesOf(raw));
+        if (tablePageCheck(table, 'bytes')(json)) return { ok: true, body: json as TablePageBody, strings: 'bytes' };
+      } catch {
+        // Judged below.
+      }
+    }
     let json: unknown;
     try {
       json = JSON.parse(raw.toString('utf8'));
@@ -645,9 +670,9 @@ export class KlaviyoClient {
       return { ok: false, problem: raw.length === 0 ? 'the body is empty' : 'the body is not complete JSON' };
     }
     // The compiled check reads the page in place; zod (which copies) only words what it rejected.
-    if (tablePageCheck(table)(json)) return { ok: true, body: json as TablePageBody };
+    if (tablePageCheck(table)(json)) return { ok: true, body: json as TablePageBody, strings: 'text' };
     const parsed = tablePageSchema(table).safeParse(json);
-    if (parsed.success) return { ok: true, body: parsed.data };
+    if (parsed.success) return { ok: true, body: parsed.data, strings: 'text' };
     const [first] = parsed.error.issues;
     const more = parsed.error.issues.length > 1 ? ` and ${parsed.error.issues.length - 1} more problem(s)` : '';
     const where = first.path.length > 0 ? `${first.path.join('.')}: ` : '';

@@ -1,3 +1,4 @@
+import { bytesToText } from './byte-strings';
 import type { CatalogTable } from './catalog';
 import { splitAlternatives } from './schemas';
 
@@ -8,7 +9,13 @@ import { splitAlternatives } from './schemas';
  * the JSON; this allocates nothing. When it says no, the client runs the zod schema to word the
  * problem, so both the answer and the message stay zod's. test/klaviyo/page-check.test.ts holds the
  * two to agreement on valid pages and on thousands of broken ones.
+ *
+ * A page parsed as byte strings (see byte-strings.ts) gets the same checks, except that a date-time is
+ * turned back into text before `Date.parse` reads it; every other check looks only at types and ASCII.
  */
+
+/** How the strings of a parsed page hold their text: as characters, or as UTF-8 bytes (byte-strings.ts). */
+export type PageStrings = 'text' | 'bytes';
 
 type Check = (value: unknown) => boolean;
 
@@ -20,6 +27,7 @@ const isSafeInteger: Check = (v) => Number.isSafeInteger(v);
 const isBoolean: Check = (v) => typeof v === 'boolean';
 const isArray: Check = (v) => Array.isArray(v);
 const isDateTime: Check = (v) => typeof v === 'string' && !Number.isNaN(Date.parse(v));
+const isDateTimeBytes: Check = (v) => typeof v === 'string' && !Number.isNaN(Date.parse(bytesToText(v)));
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -81,8 +89,8 @@ const links = optional(
   objectWith({ self: optional(isString), next: optional(nullable(isString)), prev: optional(nullable(isString)) }),
 );
 
-function alternativeCheck(alternative: string, fieldName: string): Check {
-  if (alternative === 'string(date-time)') return isDateTime;
+function alternativeCheck(alternative: string, fieldName: string, strings: PageStrings): Check {
+  if (alternative === 'string(date-time)') return strings === 'bytes' ? isDateTimeBytes : isDateTime;
   if (alternative === 'string' || alternative.startsWith('string(')) return isString;
   if (alternative.startsWith('enum(')) return isString;
   if (alternative === 'integer') return isSafeInteger;
@@ -92,16 +100,16 @@ function alternativeCheck(alternative: string, fieldName: string): Check {
     return fieldName === 'location' ? objectWith({ latitude: coordinate, longitude: coordinate }) : isPlainObject;
   }
   if (alternative.startsWith('array<') && alternative.endsWith('>')) {
-    return arrayOf(apiTypeCheck(alternative.slice('array<'.length, -1)));
+    return arrayOf(apiTypeCheck(alternative.slice('array<'.length, -1), '', strings));
   }
   if (alternative === 'array') return isArray;
   return anything;
 }
 
 /** The predicate of an attribute's `apiType`, as `apiTypeSchema` in schemas.ts. */
-export function apiTypeCheck(apiType: string, fieldName = ''): Check {
+export function apiTypeCheck(apiType: string, fieldName = '', strings: PageStrings = 'text'): Check {
   const alternatives = splitAlternatives(apiType);
-  const types = alternatives.filter((a) => a !== 'null').map((a) => alternativeCheck(a, fieldName));
+  const types = alternatives.filter((a) => a !== 'null').map((a) => alternativeCheck(a, fieldName, strings));
   let check: Check = types.length === 0 ? (v) => v === null : types.length === 1 ? types[0] : anyOf(types);
   if (fieldName === 'latitude' || fieldName === 'longitude') check = anyOf([check, isString, isNumber]);
   return alternatives.includes('null') ? nullable(check) : check;
@@ -109,16 +117,17 @@ export function apiTypeCheck(apiType: string, fieldName = ''): Check {
 
 const pageChecks = new Map<string, Check>();
 
-/** Whether a parsed body is a valid page of `table` (cached per table). */
-export function tablePageCheck(table: CatalogTable): Check {
-  const cached = pageChecks.get(table.name);
+/** Whether a parsed body is a valid page of `table` (cached per table and kind of strings). */
+export function tablePageCheck(table: CatalogTable, strings: PageStrings = 'text'): Check {
+  const cacheKey = `${strings}:${table.name}`;
+  const cached = pageChecks.get(cacheKey);
   if (cached) return cached;
   const attributes = table.idsOnly
     ? optionalObject
     : optional(
         objectWith(
           Object.fromEntries(
-            table.fields.map((field) => [field.name, optional(apiTypeCheck(field.apiType, field.name))]),
+            table.fields.map((field) => [field.name, optional(apiTypeCheck(field.apiType, field.name, strings))]),
           ),
         ),
       );
@@ -135,6 +144,6 @@ export function tablePageCheck(table: CatalogTable): Check {
     links,
     meta: optionalObject,
   });
-  pageChecks.set(table.name, check);
+  pageChecks.set(cacheKey, check);
   return check;
 }

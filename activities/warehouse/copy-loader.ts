@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import type { PageStrings } from '../klaviyo/page-check';
 import { PG_ERRORS, pgErrorCode, pgErrorDetail } from '../control-plane/postgres';
 import { createRowEncoder, type Cell, type CopyColumnType } from './copy-text';
 import { DuplicateRowError, InvalidIdentifierError } from './errors';
@@ -64,9 +65,18 @@ interface CompiledTarget {
 }
 const compiled = new WeakMap<CopyTarget, CompiledTarget>();
 
-/** `rows` as one chunk of COPY text for `target`: one cell per target column, in order. */
-export function encodeRows(target: CopyTarget, rows: readonly (readonly Cell[])[]): Buffer {
-  return Buffer.from(compile(target).encode(rows), 'utf8');
+/**
+ * `rows` as one chunk of COPY text for `target`: one cell per target column, in order. With `strings:
+ * 'bytes'` the rows' strings are UTF-8 bytes (see byte-strings.ts), so the text is written out byte for byte.
+ * (COPY's escapes are ASCII; the one non-ASCII replacement, U+0000 → U+FFFD, is never met there: a page
+ * holding a `\u0000` escape is never read as byte strings.)
+ */
+export function encodeRows(
+  target: CopyTarget,
+  rows: readonly (readonly Cell[])[],
+  strings: PageStrings = 'text',
+): Buffer {
+  return Buffer.from(compile(target).encode(rows), strings === 'bytes' ? 'latin1' : 'utf8');
 }
 
 /**

@@ -1,3 +1,5 @@
+import { bytesToText, textToBytes, valueBytesToText } from '../klaviyo/byte-strings';
+import type { PageStrings } from '../klaviyo/page-check';
 import type { Cell } from './copy-text';
 import { InvalidRowError } from './errors';
 import type { ColumnSpec, TableLayout } from './table-layout';
@@ -29,14 +31,34 @@ type CellReader = (resource: JsonApiResource, context: RowContext, tally: Coerci
  * are coerced to the column types (see value-coercion.ts): one that cannot be is stored as null and
  * counted in `tally` under its column name. A missing id, parent id or channel throws an
  * {@link InvalidRowError}: they are keys, and a row without its key would be a wrong row.
+ *
+ * With `strings: 'bytes'` the resources come from a page parsed as byte strings (byte-strings.ts) and the
+ * row's strings are bytes too, for COPY text written out as Latin-1: text and JSON pass through as they
+ * are, a string a coercion reads is turned into text first (a numeric may be padded with U+00A0, which
+ * trim removes), and the context's text is turned into bytes.
  */
-export function createRowMapper(layout: TableLayout): RowMapper {
-  const readers = layout.columns.map((column) => cellReader(layout.table, column));
+export function createRowMapper(layout: TableLayout, strings: PageStrings = 'text'): RowMapper {
+  const readers = layout.columns.map((column) => cellReader(layout.table, column, strings));
   const width = readers.length;
-  return (resource, context = {}, tally) => {
+  const map: RowMapper = (resource, context = {}, tally) => {
     const row = new Array<Cell>(width);
     for (let i = 0; i < width; i++) row[i] = readers[i](resource, context, tally);
     return row;
+  };
+  if (strings === 'text') return map;
+  const mapText = createRowMapper(layout);
+  return (resource, context = {}, tally) => {
+    const byteContext: RowContext = {
+      parentId: typeof context.parentId === 'string' ? textToBytes(context.parentId) : context.parentId,
+      channel: typeof context.channel === 'string' ? textToBytes(context.channel) : context.channel,
+    };
+    try {
+      return map(resource, byteContext, tally);
+    } catch (err) {
+      // Say what is wrong in text: the same resource, mapped as text, fails the same way.
+      if (err instanceof InvalidRowError) mapText(valueBytesToText(resource), context);
+      throw err;
+    }
   };
 }
 
@@ -50,7 +72,10 @@ export function mapResource(
   return createRowMapper(layout)(resource, context, tally);
 }
 
-function cellReader(table: string, column: ColumnSpec): CellReader {
+/** Coercions that read a string's characters; the others (text, JSON) keep a string as it is. */
+const READS_CHARACTERS = new Set(['numeric', 'bigint', 'boolean', 'timestamptz']);
+
+function cellReader(table: string, column: ColumnSpec, strings: PageStrings): CellReader {
   const source = column.source;
   switch (source.kind) {
     case 'id':
@@ -80,7 +105,11 @@ function cellReader(table: string, column: ColumnSpec): CellReader {
     case 'relationship':
       return (resource) => relatedId(resource, source.relationship);
     case 'attribute': {
-      const coerce = COERCIONS[column.type];
+      const coerceText = COERCIONS[column.type];
+      const coerce =
+        strings === 'bytes' && READS_CHARACTERS.has(column.type)
+          ? (value: unknown) => coerceText(typeof value === 'string' ? bytesToText(value) : value)
+          : coerceText;
       const field = source.field;
       const name = column.name;
       return (resource, _context, tally) => {

@@ -110,7 +110,14 @@ describe('COPY throughput', () => {
             const next = page + PAGE_ROWS < ROWS ? `https://sandbox.test/events?page=${page + PAGE_ROWS}` : null;
             // A page arrives in its own turn of the event loop, as off the network, so writes progress meanwhile.
             await new Promise(setImmediate);
-            yield { data: resources.slice(page, page + PAGE_ROWS), included: [], url: '', nextUrl: next, bytes: 0 };
+            yield {
+              data: resources.slice(page, page + PAGE_ROWS),
+              included: [],
+              url: '',
+              nextUrl: next,
+              bytes: 0,
+              strings: 'text',
+            };
           }
         },
       } as unknown as KlaviyoClient;
