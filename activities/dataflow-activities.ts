@@ -211,12 +211,6 @@ export function createActivities(deps: ActivityDependencies) {
           tables: input.tables,
         });
         const schema = warehouseSchemaName(dataflow.name);
-        await createVersionTables(pool, {
-          dataflowId: dataflow.id,
-          schema,
-          version,
-          tables: selections.map(selectedLayout),
-        });
         const incremental: Record<string, IncrementalPlan> = {};
         const notices: string[] = [];
         for (const selection of selections) {
@@ -231,6 +225,15 @@ export function createActivities(deps: ActivityDependencies) {
           if (decision.plan) incremental[selection.table] = decision.plan;
           else if (decision.notice) notices.push(decision.notice);
         }
+        // A table read in full gets its primary key once loaded (cheaper); one read incrementally needs it
+        // from the start, since changed rows replace rows of the same key.
+        await createVersionTables(pool, {
+          dataflowId: dataflow.id,
+          schema,
+          version,
+          tables: selections.map(selectedLayout),
+          keyAfterLoad: selections.map((s) => s.table).filter((table) => !incremental[table]),
+        });
         await setDataflowStatus(pool, dataflow.id, 'Running');
         return { version, incremental, notices };
       });

@@ -6,7 +6,7 @@ import { withTransaction } from './control-plane/postgres';
 import type { DataflowTable } from './control-plane/table-selection';
 import { incrementalFilter, type IncrementalPlan } from './incremental-cursor';
 import { encodeRows, loadEncoded, versionTarget } from './warehouse/copy-loader';
-import { copyForwardVersion } from './warehouse/versioned-tables';
+import { addPrimaryKey, copyForwardVersion } from './warehouse/versioned-tables';
 import { qualifiedName } from './warehouse/identifiers';
 import { createRowMapper, type RowContext } from './warehouse/row-mapping';
 import { tableLayout, type TableLayout } from './warehouse/table-layout';
@@ -169,7 +169,13 @@ export async function extractTable(input: ExtractInput): Promise<TableSummary> {
     summary.rows += rows;
     summary.pages += pages;
   }
-  if (!incremental) return summary;
+  if (!incremental) {
+    // A full load's table was created without its key (see keyAfterLoad): build it now, in one pass.
+    await withTransaction(input.pool, (db) =>
+      addPrimaryKey(db, { schema: input.schema, version: input.version, definition: layout }),
+    );
+    return summary;
+  }
 
   const rowsRead = summary.rows;
   const total = await withTransaction(input.pool, async (db) => {

@@ -124,6 +124,18 @@ test('a forced full refresh reads everything again and equals the incremental ve
   expect(diffs).toEqual({ profiles: 0, events: 0, metrics: 0, lists: 0 });
 }, 300_000);
 
+test('every table of every version has its primary key, whether built after a full load or there from the start', async () => {
+  // Full loads build the key once loaded (v1, v3); incremental tables have it from the start (v2).
+  const keyed = await query<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = '${SCHEMA}' AND c.relkind = 'r'
+       AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)
+     ORDER BY 1`,
+  );
+  const expected = TABLES.flatMap((t) => [1, 2, 3].map((v) => `${t}__v${v}`)).sort();
+  expect(keyed.map((r) => r.name)).toEqual(expected);
+});
+
 test('changed profiles carry their new values in the incremental version', async () => {
   // The sandbox's changes all fall after its start clock; version 1 holds none of them.
   const [{ changed }] = await query<{ changed: string }>(

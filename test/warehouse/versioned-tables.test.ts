@@ -8,10 +8,11 @@ import { SecretBox } from '../../activities/control-plane/secret-box';
 import { allocateVersion, getVersion, listCommittedVersions } from '../../activities/control-plane/versions';
 import { loadBatch, versionTarget } from '../../activities/warehouse/copy-loader';
 import { entities } from '../../activities/warehouse/entities';
-import { NothingToRollBackError, StagedTableMissingError } from '../../activities/warehouse/errors';
+import { DuplicateRowError, NothingToRollBackError, StagedTableMissingError } from '../../activities/warehouse/errors';
 import { createRowMapper } from '../../activities/warehouse/row-mapping';
 import { tableLayout, type TableLayout } from '../../activities/warehouse/table-layout';
 import {
+  addPrimaryKey,
   commitVersion,
   copyForwardVersion,
   createVersionTables,
@@ -372,5 +373,69 @@ describe('versioned tables', () => {
       createVersionTables(db.pool, { dataflowId: intruder.id, schema: flow.schema, version: 9, tables: [TAGS] }),
     ).rejects.toThrow(SchemaConflictError);
     expect(await tablesIn(flow.schema)).toEqual(['tags:v', 'tags__v1:r']);
+  });
+
+  describe('a table whose key is built after the load', () => {
+    async function primaryKeyOf(schema: string, table: string): Promise<string | null> {
+      const { rows } = await db.pool.query<{ definition: string }>(
+        `SELECT pg_get_constraintdef(c.oid) AS definition FROM pg_constraint c
+         WHERE c.conrelid = to_regclass($1) AND c.contype = 'p'`,
+        [`${schema}.${table}`],
+      );
+      return rows[0]?.definition ?? null;
+    }
+
+    async function stageWithoutKey(flow: Flow, ids: string[]): Promise<number> {
+      const { version } = await allocateVersion(db.pool, {
+        dataflowId: flow.id,
+        workflowId: 'wf',
+        runId: randomBytes(4).toString('hex'),
+        trigger: 'manual',
+        tables: ['tags', 'metrics'],
+      });
+      await createVersionTables(db.pool, {
+        dataflowId: flow.id,
+        schema: flow.schema,
+        version,
+        tables: [TAGS, METRICS],
+        keyAfterLoad: ['tags'],
+      });
+      const map = createRowMapper(TAGS);
+      await withTransaction(db.pool, (client) =>
+        loadBatch(
+          client,
+          versionTarget(flow.schema, version, TAGS),
+          ids.map((id) => map({ type: 'tag', id, attributes: { name: id } })),
+        ),
+      );
+      return version;
+    }
+
+    test('is created without it, gets it from addPrimaryKey, and a second call changes nothing', async () => {
+      const flow = await newDataflow();
+      const version = await stageWithoutKey(flow, ['a', 'b', 'c']);
+      expect(await primaryKeyOf(flow.schema, `tags__v${version}`)).toBeNull();
+      // Only the tables named are: the other keeps its key from the start.
+      expect(await primaryKeyOf(flow.schema, `metrics__v${version}`)).toBe('PRIMARY KEY (id)');
+      for (let i = 0; i < 2; i++) {
+        await withTransaction(db.pool, (client) =>
+          addPrimaryKey(client, { schema: flow.schema, version, definition: TAGS }),
+        );
+        expect(await primaryKeyOf(flow.schema, `tags__v${version}`)).toBe('PRIMARY KEY (id)');
+      }
+    });
+
+    test('a repeated key fails the build with a DuplicateRowError naming the key, and leaves the table without one', async () => {
+      const flow = await newDataflow();
+      const version = await stageWithoutKey(flow, ['a', 'twice', 'b', 'twice']);
+      await expect(
+        withTransaction(db.pool, (client) => addPrimaryKey(client, { schema: flow.schema, version, definition: TAGS })),
+      ).rejects.toThrow(
+        new DuplicateRowError(
+          `A row loaded into ${flow.schema}.tags__v${version} repeats a key. Key (id)=(twice) is duplicated.`,
+        ),
+      );
+      expect(await primaryKeyOf(flow.schema, `tags__v${version}`)).toBeNull();
+    });
   });
 });
