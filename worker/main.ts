@@ -3,7 +3,7 @@ import { resolveConnectionSettings } from '../client/connection-settings';
 import { startWorker } from './create-worker';
 import { workflowBundlePath } from './workflow-bundle';
 
-/** The worker process: `node --require tsx/cjs worker/main.ts` (`npm run worker`). Stops cleanly on SIGINT/SIGTERM (Temporal's Runtime handles both). */
+/** The worker process, started as `node worker/launch.js` (`npm run worker`). Stops cleanly on SIGINT/SIGTERM (Temporal's Runtime handles both). */
 async function main(): Promise<void> {
   const config = readConfig();
   const settings = resolveConnectionSettings(config);

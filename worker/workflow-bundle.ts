@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { projectRoot } from '../stack/project-root';
 
 /**
  * The workflow bundle a worker process runs. Temporal's worker would otherwise bundle the workflow code
@@ -11,7 +12,8 @@ import path from 'node:path';
  * locked dependency versions): a change to any of them builds a new one.
  */
 
-const ROOT = path.resolve(__dirname, '..');
+// Found by walking up: the worker runs compiled into node_modules/.cache as well as from the sources.
+const ROOT = projectRoot();
 /** What the workflow code is made of: it imports only from these directories and from @temporalio. */
 const SOURCE_DIRS = ['workflows', 'shared'];
 

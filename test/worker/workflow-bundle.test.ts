@@ -45,6 +45,6 @@ test('the source hash is stable and covers the workflow code', () => {
 test('the worker runs as one node process with the allocator settings', () => {
   const command = workerCommand('/project', ['--cpu-prof']);
   expect(command.command).toBe(process.execPath);
-  expect(command.args).toEqual(['--cpu-prof', '--require', 'tsx/cjs', '/project/worker/main.ts']);
+  expect(command.args).toEqual(['--cpu-prof', '/project/worker/launch.js']);
   expect(command.env).toEqual(WORKER_MALLOC_ENV);
 });
