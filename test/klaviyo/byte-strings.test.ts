@@ -13,6 +13,7 @@ import { selectedLayout } from '../../activities/extract-table';
 import { encodeRows, versionTarget } from '../../activities/warehouse/copy-loader';
 import { createRowMapper, type JsonApiResource, type RowContext } from '../../activities/warehouse/row-mapping';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
+import { seededRandom } from '../resilience/seeded-random';
 import { sendJson, startScriptedHttpServer, type ScriptedHttpServer } from './scripted-http-server';
 
 /**
@@ -47,18 +48,6 @@ describe('decodableAsBytes', () => {
     expect(valueBytesToText(JSON.parse(bytesOf(utf8('{"clé":["é",{"ü":1}]}'))))).toEqual({ clé: ['é', { ü: 1 }] });
   });
 });
-
-/** A seeded generator, so a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /**
  * Strings where characters and bytes could part ways: U+00A0 (which `trim` removes, and whose UTF-8 ends
@@ -160,7 +149,7 @@ describe('a page read as byte strings', () => {
   it.each(catalog.map((t) => [t.name, t] as const))(
     '%s: is accepted, mapped and written exactly as when read as text (300 random pages)',
     (_name, table) => {
-      const next = random([...table.name].reduce((n, c) => n * 31 + c.charCodeAt(0), 7));
+      const next = seededRandom([...table.name].reduce((n, c) => n * 31 + c.charCodeAt(0), 7));
       // No context fails rows of fan-out tables, with their id in the words.
       const contexts: RowContext[] = [{}, { parentId: 'p1', channel: 'email' }, { parentId: 'père', channel: 'émail' }];
       let asBytes = 0;
