@@ -11,33 +11,19 @@
  *
  * Plain JavaScript, so that starting the worker needs no TypeScript hook.
  */
-const { createHash } = require('node:crypto');
-const fs = require('node:fs');
 const path = require('node:path');
+const { buildOnce, sourceHash: hashSources } = require('./build-cache');
 
 /** What the worker is built from: the directories its imports reach, and what decides how they compile. */
-const SOURCE_DIRS = ['activities', 'client', 'shared', 'stack', 'worker', 'workflows'];
-const SOURCE_FILES = ['package-lock.json', 'tsconfig.json'];
+const SOURCES = {
+  dirs: ['activities', 'client', 'shared', 'stack', 'worker', 'workflows'],
+  files: ['package-lock.json', 'tsconfig.json'],
+  extensions: ['.ts', '.json', '.js'],
+};
 
 /** A hash of the worker's sources under `root`. */
 function sourceHash(root) {
-  const hash = createHash('sha256');
-  const files = SOURCE_DIRS.flatMap((dir) => listSources(path.join(root, dir)));
-  files.push(...SOURCE_FILES.map((file) => path.join(root, file)));
-  for (const file of files.sort()) {
-    if (!fs.existsSync(file)) continue;
-    hash.update(path.relative(root, file)).update('\0').update(fs.readFileSync(file)).update('\0');
-  }
-  return hash.digest('hex').slice(0, 16);
-}
-
-function listSources(dir) {
-  if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) return listSources(full);
-    return /\.(ts|json|js)$/.test(entry.name) ? [full] : [];
-  });
+  return hashSources(root, SOURCES);
 }
 
 /**
@@ -46,12 +32,7 @@ function listSources(dir) {
  * @param cacheDir @default <root>/node_modules/.cache/dataflows-worker
  */
 function compiledWorker(root, cacheDir = path.join(root, 'node_modules', '.cache', 'dataflows-worker')) {
-  const file = path.join(cacheDir, `${sourceHash(root)}.js`);
-  if (fs.existsSync(file)) return file;
-  fs.mkdirSync(cacheDir, { recursive: true });
-  // Written under a temporary name and renamed: two workers starting together never run half a file.
-  const partial = `${file}.${process.pid}.partial`;
-  try {
+  return buildOnce(path.join(cacheDir, `${sourceHash(root)}.js`), (partial) =>
     require('esbuild').buildSync({
       absWorkingDir: root,
       entryPoints: [path.join(root, 'worker', 'main.ts')],
@@ -62,12 +43,8 @@ function compiledWorker(root, cacheDir = path.join(root, 'node_modules', '.cache
       format: 'cjs',
       target: 'node20',
       logLevel: 'error',
-    });
-    fs.renameSync(partial, file);
-  } finally {
-    fs.rmSync(partial, { force: true });
-  }
-  return file;
+    }),
+  );
 }
 
 module.exports = { compiledWorker, sourceHash };

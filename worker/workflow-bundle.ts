@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../stack/project-root';
+import { buildOnce, sourceHash as hashSources } from './build-cache';
 
 /**
  * The workflow bundle a worker process runs. Temporal's worker would otherwise bundle the workflow code
@@ -29,40 +29,19 @@ export function workflowBundlePath(options: { explicit?: string; dataDir: string
     return options.explicit;
   }
   const file = path.join(options.dataDir, 'workflow-bundles', `${sourceHash()}.js`);
-  if (fs.existsSync(file)) return file;
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  // Written under a temporary name and renamed: two workers starting together never read half a file.
-  const partial = `${file}.${process.pid}.partial`;
-  const built = spawnSync(
-    process.execPath,
-    ['--require', 'tsx/cjs', path.join(ROOT, 'worker', 'build-workflow-bundle.ts'), partial],
-    { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  if (built.status !== 0 || !fs.existsSync(partial)) {
-    fs.rmSync(partial, { force: true });
-    throw new Error(`Could not bundle the workflow code:\n${(built.stderr || built.stdout || '').trim()}`);
-  }
-  fs.renameSync(partial, file);
-  return file;
+  return buildOnce(file, (partial) => {
+    const built = spawnSync(
+      process.execPath,
+      ['--require', 'tsx/cjs', path.join(ROOT, 'worker', 'build-workflow-bundle.ts'), partial],
+      { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    if (built.status !== 0 || !fs.existsSync(partial)) {
+      throw new Error(`Could not bundle the workflow code:\n${(built.stderr || built.stdout || '').trim()}`);
+    }
+  });
 }
 
 /** A hash of the workflow sources and of the locked dependencies (Temporal's workflow runtime among them). */
 export function sourceHash(): string {
-  const hash = createHash('sha256');
-  const files = SOURCE_DIRS.flatMap((dir) => listFiles(path.join(ROOT, dir)));
-  files.push(path.join(ROOT, 'package-lock.json'));
-  for (const file of files.sort()) {
-    if (!fs.existsSync(file)) continue;
-    hash.update(path.relative(ROOT, file)).update('\0').update(fs.readFileSync(file)).update('\0');
-  }
-  return hash.digest('hex').slice(0, 16);
-}
-
-function listFiles(dir: string): string[] {
-  if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) return listFiles(full);
-    return entry.name.endsWith('.ts') ? [full] : [];
-  });
+  return hashSources(ROOT, { dirs: SOURCE_DIRS, files: ['package-lock.json'], extensions: ['.ts'] });
 }

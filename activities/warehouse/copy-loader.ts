@@ -4,7 +4,6 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { PageStrings } from '../klaviyo/page-check';
-import { PG_ERRORS, pgErrorCode, pgErrorDetail } from '../control-plane/postgres';
 import { createRowEncoder, type Cell, type CopyColumnType } from './copy-text';
 import { DuplicateRowError, InvalidIdentifierError } from './errors';
 import { qualifiedName, quoteIdent, validateIdentifier, versionedTableName } from './identifiers';
@@ -142,11 +141,7 @@ async function copyChunks(
   try {
     await pipeline(Readable.from(chunks, { objectMode: false }), client.query(copyFrom(sql)));
   } catch (err) {
-    if (pgErrorCode(err) === PG_ERRORS.uniqueViolation) {
-      const detail = pgErrorDetail(err) === undefined ? '' : ` ${pgErrorDetail(err)}`;
-      throw new DuplicateRowError(`A row loaded into ${target.schema}.${target.table} repeats a key.${detail}`);
-    }
-    throw err;
+    throw DuplicateRowError.orError(err, `${target.schema}.${target.table}`);
   }
   return chunks.reduce((n, chunk) => n + chunk.length, 0);
 }

@@ -1,5 +1,6 @@
 import { FAILURE_TYPES } from '../../shared/operations';
 import { DataflowError } from '../control-plane/errors';
+import { PG_ERRORS, pgErrorCode, pgErrorDetail } from '../control-plane/postgres';
 
 /** A schema, table or column name that cannot be used safely; nothing was sent to Postgres. */
 export class InvalidIdentifierError extends DataflowError {
@@ -25,6 +26,13 @@ export class WarehouseBusyError extends DataflowError {
 export class DuplicateRowError extends DataflowError {
   readonly type = 'DuplicateRow';
   readonly retryable = false;
+
+  /** `err` in these words if Postgres refused a repeated key of `table` (`schema.table`), else `err` itself. */
+  static orError(err: unknown, table: string): unknown {
+    if (pgErrorCode(err) !== PG_ERRORS.uniqueViolation) return err;
+    const detail = pgErrorDetail(err) === undefined ? '' : ` ${pgErrorDetail(err)}`;
+    return new DuplicateRowError(`A row loaded into ${table} repeats a key.${detail}`);
+  }
 }
 
 /** A commit named a table that was never staged for that version. */

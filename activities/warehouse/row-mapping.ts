@@ -47,11 +47,17 @@ export function createRowMapper(layout: TableLayout, strings: PageStrings = 'tex
   };
   if (strings === 'text') return map;
   const mapText = createRowMapper(layout);
+  // A pass hands every row the same context object (never changed in place): converted once, not per row.
+  let lastContext: RowContext | undefined;
+  let byteContext: RowContext = {};
   return (resource, context = {}, tally) => {
-    const byteContext: RowContext = {
-      parentId: typeof context.parentId === 'string' ? textToBytes(context.parentId) : context.parentId,
-      channel: typeof context.channel === 'string' ? textToBytes(context.channel) : context.channel,
-    };
+    if (context !== lastContext) {
+      lastContext = context;
+      byteContext = {
+        parentId: typeof context.parentId === 'string' ? textToBytes(context.parentId) : context.parentId,
+        channel: typeof context.channel === 'string' ? textToBytes(context.channel) : context.channel,
+      };
+    }
     try {
       return map(resource, byteContext, tally);
     } catch (err) {

@@ -90,13 +90,10 @@ export async function addPrimaryKey(
   try {
     await db.query(`ALTER TABLE ${table} ADD PRIMARY KEY (${input.definition.primaryKey.map(quoteIdent).join(', ')})`);
   } catch (err) {
-    if (pgErrorCode(err) === PG_ERRORS.uniqueViolation) {
-      const detail = pgErrorDetail(err) === undefined ? '' : ` ${pgErrorDetail(err)}`;
-      throw new DuplicateRowError(
-        `A row loaded into ${input.schema}.${versionedTableName(input.definition.table, input.version)} repeats a key.${detail}`,
-      );
-    }
-    throw err;
+    throw DuplicateRowError.orError(
+      err,
+      `${input.schema}.${versionedTableName(input.definition.table, input.version)}`,
+    );
   }
 }
 
