@@ -13,7 +13,7 @@ import { missingScopes, readKlaviyoRateLimits } from '../activities/dataflow-act
 import { migrateToLatest } from '../activities/control-plane/migrate';
 import { SecretBox } from '../activities/control-plane/secret-box';
 import { validateDataflowName, warehouseSchemaName } from '../activities/control-plane/dataflow-name';
-import { validateApiKeyFormat } from '../activities/control-plane/api-key';
+import { apiKeyHint, maskApiKey, validateApiKeyFormat } from '../activities/control-plane/api-key';
 import {
   createDataflow,
   getDataflow,
@@ -25,7 +25,12 @@ import {
 } from '../activities/control-plane/dataflows';
 import { DataflowExistsError, DataflowNotFoundError } from '../activities/control-plane/errors';
 import type { DataflowTable, TableSelectionInput } from '../activities/control-plane/table-selection';
-import { entities as warehouseEntities, type Entity } from '../activities/warehouse/entities';
+import {
+  entities as warehouseEntities,
+  previewEntity,
+  type Entity,
+  type EntityPreview,
+} from '../activities/warehouse/entities';
 import { readConfig, TASK_QUEUE, type Config } from '../shared/config';
 import {
   operationWorkflowId,
@@ -66,6 +71,8 @@ export interface CreateDataflowInput {
   fields?: string[];
   /** `table.field` entries added to the default fields, e.g. `profiles.predictive_analytics`. */
   includeFields?: string[];
+  /** Exactly these fields for each table named; see {@link SelectionChoice.tableFields}. */
+  tableFields?: Record<string, string[]>;
 }
 
 export interface EditDataflowInput {
@@ -77,6 +84,7 @@ export interface EditDataflowInput {
   excludeFields?: string[];
   fields?: string[];
   includeFields?: string[];
+  tableFields?: Record<string, string[]>;
 }
 
 export interface DataflowListRow extends Dataflow {
@@ -103,6 +111,23 @@ export interface StartedOperation {
 /** Live progress of a run: the workflow's table states plus the heartbeats of tables in flight. */
 export interface LiveProgress extends RunProgress {
   status: string;
+}
+
+/** What Connect finds: the account, and per catalog table whether the key can read it and its default fields. */
+export interface Discovery {
+  accountId: string;
+  /** The key as a person may see it (`pk_…abcd`). */
+  apiKeyMask: string;
+  tables: Array<{
+    table: CatalogTable;
+    readable: boolean;
+    /** The scopes the key lacks for this table (empty when readable). */
+    missingScopes: string[];
+    /** Fields that move the table to a slower rate tier ({@link slowTierFields}). */
+    slowTierFields: string[];
+    /** The fields a new dataflow selects by default. */
+    defaultFields: string[];
+  }>;
 }
 
 /**
@@ -169,7 +194,7 @@ export class DataflowApi {
     let accountId: string | null | undefined;
     let tables: TableSelectionInput[] | undefined;
     const apiKey = input.apiKey === undefined ? undefined : validateApiKeyFormat(input.apiKey);
-    const fieldsChanged = Boolean(input.excludeFields || input.fields || input.includeFields);
+    const fieldsChanged = Boolean(input.excludeFields || input.fields || input.includeFields || input.tableFields);
     if (apiKey !== undefined || input.baseUrl !== undefined || input.tables || fieldsChanged) {
       if (apiKey !== undefined || input.baseUrl !== undefined) {
         // A new key or host is proven before it is saved; the saved one keeps working until then.
@@ -230,6 +255,55 @@ export class DataflowApi {
   async entities(name: string): Promise<Entity[]> {
     const dataflow = await getDataflow(this.pool, name);
     return warehouseEntities(this.pool, warehouseSchemaName(dataflow.name));
+  }
+
+  /**
+   * Connect without saving: proves the key (and host) and tells, for every catalog table, whether the key can
+   * read it (else the scopes it lacks) and which fields a new dataflow selects by default.
+   */
+  async connect(apiKey: string, baseUrl?: string): Promise<Discovery> {
+    const key = validateApiKeyFormat(apiKey);
+    return { ...(await this.discovery(key, baseUrl)), apiKeyMask: maskApiKey(apiKeyHint(key)) };
+  }
+
+  /** Connect for an edit: a new key or host when given, else the saved ones. */
+  async connectSaved(name: string, input: { apiKey?: string; baseUrl?: string } = {}): Promise<Discovery> {
+    const dataflow = await getDataflow(this.pool, name);
+    if (input.apiKey !== undefined) return this.connect(input.apiKey, input.baseUrl ?? dataflow.baseUrl);
+    const saved = await this.discovery(await this.savedKey(dataflow), input.baseUrl ?? dataflow.baseUrl);
+    return { ...saved, apiKeyMask: maskApiKey(dataflow.apiKeyHint) };
+  }
+
+  private async discovery(apiKey: string, baseUrl?: string): Promise<Omit<Discovery, 'apiKeyMask'>> {
+    const { accountId, readable, missing } = await this.discover(apiKey, baseUrl);
+    const defaults = new Map(selectionFor(readable).map((t) => [t.table, new Set(t.fields)]));
+    return {
+      accountId,
+      tables: CATALOG.map((table) => {
+        const lacking = table.scopes.filter((s) => missing.has(s));
+        const slow = new Set(slowTierFields(table));
+        return {
+          table,
+          readable: lacking.length === 0,
+          missingScopes: lacking,
+          slowTierFields: [...slow],
+          defaultFields: table.fields.map((f) => f.name).filter((f) => defaults.get(table.name)?.has(f) ?? !slow.has(f)),
+        };
+      }),
+    };
+  }
+
+  /** The first rows (default 50) of one of the dataflow's tables, from the version readers see now. */
+  async preview(name: string, table: string, limit = 50): Promise<EntityPreview> {
+    const dataflow = await getDataflow(this.pool, name);
+    const preview = await previewEntity(this.pool, warehouseSchemaName(dataflow.name), table, limit);
+    if (!preview) {
+      throw new UserInputError(
+        `Dataflow "${dataflow.name}" has no committed table "${table}": run it first, or pick one of its entities.`,
+        'EntityNotFound',
+      );
+    }
+    return preview;
   }
 
   // ---- operations ----------------------------------------------------------------------------
@@ -445,12 +519,15 @@ export class DataflowApi {
   }
 
   /** Proves the key and finds the tables it can read (a table is readable when every scope it needs is granted). */
-  private async discover(apiKey: string, baseUrl?: string): Promise<{ accountId: string; readable: CatalogTable[] }> {
+  private async discover(
+    apiKey: string,
+    baseUrl?: string,
+  ): Promise<{ accountId: string; readable: CatalogTable[]; missing: Set<string> }> {
     const client = new KlaviyoClient({ apiKey, baseUrl, rateLimits: readKlaviyoRateLimits() });
     try {
       const { missing, accountId } = await missingScopes(client, CATALOG);
       const readable = CATALOG.filter((t) => t.scopes.every((s) => !missing.has(s)));
-      return { accountId: accountId ?? client.accountKey, readable };
+      return { accountId: accountId ?? client.accountKey, readable, missing };
     } finally {
       client.close();
     }
@@ -473,6 +550,7 @@ function busyError(name: string, operation: string, url: string): UserInputError
   return new UserInputError(
     `Dataflow "${name}" is busy: ${operation === 'operation' ? 'another operation' : `a ${operation.replace('Dataflow', '')}`} is in progress (${url}). ` +
       `Wait for it to finish, or cancel it with \`dataflow cancel ${name}\`, then try again.`,
+    'DataflowBusy',
   );
 }
 
@@ -483,6 +561,8 @@ export interface SelectionChoice {
   excludeFields?: string[];
   fields?: string[];
   includeFields?: string[];
+  /** Exactly these fields for each table named (an empty list is allowed), e.g. from the console's picker. */
+  tableFields?: Record<string, string[]>;
 }
 
 /**
@@ -526,6 +606,12 @@ export function selectionFor(readable: CatalogTable[], choice: SelectionChoice =
   };
   const excluded = fieldPairs(excludeFields);
   const exact = fieldPairs(choice.fields);
+  // A per-table list (the console's field picker) may be empty: a table read for its ids alone.
+  for (const [table, fields] of Object.entries(choice.tableFields ?? {})) {
+    for (const field of fields) parseFieldPair(`${table}.${field}`, wanted);
+    if (!wanted.includes(table)) throw new UserInputError(`Fields were given for "${table}", which is not selected.`);
+    exact.set(table, new Set(fields));
+  }
   const included = fieldPairs(choice.includeFields);
   const wantedSet = new Set(wanted);
   return CATALOG.map((t) => {

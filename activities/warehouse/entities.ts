@@ -49,3 +49,27 @@ export async function entities(db: Queryable, schema: string): Promise<Entity[]>
       version: row.version ?? catalogVersion.get(views[row.position]) ?? null,
     }));
 }
+
+export interface EntityPreview {
+  table: string;
+  version: number | null;
+  columns: string[];
+  rows: Array<Record<string, unknown>>;
+}
+
+/**
+ * The first `limit` rows of one reader view, in key order, as a reader sees them: the live version only.
+ * Only a view the dataflow shows can be named; anything else is "not found", never a query.
+ */
+export async function previewEntity(db: Queryable, schema: string, table: string, limit = 50): Promise<EntityPreview | null> {
+  validateIdentifier(schema, 'schema');
+  const views = readerViews(await listSchemaRelations(db, schema));
+  if (!views.includes(table)) return null;
+  const bounded = Math.max(1, Math.min(500, Math.trunc(limit)));
+  const result = await db.query<Record<string, unknown>>(
+    `SELECT * FROM ${qualifiedName(schema, table)} ORDER BY 1 LIMIT ${bounded}`,
+  );
+  const columns = result.fields.map((f) => f.name);
+  const version = result.rows.length > 0 ? Number(result.rows[0][SYSTEM_COLUMNS.version]) : null;
+  return { table, version, columns, rows: result.rows };
+}
