@@ -173,8 +173,7 @@ export class DataflowApi {
 
   /** Validates the name and the key against Klaviyo, discovers the readable tables, saves. */
   async create(input: CreateDataflowInput): Promise<Dataflow> {
-    const name = validateDataflowName(input.name);
-    await this.assertNameFree(name);
+    const name = await this.checkNewName(input.name);
     const apiKey = validateApiKeyFormat(input.apiKey);
     const { accountId, readable } = await this.discover(apiKey, input.baseUrl);
     const tables = selectionFor(readable, input);
@@ -360,6 +359,23 @@ export class DataflowApi {
     };
   }
 
+  /** The operation in flight on a dataflow, if any, with its Web UI link. */
+  async running(name: string): Promise<(StartedOperation & { operation: string }) | null> {
+    const dataflow = await getDataflow(this.pool, name);
+    const running = await this.runningInfo(dataflow);
+    if (!running) return null;
+    const operation = running.operation.replace(/Dataflow$/, '');
+    return { ...(await this.started(this.temporal.workflow.getHandle(running.workflowId), running.runId)), operation };
+  }
+
+  /** Live progress of the run in flight on a dataflow; null when no run is in flight. */
+  async runProgress(name: string): Promise<(LiveProgress & { url: string }) | null> {
+    const running = await this.running(name);
+    if (!running || running.operation !== 'run') return null;
+    const progress = await this.progress(this.temporal.workflow.getHandle(running.workflowId, running.runId));
+    return { ...progress, url: running.url };
+  }
+
   async cancel(name: string): Promise<StartedOperation> {
     const dataflow = await getDataflow(this.pool, name);
     const running = await this.runningInfo(dataflow);
@@ -503,6 +519,13 @@ export class DataflowApi {
       }
       throw err;
     }
+  }
+
+  /** The name rule and uniqueness (case-insensitive), as create applies them; returns the name to save. */
+  async checkNewName(input: string): Promise<string> {
+    const name = validateDataflowName(input);
+    await this.assertNameFree(name);
+    return name;
   }
 
   private async assertNameFree(name: string): Promise<void> {
