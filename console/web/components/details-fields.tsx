@@ -1,0 +1,36 @@
+/** Display Name and Description, shared by New and Edit. */
+export function DetailsFields(props: {
+  displayName: string;
+  description: string;
+  onDisplayName: (value: string) => void;
+  onDescription: (value: string) => void;
+}) {
+  return (
+    <>
+      <div class="field">
+        <label for="display-name">Display Name</label>
+        <input
+          id="display-name"
+          type="text"
+          value={props.displayName}
+          maxLength={200}
+          aria-describedby="display-name-help"
+          onInput={(e) => props.onDisplayName(e.currentTarget.value)}
+        />
+        <p id="display-name-help" class="help">
+          How the dataflow is shown in lists. Any words; defaults to its name.
+        </p>
+      </div>
+      <div class="field">
+        <label for="description">Description</label>
+        <textarea
+          id="description"
+          rows={3}
+          value={props.description}
+          maxLength={2000}
+          onInput={(e) => props.onDescription(e.currentTarget.value)}
+        />
+      </div>
+    </>
+  );
+}

@@ -1,0 +1,328 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { ConnectorInfo, ConnectResult, CreateDataflowRequest, DataflowView, NameCheck } from '../../api-types';
+import { api, ApiError } from '../api';
+import { ErrorAlert } from '../components/alert';
+import { DetailsFields } from '../components/details-fields';
+import { Connected, KeyForm } from '../components/key-form';
+import { Breadcrumbs, PageHeading } from '../components/layout';
+import { TablePicker } from '../components/table-picker';
+import { Step, Stepper } from '../components/wizard';
+import { useDebounced, usePolled, useTitle } from '../hooks';
+import { navigate } from '../router';
+import { defaultSelection, selectionProblem, tableChoices, type Selection } from '../selection';
+
+const STEPS = ['Name', 'Connector', 'Details', 'Connect', 'Table Details'];
+const NAME_RULE = 'Starts with a letter. Letters and numbers only. No spaces.';
+
+/** The New Dataflow wizard: Name → Connector → Details → Connect → Table Details, then Save. */
+export function NewDataflow() {
+  useTitle('New Dataflow');
+  const [step, setStep] = useState(0);
+  const moved = useRef(false);
+  const [name, setName] = useState('');
+  const [connector, setConnector] = useState<string | null>(null);
+  const [displayName, setDisplayName] = useState<string | null>(null);
+  const [description, setDescription] = useState('');
+  const [connected, setConnected] = useState<{ result: ConnectResult; baseUrl: string } | null>(null);
+  /** The key that Connect proved, kept only here until Save. */
+  const apiKey = useRef<string | null>(null);
+  const [selection, setSelection] = useState<Selection>({});
+  const [saving, setSaving] = useState(false);
+  const [saveError, setSaveError] = useState<unknown>(null);
+
+  useEffect(
+    () => () => {
+      apiKey.current = null;
+    },
+    [],
+  );
+
+  const go = (to: number) => {
+    moved.current = true;
+    setStep(to);
+  };
+
+  const save = async () => {
+    if (!connected || !apiKey.current) return;
+    setSaving(true);
+    setSaveError(null);
+    const body: CreateDataflowRequest = {
+      name,
+      displayName: (displayName ?? name).trim() || name,
+      description: description.trim(),
+      apiKey: apiKey.current,
+      tables: tableChoices(connected.result.tables, selection),
+    };
+    if (connected.baseUrl) body.baseUrl = connected.baseUrl;
+    try {
+      await api.post<DataflowView>('/api/dataflows', body);
+      apiKey.current = null;
+      navigate('/imports');
+    } catch (err) {
+      setSaveError(err);
+      // A name taken meanwhile is fixed on the first step.
+      if (err instanceof ApiError && err.field === 'name') go(0);
+    } finally {
+      setSaving(false);
+    }
+  };
+
+  return (
+    <>
+      <Breadcrumbs items={[{ label: 'New Dataflow' }]} />
+      <PageHeading>New Dataflow</PageHeading>
+      <Stepper steps={STEPS} current={step} />
+      {step === 0 && (
+        <NameStep
+          key="name"
+          focusHeading={moved.current}
+          name={name}
+          onName={setName}
+          error={saveError instanceof ApiError && saveError.field === 'name' ? saveError : null}
+          onNext={() => go(1)}
+        />
+      )}
+      {step === 1 && (
+        <ConnectorStep
+          key="connector"
+          focusHeading={moved.current}
+          selected={connector}
+          onSelect={setConnector}
+          onBack={() => go(0)}
+          onNext={() => go(2)}
+        />
+      )}
+      {step === 2 && (
+        <Step key="details" title="Details" focusHeading={moved.current} onBack={() => go(1)} onNext={() => go(3)}>
+          <DetailsFields
+            displayName={displayName ?? name}
+            description={description}
+            onDisplayName={setDisplayName}
+            onDescription={setDescription}
+          />
+        </Step>
+      )}
+      {step === 3 && (
+        <Step
+          key="connect"
+          title="Connect"
+          focusHeading={moved.current}
+          onBack={() => go(2)}
+          onNext={() => go(4)}
+          nextDisabled={!connected}
+        >
+          <p>Connect {displayName || name} to a Klaviyo account with its private API key.</p>
+          {connected && <Connected result={connected.result} />}
+          <KeyForm
+            label={connected ? 'Use another API Key' : 'API Key'}
+            initialBaseUrl={connected?.baseUrl}
+            connect={async (key, baseUrl) => {
+              const result = await api.post<ConnectResult>(
+                '/api/connect',
+                baseUrl ? { apiKey: key, baseUrl } : { apiKey: key },
+              );
+              apiKey.current = key;
+              setConnected({ result, baseUrl });
+              setSelection(defaultSelection(result.tables));
+              return result;
+            }}
+          />
+        </Step>
+      )}
+      {step === 4 && connected && (
+        <Step
+          key="tables"
+          title="Table Details"
+          focusHeading={moved.current}
+          onBack={() => go(3)}
+          onNext={() => void save()}
+          nextLabel="Save"
+          nextDisabled={selectionProblem(connected.result.tables, selection) !== null}
+          busy={saving}
+          footer={
+            <>
+              {selectionProblem(connected.result.tables, selection) && (
+                <p class="help error-text">{selectionProblem(connected.result.tables, selection)}</p>
+              )}
+              <ErrorAlert error={saveError} />
+            </>
+          }
+        >
+          <p>
+            Pick the tables to import and, per table, the fields. Account <strong>{connected.result.accountId}</strong>,
+            key <code>{connected.result.apiKeyMask}</code>.
+          </p>
+          <TablePicker tables={connected.result.tables} selection={selection} onChange={setSelection} />
+        </Step>
+      )}
+    </>
+  );
+}
+
+function NameStep(props: {
+  focusHeading: boolean;
+  name: string;
+  onName: (name: string) => void;
+  error: ApiError | null;
+  onNext: () => void;
+}) {
+  const { name } = props;
+  const debounced = useDebounced(name.trim(), 250);
+  const [check, setCheck] = useState<{ name: string; result: NameCheck | null; error: unknown }>({
+    name: '',
+    result: null,
+    error: null,
+  });
+
+  useEffect(() => {
+    if (!debounced) return;
+    let live = true;
+    api.get<NameCheck>(`/api/name-check?name=${encodeURIComponent(debounced)}`).then(
+      (result) => live && setCheck({ name: debounced, result, error: null }),
+      (error: unknown) => live && setCheck({ name: debounced, result: null, error }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [debounced]);
+
+  const current = check.name === name.trim() && name.trim() !== '';
+  const ok = current && check.result?.ok === true && !props.error;
+  const message =
+    props.error?.message ?? (current ? (check.result?.ok ? null : (check.result?.message ?? null)) : null);
+  const checking = name.trim() !== '' && !current;
+
+  return (
+    <Step title="Name" focusHeading={props.focusHeading} onNext={props.onNext} nextDisabled={!ok}>
+      <div class="field">
+        <label for="dataflow-name">Name</label>
+        <input
+          id="dataflow-name"
+          type="text"
+          value={name}
+          autocomplete="off"
+          spellcheck={false}
+          maxLength={63}
+          aria-invalid={message ? true : undefined}
+          aria-describedby="dataflow-name-rule dataflow-name-check"
+          onInput={(e) => props.onName(e.currentTarget.value)}
+        />
+        <p id="dataflow-name-rule" class="help">
+          {NAME_RULE}
+        </p>
+        <div id="dataflow-name-check" class="inline-check" aria-live="polite">
+          {checking && <span class="muted">Checking…</span>}
+          {ok && <span class="ok-text">✓ {name.trim()} is available.</span>}
+        </div>
+        <ErrorAlert error={message ?? (current ? check.error : null)} />
+      </div>
+    </Step>
+  );
+}
+
+function ConnectorStep(props: {
+  focusHeading: boolean;
+  selected: string | null;
+  onSelect: (type: string) => void;
+  onBack: () => void;
+  onNext: () => void;
+}) {
+  const connectors = usePolled<ConnectorInfo[]>('/api/connectors');
+  const [tab, setTab] = useState('All');
+  const [search, setSearch] = useState('');
+  const tabs = ['All', 'Marketing'];
+  for (const c of connectors.data ?? []) for (const cat of c.categories) if (!tabs.includes(cat)) tabs.push(cat);
+  const q = search.trim().toLowerCase();
+  const shown = (connectors.data ?? []).filter(
+    (c) =>
+      (tab === 'All' || c.categories.includes(tab)) &&
+      (!q || c.name.toLowerCase().includes(q) || c.description.toLowerCase().includes(q)),
+  );
+  const tabRefs = useRef<Array<HTMLButtonElement | null>>([]);
+
+  const onTabKey = (e: KeyboardEvent, index: number) => {
+    let next = -1;
+    if (e.key === 'ArrowRight') next = (index + 1) % tabs.length;
+    else if (e.key === 'ArrowLeft') next = (index - 1 + tabs.length) % tabs.length;
+    else if (e.key === 'Home') next = 0;
+    else if (e.key === 'End') next = tabs.length - 1;
+    if (next < 0) return;
+    e.preventDefault();
+    setTab(tabs[next]);
+    tabRefs.current[next]?.focus();
+  };
+
+  return (
+    <Step
+      title="Connector"
+      focusHeading={props.focusHeading}
+      onBack={props.onBack}
+      onNext={props.onNext}
+      nextDisabled={!props.selected}
+    >
+      <div class="toolbar">
+        <div role="tablist" aria-label="Connector categories" class="tabs">
+          {tabs.map((t, i) => (
+            <button
+              key={t}
+              ref={(el) => {
+                tabRefs.current[i] = el;
+              }}
+              type="button"
+              role="tab"
+              id={`tab-${t}`}
+              aria-selected={tab === t}
+              aria-controls="connector-panel"
+              tabIndex={tab === t ? 0 : -1}
+              class={`tab${tab === t ? ' active' : ''}`}
+              onClick={() => setTab(t)}
+              onKeyDown={(e) => onTabKey(e, i)}
+            >
+              {t}
+            </button>
+          ))}
+        </div>
+        <span class="spacer" />
+        <div class="field-inline">
+          <label for="connector-search">Search connectors</label>
+          <input id="connector-search" type="search" value={search} onInput={(e) => setSearch(e.currentTarget.value)} />
+        </div>
+      </div>
+      <div id="connector-panel" role="tabpanel" aria-labelledby={`tab-${tab}`}>
+        <ErrorAlert error={connectors.error} />
+        {connectors.loading && <p class="muted">Loading connectors…</p>}
+        {connectors.data && shown.length === 0 && <p class="muted">No connector matches. Clear the search.</p>}
+        <div class="cards" role="radiogroup" aria-label="Connector">
+          {shown.map((c) => {
+            const selected = props.selected === c.type;
+            return (
+              <div
+                key={c.type}
+                role="radio"
+                aria-checked={selected}
+                tabIndex={0}
+                class={`card${selected ? ' selected' : ''}`}
+                onClick={() => props.onSelect(c.type)}
+                onKeyDown={(e) => {
+                  if (e.key === 'Enter' || e.key === ' ') {
+                    e.preventDefault();
+                    props.onSelect(c.type);
+                  }
+                }}
+              >
+                <span class="card-logo" aria-hidden="true">
+                  {c.name.slice(0, 1)}
+                </span>
+                <span class="card-text">
+                  <span class="card-title">{c.name}</span>
+                  <span class="card-desc">{c.description}</span>
+                  <span class="card-tags">{c.categories.join(' · ')}</span>
+                </span>
+              </div>
+            );
+          })}
+        </div>
+      </div>
+    </Step>
+  );
+}
