@@ -99,7 +99,6 @@ class StopSignals {
   }
 }
 
-
 export function parseDemoArgs(argv: readonly string[]): DemoOptions {
   const onlyWhenStarting = '(only for a stack the demo starts)';
   const program = new Command('demo')
@@ -227,6 +226,15 @@ async function historyIncluding(api: DataflowApi, started: StartedOperation): Pr
   }
 }
 
+function consoleLinks(info: StackFile): string[] {
+  if (!info.console) return [];
+  return [
+    `In the Imports console (${info.console.url}):`,
+    `  ${DEMO_DATAFLOW} in the Imports list, its entities and Run History; New Dataflow to connect another account`,
+    '',
+  ];
+}
+
 function webUiLinks(info: StackFile, started: StartedOperation): string[] {
   const { uiUrl, namespace } = info.temporal;
   if (!uiUrl) return ['This stack runs without the Web UI (headless); start it with `npm run stack` to have one.'];
@@ -290,7 +298,7 @@ async function showDemo(
     log(`\n$ dataflow list\n${renderDataflowList(await api.list())}`);
     log(`\n$ dataflow entities ${DEMO_DATAFLOW}\n${renderEntities(DEMO_DATAFLOW, await api.entities(DEMO_DATAFLOW))}`);
     log(`\n$ dataflow history ${DEMO_DATAFLOW}\n${renderHistory(DEMO_DATAFLOW, await historyIncluding(api, started))}`);
-    log(['', ...webUiLinks(info, started), '', ...cliHints(config, info)].join('\n'));
+    log(['', ...consoleLinks(info), ...webUiLinks(info, started), '', ...cliHints(config, info)].join('\n'));
   } finally {
     // After Ctrl-C the process exits instead: closing a Temporal connection under calls that are still retrying
     // makes their retry timers throw ("Channel has been shut down").

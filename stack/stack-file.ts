@@ -31,6 +31,8 @@ export const stackFileSchema = z.object({
     keys: z.object({ full: z.string(), readOnly: z.string(), noProfiles: z.string() }),
   }),
   worker: z.object({ pid: z.number().int().positive(), logFile: z.string() }).nullable(),
+  /** The Imports console (absent in stack files written before it existed). */
+  console: z.object({ url: z.string(), pid: z.number().int().positive(), logFile: z.string() }).nullable().optional(),
 });
 export type StackFile = z.infer<typeof stackFileSchema>;
 

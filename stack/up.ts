@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readConfig } from '../shared/config';
 import { startSandbox, type Sandbox, type SandboxSizes } from '../sandbox/server';
-import { pickPort } from './free-port';
+import { isListening, pickPort } from './free-port';
 import { isProcessAlive, logTail, startProcess, waitFor, type ManagedProcess } from './managed-process';
 import { startPostgres, urlWithoutPassword, type Postgres } from './postgres';
 import { projectRoot } from './project-root';
@@ -31,6 +31,10 @@ export interface StackOptions {
   sandboxSizes?: Partial<SandboxSizes>;
   /** Start `worker/main.ts` as a child process. @default true */
   worker?: boolean;
+  /** Start the Imports console (`console/main.ts`) as a child process. @default true */
+  console?: boolean;
+  /** A free one when taken. @default 8234 */
+  consolePort?: number;
   /** Where progress and warnings go. @default console.log */
   log?: (line: string) => void;
 }
@@ -123,6 +127,24 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       }
     }
 
+    let consoleProcess: { url: string; process: ManagedProcess } | undefined;
+    if (options.console ?? true) {
+      consoleProcess = await startConsoleProcess({
+        dataDir,
+        postgres,
+        temporal,
+        port: await pickPort(options.consolePort ?? 8234),
+        log,
+        state,
+      });
+      if (consoleProcess) {
+        const started = consoleProcess.process;
+        stops.push(async () => {
+          await started.stop({ signal: 'SIGTERM', timeoutMs: 10_000 });
+        });
+      }
+    }
+
     const info: StackFile = {
       pid: process.pid,
       startedAt: new Date().toISOString(),
@@ -137,6 +159,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       postgres: { url: postgres.url, embedded: postgres.embedded, pid: postgres.pid ?? null },
       sandbox: { baseUrl: sandbox.baseUrl, keys: sandbox.keys },
       worker: worker ? { pid: worker.pid, logFile: worker.logFile } : null,
+      console: consoleProcess
+        ? { url: consoleProcess.url, pid: consoleProcess.process.pid, logFile: consoleProcess.process.logFile }
+        : null,
     };
     writeStackFile(dataDir, info);
     return {
@@ -174,15 +199,7 @@ async function startWorkerProcess(args: {
   const worker = await startProcess(command.command, command.args, {
     cwd: root,
     logFile,
-    env: {
-      ...process.env,
-      ...command.env,
-      DATABASE_URL: args.postgres.url,
-      TEMPORAL_ADDRESS: args.temporal.address,
-      TEMPORAL_NAMESPACE: args.temporal.namespace,
-      DATAFLOW_DATA_DIR: args.dataDir,
-      ...(args.temporal.uiUrl ? { TEMPORAL_UI_URL: args.temporal.uiUrl } : {}),
-    },
+    env: { ...childEnv(args.dataDir, args.postgres, args.temporal), ...command.env },
   });
   worker.exited
     .then(({ code, signal }) => {
@@ -195,6 +212,59 @@ async function startWorkerProcess(args: {
   return worker;
 }
 
+/** The environment a child of the stack (worker, console) finds Postgres, Temporal and the data directory by. */
+function childEnv(dataDir: string, postgres: Postgres, temporal: TemporalServer): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    DATABASE_URL: postgres.url,
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_NAMESPACE: temporal.namespace,
+    DATAFLOW_DATA_DIR: dataDir,
+    ...(temporal.uiUrl ? { TEMPORAL_UI_URL: temporal.uiUrl } : {}),
+  };
+}
+
+/**
+ * The console as a child process (`tsx console/main.ts`), so the stack imports nothing of it; ready once its
+ * port answers. A console that cannot start is a warning, not the end of the stack: the CLI still works.
+ */
+async function startConsoleProcess(args: {
+  dataDir: string;
+  postgres: Postgres;
+  temporal: TemporalServer;
+  port: number;
+  log: (line: string) => void;
+  state: { stopping: boolean };
+}): Promise<{ url: string; process: ManagedProcess } | undefined> {
+  const root = projectRoot();
+  const entry = path.join(root, 'console', 'main.ts');
+  if (!fs.existsSync(entry)) return undefined;
+  const logFile = path.join(args.dataDir, 'console.log');
+  const child = await startProcess(process.execPath, [require.resolve('tsx/cli'), entry], {
+    cwd: root,
+    logFile,
+    env: {
+      ...childEnv(args.dataDir, args.postgres, args.temporal),
+      DATAFLOW_CONSOLE_PORT: String(args.port),
+    },
+  });
+  const host = process.env.DATAFLOW_CONSOLE_HOST || '127.0.0.1';
+  const ready = await waitFor(async () => !child.isRunning() || (await isListening(args.port, host)), 30_000, 200);
+  if (!ready || !child.isRunning()) {
+    args.log(`warning: the console did not start. Last lines of ${logFile}:\n${logTail(logFile)}`);
+    await child.stop({ timeoutMs: 2_000 });
+    return undefined;
+  }
+  child.exited
+    .then(({ code, signal }) => {
+      if (!args.state.stopping)
+        args.log(`warning: the console exited ${signal ? `on ${signal}` : `with code ${code}`}`);
+    })
+    .catch(() => undefined);
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  return { url: `http://${shownHost}:${args.port}/imports`, process: child };
+}
+
 /**
  * A stack whose process died without stopping (kill -9, a crash) leaves its Temporal server and worker running and
  * holding their ports. Stop them, checking each pid still runs what we started. (An orphaned embedded Postgres is
@@ -205,7 +275,8 @@ async function stopLeftovers(dataDir: string, log: (line: string) => void): Prom
   if (!stale || isProcessAlive(stale.pid)) return;
   const leftovers = [
     { pid: stale.temporal.pid, marker: 'start-dev', what: 'Temporal dev server' },
-    { pid: stale.worker?.pid ?? null, marker: path.join('worker', 'main.ts'), what: 'worker' },
+    { pid: stale.worker?.pid ?? null, marker: path.join('worker', 'launch.js'), what: 'worker' },
+    { pid: stale.console?.pid ?? null, marker: path.join('console', 'main.ts'), what: 'console' },
   ];
   for (const { pid, marker, what } of leftovers) {
     if (pid === null || !isProcessAlive(pid) || !commandLineIncludes(pid, marker)) continue;
@@ -228,6 +299,7 @@ function commandLineIncludes(pid: number, marker: string): boolean {
 export function describeStack(info: StackFile): string {
   const rows: Array<[string, string]> = [
     ['Temporal', `${info.temporal.address} (namespace ${info.temporal.namespace}; log ${info.temporal.logFile})`],
+    ['Console', info.console ? `${info.console.url} (log ${info.console.logFile})` : '(not started)'],
     ['Web UI', info.temporal.uiUrl ?? '(headless)'],
     ['Postgres', `${urlWithoutPassword(info.postgres.url)}${info.postgres.embedded ? ' (embedded)' : ''}`],
     ['Sandbox', `${info.sandbox.baseUrl} (API keys in stack.json)`],

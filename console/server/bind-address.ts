@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { UserInputError } from '../../client/user-input-error';
 
 /** The console's default address: reachable from this machine only. */
 export const DEFAULT_CONSOLE_HOST = '127.0.0.1';
@@ -13,15 +14,14 @@ export function isLoopback(host: string): boolean {
 }
 
 /** Thrown when the console would be reachable from other machines without a token. */
-export class UnsafeBindError extends Error {
-  readonly type = 'UnsafeBind';
+export class UnsafeBindError extends UserInputError {
   constructor(host: string) {
     super(
       `Refusing to serve the console on ${host} without a token: anyone who can reach that address could read and ` +
         'change every dataflow. Set DATAFLOW_CONSOLE_TOKEN to a long random secret (e.g. `openssl rand -hex 32`), ' +
         `or bind to ${DEFAULT_CONSOLE_HOST}.`,
+      'UnsafeBind',
     );
-    this.name = 'UnsafeBindError';
   }
 }
 

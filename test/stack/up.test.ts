@@ -10,7 +10,7 @@ import { startTemporalServer } from '../../stack/temporal-server';
 import { StackAlreadyRunningError, startStack, type Stack } from '../../stack/up';
 
 /** Free ports everywhere, so a stack already running on this machine does not get in the way. */
-const testOptions = { temporalPort: 0, uiPort: 0, sandboxPort: 0, worker: false, log: () => undefined };
+const testOptions = { temporalPort: 0, uiPort: 0, sandboxPort: 0, worker: false, console: false, log: () => undefined };
 
 describe('startStack', () => {
   let dataDir: string;

@@ -1,0 +1,108 @@
+import { maskApiKey } from '../../activities/control-plane/api-key';
+import type { Dataflow } from '../../activities/control-plane/dataflows';
+import type { Discovery, LiveProgress } from '../../client/dataflow-api';
+import type { RunRecord } from '../../client/run-history';
+import type { ScheduleView as ApiScheduleView } from '../../client/schedules';
+import type {
+  ConnectResult,
+  DataflowView,
+  DiscoveredTable,
+  HistoryRecord,
+  RunProgressView,
+  ScheduleView,
+} from '../api-types';
+
+/** How the API shows what `DataflowApi` returns: plain JSON, dates as ISO strings, the key only as its mask. */
+
+const iso = (date: Date | null | undefined) => (date ? date.toISOString() : null);
+
+export function scheduleView(view: ApiScheduleView | null): ScheduleView | null {
+  return view ? { spec: view.spec, paused: view.paused, nextRun: iso(view.nextRun) } : null;
+}
+
+export function dataflowView(d: Dataflow, schedule: ScheduleView | null): DataflowView {
+  return {
+    name: d.name,
+    displayName: d.displayName,
+    description: d.description,
+    type: d.connectorType,
+    status: d.status,
+    baseUrl: d.baseUrl,
+    apiKey: maskApiKey(d.apiKeyHint),
+    tablesCount: d.tablesCount,
+    currentVersion: d.currentVersion,
+    created: d.createdAt.toISOString(),
+    updated: d.updatedAt.toISOString(),
+    lastRefresh: iso(d.lastRefreshAt),
+    lastError: d.lastError,
+    schedule,
+  };
+}
+
+export function discoveredTables(discovery: Discovery): DiscoveredTable[] {
+  return discovery.tables.map(({ table, readable, missingScopes, slowTierFields, defaultFields }) => {
+    const slow = new Set(slowTierFields);
+    const defaults = new Set(defaultFields);
+    return {
+      name: table.name,
+      purpose: table.purpose,
+      type: table.resourceType,
+      readable,
+      missingScopes,
+      fields: table.fields.map((f) => ({
+        name: f.name,
+        type: f.type,
+        slowTier: slow.has(f.name),
+        defaultSelected: defaults.has(f.name),
+      })),
+    };
+  });
+}
+
+export function connectResult(discovery: Discovery): ConnectResult {
+  return { accountId: discovery.accountId, apiKeyMask: discovery.apiKeyMask, tables: discoveredTables(discovery) };
+}
+
+export function progressView(progress: LiveProgress & { url: string }): RunProgressView {
+  return {
+    status: progress.status,
+    phase: progress.phase,
+    version: progress.version,
+    url: progress.url,
+    tables: progress.tables.map((t) => ({
+      table: t.table,
+      state: t.state,
+      rows: t.rows,
+      pages: t.pages,
+      ...(t.error ? { error: t.error } : {}),
+      ...(retryingOf(t) ? { retrying: retryingOf(t) } : {}),
+    })),
+  };
+}
+
+export function historyRecord(r: RunRecord): HistoryRecord {
+  const versions = r as RunRecord & { fromVersion?: number | null; toVersion?: number | null };
+  return {
+    workflowId: r.workflowId,
+    runId: r.runId,
+    operation: r.operation,
+    trigger: r.trigger,
+    status: r.status,
+    version: r.version,
+    ...(versions.fromVersion !== undefined ? { fromVersion: versions.fromVersion } : {}),
+    ...(versions.toVersion !== undefined ? { toVersion: versions.toVersion } : {}),
+    start: r.start.toISOString(),
+    end: iso(r.end),
+    durationMs: r.durationMs,
+    rows: r.tables.reduce((sum, t) => sum + t.rows, 0),
+    tables: r.tables.map((t) => ({ table: t.table, rows: t.rows, pages: t.pages })),
+    description: r.error,
+    url: r.url,
+  };
+}
+
+/** The retry note a table in flight carries while Klaviyo is being retried. */
+function retryingOf(table: object): string | undefined {
+  const value = (table as { retrying?: unknown }).retrying;
+  return typeof value === 'string' ? value : undefined;
+}
