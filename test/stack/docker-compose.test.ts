@@ -210,3 +210,18 @@ test('runs more than one worker, built from the Dockerfile that compiles worker/
   expect(dockerfile).toMatch(/^RUN .*node worker\/launch\.js --build-only/m);
   expect(dockerfile).toMatch(/^CMD \["node", "worker\/launch\.js"\]$/m);
 });
+
+test('serves the console from the workers’ image, bound to all interfaces only behind a token from .env', () => {
+  const consoleService = service('console');
+  expect(consoleService.image).toBe(service('worker').image);
+  expect(commandText('console')).toContain('console/main.ts');
+  const raw = consoleService.environment ?? {};
+  expect(raw.DATAFLOW_CONSOLE_TOKEN).toMatch(/^\$\{DATAFLOW_CONSOLE_TOKEN:\?[^}]+\}$/);
+  expect(raw.DATAFLOW_MASTER_KEY).toBe(service('worker').environment?.DATAFLOW_MASTER_KEY);
+  expect(env('console')).toMatchObject({
+    DATABASE_URL: env('worker').DATABASE_URL,
+    TEMPORAL_ADDRESS: env('worker').TEMPORAL_ADDRESS,
+    DATAFLOW_CONSOLE_HOST: '0.0.0.0',
+  });
+  expect(ports('console')).toEqual([{ host: 8234, container: Number(env('console').DATAFLOW_CONSOLE_PORT) }]);
+});
