@@ -1,4 +1,9 @@
-import { ScheduleOverlapPolicy, type Client, ScheduleNotFoundError } from '@temporalio/client';
+import {
+  ScheduleOverlapPolicy,
+  type Client,
+  type ScheduleDescription,
+  ScheduleNotFoundError,
+} from '@temporalio/client';
 import { TASK_QUEUE } from '../shared/config';
 import { operationWorkflowId, scheduleId, type RunInput } from '../shared/operations';
 import { DataflowNameKey, DataflowOperationKey, DataflowTriggerKey } from '../shared/search-attributes';
@@ -45,6 +50,23 @@ function describeSpec(input: ScheduleSpecInput): string {
   return 'cron' in input ? `cron ${input.cron.trim()}` : `every ${input.every.trim()}`;
 }
 
+/** Milliseconds as the shortest interval text that `--every` accepts, e.g. 5_400_000 → `1h30m`. */
+export function formatInterval(ms: number): string {
+  const parts: string[] = [];
+  let rest = Math.round(ms / 1000);
+  for (const [unit, seconds] of [
+    ['d', 86_400],
+    ['h', 3_600],
+    ['m', 60],
+    ['s', 1],
+  ] as const) {
+    const n = Math.floor(rest / seconds);
+    if (n > 0) parts.push(`${n}${unit}`);
+    rest -= n * seconds;
+  }
+  return parts.join('') || '0s';
+}
+
 /**
  * One Temporal Schedule per dataflow, overlap policy skip: a refresh never queues behind a slow one.
  * Creating again replaces the spec.
@@ -53,7 +75,7 @@ export async function setSchedule(temporal: Client, dataflow: string, input: Sch
   const spec = toSpec(input);
   const id = scheduleId(dataflow);
   const args: [RunInput] = [{ dataflow, trigger: 'schedule' }];
-  const action = {
+  const startAction = {
     type: 'startWorkflow' as const,
     workflowType: 'runDataflow',
     taskQueue: TASK_QUEUE,
@@ -65,11 +87,13 @@ export async function setSchedule(temporal: Client, dataflow: string, input: Sch
       { key: DataflowTriggerKey, value: 'schedule' },
     ],
   };
+  // A schedule's own memo cannot be updated, the action's can: the current words travel with the action.
   const memo = { spec: describeSpec(input) };
+  const action = { ...startAction, memo };
   try {
     const handle = temporal.schedule.getHandle(id);
     await handle.describe();
-    await handle.update((previous) => ({ ...previous, spec, action, memo }));
+    await handle.update((previous) => ({ ...previous, spec, action }));
   } catch (err) {
     if (!(err instanceof ScheduleNotFoundError)) throw wrapScheduleError(err, input);
     try {
@@ -100,7 +124,7 @@ export async function describeSchedule(temporal: Client, dataflow: string): Prom
   try {
     const description = await temporal.schedule.getHandle(scheduleId(dataflow)).describe();
     return {
-      spec: typeof description.memo?.spec === 'string' ? description.memo.spec : 'custom',
+      spec: liveSpecText(description),
       paused: description.state.paused,
       nextRun: description.info.nextActionTimes[0] ?? null,
     };
@@ -110,6 +134,21 @@ export async function describeSchedule(temporal: Client, dataflow: string): Prom
   }
 }
 
+/**
+ * How the schedule reads now: the words set with the current action, else what its interval spec says,
+ * else the memo given at creation (older schedules; it is never updated), else `custom`.
+ */
+function liveSpecText(description: ScheduleDescription): string {
+  const action = description.action;
+  const fromAction = action.type === 'startWorkflow' ? action.memo?.spec : undefined;
+  if (typeof fromAction === 'string') return fromAction;
+  const { intervals = [], calendars = [] } = description.spec;
+  if (intervals.length === 1 && calendars.length === 0 && !intervals[0].offset) {
+    return `every ${formatInterval(intervals[0].every)}`;
+  }
+  return typeof description.memo?.spec === 'string' ? description.memo.spec : 'custom';
+}
+
 export async function pauseSchedule(temporal: Client, dataflow: string, pause: boolean): Promise<void> {
   const handle = temporal.schedule.getHandle(scheduleId(dataflow));
   try {
@@ -117,7 +156,9 @@ export async function pauseSchedule(temporal: Client, dataflow: string, pause: b
     else await handle.unpause('resumed from the dataflow CLI');
   } catch (err) {
     if (err instanceof ScheduleNotFoundError) {
-      throw new UserInputError(`Dataflow "${dataflow}" has no schedule. Set one with: dataflow schedule ${dataflow} --every 6h`);
+      throw new UserInputError(
+        `Dataflow "${dataflow}" has no schedule. Set one with: dataflow schedule ${dataflow} --every 6h`,
+      );
     }
     throw err;
   }

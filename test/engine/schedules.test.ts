@@ -73,6 +73,22 @@ test('pausing the schedule stops new runs, and the list shows it paused with no 
   expect(row).toMatchObject({ schedulePaused: true, nextRun: null });
 }, 60_000);
 
+test('changing the interval changes what the list and describeSchedule say, not only what Temporal does', async () => {
+  const temporal = await engine.temporal.client();
+  await engine.api.schedule(NAME, { every: '1m' });
+  const view = await engine.api.schedule(NAME, { every: '10s' });
+  expect(view.spec).toBe('every 10s');
+  expect(await describeSchedule(temporal, NAME)).toMatchObject({ spec: 'every 10s' });
+  expect((await engine.api.list()).find((r) => r.name === NAME)).toMatchObject({
+    scheduleSpec: 'every 10s',
+    schedule: 'every 10s',
+  });
+  await engine.api.schedule(NAME, { cron: '0 */6 * * *' });
+  expect((await engine.api.list()).find((r) => r.name === NAME)).toMatchObject({ scheduleSpec: 'cron 0 */6 * * *' });
+  await engine.api.schedule(NAME, { every: '1h30m' });
+  expect(await describeSchedule(temporal, NAME)).toMatchObject({ spec: 'every 1h30m' });
+});
+
 test('removing the dataflow deletes its schedule', async () => {
   const temporal = await engine.temporal.client();
   expect(await describeSchedule(temporal, NAME)).not.toBeNull();
