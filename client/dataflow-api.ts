@@ -15,14 +15,17 @@ import { SecretBox } from '../activities/control-plane/secret-box';
 import { validateDataflowName, warehouseSchemaName } from '../activities/control-plane/dataflow-name';
 import { apiKeyHint, maskApiKey, validateApiKeyFormat } from '../activities/control-plane/api-key';
 import {
+  checkBaseUrl,
   createDataflow,
   getDataflow,
   getTables,
   listDataflows,
   loadApiKey,
+  recordMissingScopes,
   updateDataflow,
   type Dataflow,
 } from '../activities/control-plane/dataflows';
+import { listCommittedVersions } from '../activities/control-plane/versions';
 import { DataflowExistsError, DataflowNotFoundError } from '../activities/control-plane/errors';
 import type { DataflowTable, TableSelectionInput } from '../activities/control-plane/table-selection';
 import {
@@ -100,7 +103,17 @@ export interface TableRow {
   selected: boolean;
   fieldsSelected: number;
   fieldsTotal: number;
+  /** Whether the dataflow's key can read the table, as recorded when the key was last validated. */
+  readable: boolean;
+  /** The scopes the key lacks for this table (empty when readable), e.g. `['profiles:read']`. */
+  missingScopes: string[];
+  /** The fields imported (empty when the table is not selected). */
+  selectedFields: string[];
+  availableFields: Array<{ name: string; type: string }>;
 }
+
+/** A dataflow after an edit; `changed` is false when the edit asked for nothing different (nothing was written). */
+export type EditedDataflow = Dataflow & { changed: boolean };
 
 export interface StartedOperation {
   workflowId: string;
@@ -111,6 +124,39 @@ export interface StartedOperation {
 /** Live progress of a run: the workflow's table states plus the heartbeats of tables in flight. */
 export interface LiveProgress extends RunProgress {
   status: string;
+  tables: Array<
+    RunProgress['tables'][number] & {
+      /** Set while the table's extraction is retried, e.g. `Klaviyo 503 (…), attempt 3/5, next in 8 s`. */
+      retrying?: string;
+    }
+  >;
+}
+
+/** What Temporal tells of one pending activity that {@link retryingText} reads. */
+export interface PendingAttempt {
+  attempt?: number | null;
+  maximumAttempts?: number | null;
+  lastFailure?: { message?: string | null; cause?: unknown } | null;
+  nextAttemptScheduleTime?: { seconds?: number | { toNumber(): number } | null } | null;
+}
+
+/**
+ * A retried activity in words: the reason of its last failure, the attempt it is at, and when the next
+ * one starts (`next in 8 s` while it waits, nothing while an attempt runs). Undefined on the first attempt.
+ */
+export function retryingText(activity: PendingAttempt, now = Date.now()): string | undefined {
+  const attempt = activity.attempt ?? 1;
+  if (attempt <= 1 && !activity.lastFailure) return undefined;
+  let failure: { message?: string | null; cause?: unknown } | null | undefined = activity.lastFailure;
+  while (failure?.cause && typeof failure.cause === 'object') failure = failure.cause as typeof failure;
+  const message = (failure?.message ?? 'failed').split(/(?<=\.)\s/)[0].replace(/\.$/, '');
+  const reason = message.length > 80 ? `${message.slice(0, 79)}…` : message;
+  const of = activity.maximumAttempts ? `/${activity.maximumAttempts}` : '';
+  const seconds = activity.nextAttemptScheduleTime?.seconds;
+  const at =
+    seconds === null || seconds === undefined ? null : typeof seconds === 'number' ? seconds : seconds.toNumber();
+  const wait = at === null ? '' : `, next in ${Math.max(0, Math.round(at - now / 1000))} s`;
+  return `${reason}, attempt ${attempt}${of}${wait}`;
 }
 
 /** What Connect finds: the account, and per catalog table whether the key can read it and its default fields. */
@@ -175,8 +221,9 @@ export class DataflowApi {
   async create(input: CreateDataflowInput): Promise<Dataflow> {
     const name = await this.checkNewName(input.name);
     const apiKey = validateApiKeyFormat(input.apiKey);
-    const { accountId, readable } = await this.discover(apiKey, input.baseUrl);
-    const tables = selectionFor(readable, input);
+    if (input.baseUrl !== undefined) checkBaseUrl(input.baseUrl);
+    const { accountId, readable, missing } = await this.discover(apiKey, input.baseUrl);
+    const tables = withMissingScopes(selectionFor(readable, input), missing);
     return createDataflow(this.pool, this.secrets, {
       name,
       displayName: input.displayName ?? name,
@@ -188,36 +235,56 @@ export class DataflowApi {
     });
   }
 
-  async edit(name: string, input: EditDataflowInput): Promise<Dataflow> {
+  /**
+   * Changes what is given. A new key or host is proven against Klaviyo first; tables and fields are checked
+   * against what the key (the new one, else the saved one) can read, in the words of {@link create}. An edit
+   * that changes nothing writes nothing and returns `changed: false`.
+   */
+  async edit(name: string, input: EditDataflowInput): Promise<EditedDataflow> {
     const dataflow = await getDataflow(this.pool, name);
-    let accountId: string | null | undefined;
-    let tables: TableSelectionInput[] | undefined;
     const apiKey = input.apiKey === undefined ? undefined : validateApiKeyFormat(input.apiKey);
+    const baseUrl = input.baseUrl === undefined ? undefined : checkBaseUrl(input.baseUrl);
+    const keyChanged = apiKey !== undefined && apiKey !== (await this.savedKey(dataflow));
+    const hostChanged = baseUrl !== undefined && baseUrl !== dataflow.baseUrl;
     const fieldsChanged = Boolean(input.excludeFields || input.fields || input.includeFields || input.tableFields);
-    if (apiKey !== undefined || input.baseUrl !== undefined || input.tables || fieldsChanged) {
-      if (apiKey !== undefined || input.baseUrl !== undefined) {
-        // A new key or host is proven before it is saved; the saved one keeps working until then.
-        const discovered = await this.discover(
-          apiKey ?? (await this.savedKey(dataflow)),
-          input.baseUrl ?? dataflow.baseUrl,
-        );
-        accountId = discovered.accountId;
-        if (input.tables || fieldsChanged) tables = selectionFor(discovered.readable, input);
-      } else {
-        const saved = await getTables(this.pool, dataflow.id);
-        const known = saved.map((t) => findTable(t.table)).filter((t): t is CatalogTable => t !== undefined);
-        const current = input.tables ?? saved.filter((t) => t.selected).map((t) => t.table);
-        tables = selectionFor(known, { ...input, tables: current });
-      }
+    const saved = await getTables(this.pool, dataflow.id);
+    let accountId: string | null | undefined;
+    let missing: Set<string> | undefined;
+    if (keyChanged || hostChanged || ((input.tables || fieldsChanged) && saved.some((t) => t.missingScopes === null))) {
+      // A new key or host is proven before it is saved; the saved one keeps working until then. A dataflow
+      // saved before readability was recorded has its saved key asked once.
+      const discovered = await this.discover(apiKey ?? (await this.savedKey(dataflow)), baseUrl ?? dataflow.baseUrl);
+      if (keyChanged || hostChanged) accountId = discovered.accountId;
+      missing = discovered.missing;
     }
-    return updateDataflow(this.pool, this.secrets, dataflow.name, {
-      displayName: input.displayName,
-      description: input.description,
-      apiKey,
-      baseUrl: input.baseUrl,
-      ...(accountId !== undefined ? { accountId } : {}),
-      ...(tables ? { tables } : {}),
-    });
+    const lacking = missing ?? new Set(saved.flatMap((t) => t.missingScopes ?? []));
+    const readable = CATALOG.filter((t) => t.scopes.every((s) => !lacking.has(s)));
+    const selectedNow = saved.filter((t) => t.selected).map((t) => t.table);
+    let tables: TableSelectionInput[] | undefined;
+    if (input.tables || fieldsChanged) {
+      tables = withMissingScopes(selectionFor(readable, { ...input, tables: input.tables ?? selectedNow }), lacking);
+    } else if (keyChanged || hostChanged) {
+      // The same tables and fields, checked against what the new key can read.
+      const tableFields = Object.fromEntries(saved.filter((t) => t.selected).map((t) => [t.table, t.selectedFields]));
+      tables = withMissingScopes(selectionFor(readable, { tables: selectedNow, tableFields }), lacking);
+    }
+    const changes = {
+      ...(input.displayName !== undefined && input.displayName !== dataflow.displayName
+        ? { displayName: input.displayName }
+        : {}),
+      ...(input.description !== undefined && input.description !== dataflow.description
+        ? { description: input.description }
+        : {}),
+      ...(keyChanged ? { apiKey } : {}),
+      ...(hostChanged ? { baseUrl } : {}),
+      ...(accountId !== undefined && accountId !== dataflow.accountId ? { accountId } : {}),
+      ...(tables && !sameSelection(saved, tables) ? { tables } : {}),
+    };
+    const changed = Object.keys(changes).length > 0;
+    const updated = changed ? await updateDataflow(this.pool, this.secrets, dataflow.name, changes) : dataflow;
+    // What the key lacks is recorded whenever the key was asked, without counting as a change.
+    if (missing) await recordMissingScopes(this.pool, dataflow.id, missingByTable(missing));
+    return { ...updated, changed };
   }
 
   async get(name: string): Promise<Dataflow> {
@@ -233,6 +300,10 @@ export class DataflowApi {
       selected: t.selected,
       fieldsSelected: t.selected ? t.selectedFields.length : 0,
       fieldsTotal: t.availableFields.length,
+      readable: (t.missingScopes ?? []).length === 0,
+      missingScopes: t.missingScopes ?? [],
+      selectedFields: t.selected ? t.selectedFields : [],
+      availableFields: t.availableFields.map((f) => ({ name: f.name, type: f.type })),
     }));
   }
 
@@ -262,12 +333,14 @@ export class DataflowApi {
    */
   async connect(apiKey: string, baseUrl?: string): Promise<Discovery> {
     const key = validateApiKeyFormat(apiKey);
+    if (baseUrl !== undefined) checkBaseUrl(baseUrl);
     return { ...(await this.discovery(key, baseUrl)), apiKeyMask: maskApiKey(apiKeyHint(key)) };
   }
 
   /** Connect for an edit: a new key or host when given, else the saved ones. */
   async connectSaved(name: string, input: { apiKey?: string; baseUrl?: string } = {}): Promise<Discovery> {
     const dataflow = await getDataflow(this.pool, name);
+    if (input.baseUrl !== undefined) checkBaseUrl(input.baseUrl);
     if (input.apiKey !== undefined) return this.connect(input.apiKey, input.baseUrl ?? dataflow.baseUrl);
     const saved = await this.discovery(await this.savedKey(dataflow), input.baseUrl ?? dataflow.baseUrl);
     return { ...saved, apiKeyMask: maskApiKey(dataflow.apiKeyHint) };
@@ -286,7 +359,9 @@ export class DataflowApi {
           readable: lacking.length === 0,
           missingScopes: lacking,
           slowTierFields: [...slow],
-          defaultFields: table.fields.map((f) => f.name).filter((f) => defaults.get(table.name)?.has(f) ?? !slow.has(f)),
+          defaultFields: table.fields
+            .map((f) => f.name)
+            .filter((f) => defaults.get(table.name)?.has(f) ?? !slow.has(f)),
         };
       }),
     };
@@ -340,15 +415,24 @@ export class DataflowApi {
     }
   }
 
-  /** The workflow's table states, with live rows/pages from the heartbeats of tables being extracted. */
+  /**
+   * The workflow's table states, with live rows/pages from the heartbeats of tables being extracted and,
+   * for a table whose extraction is being retried, why and when (`retrying`).
+   */
   async progress(handle: WorkflowHandle): Promise<LiveProgress> {
     const [state, description] = await Promise.all([handle.query<RunProgress>('progress'), handle.describe()]);
-    const live = new Map<string, { rows: number; pages: number }>();
+    const live = new Map<string, { rows: number; pages: number; retrying?: string }>();
     for (const activity of description.raw.pendingActivities ?? []) {
       const payload = activity.heartbeatDetails?.payloads?.[0];
       if (!payload) continue;
       const details = defaultPayloadConverter.fromPayload<{ table?: string; rows?: number; pages?: number }>(payload);
-      if (details?.table) live.set(details.table, { rows: details.rows ?? 0, pages: details.pages ?? 0 });
+      if (!details?.table) continue;
+      const retrying = retryingText(activity);
+      live.set(details.table, {
+        rows: details.rows ?? 0,
+        pages: details.pages ?? 0,
+        ...(retrying ? { retrying } : {}),
+      });
     }
     return {
       ...state,
@@ -385,7 +469,35 @@ export class DataflowApi {
     return this.started(handle, running.runId);
   }
 
+  /**
+   * Brings every table back to the previous committed version. Refused before anything starts
+   * (`NothingToRollBack`) when the control plane keeps no earlier committed version.
+   */
   async rollback(name: string): Promise<RollbackResult & { url: string }> {
+    const dataflow = await getDataflow(this.pool, name);
+    // Busy first: the run in progress may be about to give it something to roll back to.
+    const running = await this.runningInfo(dataflow);
+    if (running) {
+      throw busyError(
+        dataflow.name,
+        running.operation,
+        runUrl(this.settings.uiUrl, this.settings.namespace, running.workflowId, running.runId),
+      );
+    }
+    const current = dataflow.currentVersion;
+    if (current === null) {
+      throw new UserInputError(
+        `Dataflow "${dataflow.name}" has no committed version yet: nothing to roll back. Run it first with \`dataflow run ${dataflow.name}\`.`,
+        'NothingToRollBack',
+      );
+    }
+    const committed = await listCommittedVersions(this.pool, dataflow.id);
+    if (!committed.some((v) => v < current)) {
+      throw new UserInputError(
+        `Dataflow "${dataflow.name}" shows version ${current} and keeps no earlier committed version: nothing to roll back to.`,
+        'NothingToRollBack',
+      );
+    }
     return this.runToCompletion<RollbackResult>(name, 'rollback', 'rollbackDataflow');
   }
 
@@ -415,7 +527,8 @@ export class DataflowApi {
       if (err instanceof DataflowNotFoundError) return null;
       throw err;
     });
-    const runs = await listRuns(this.temporal, dataflow?.name ?? name, this.ui(), limit);
+    // Only the runs of the dataflow that has the name now, not those of a removed one of the same name.
+    const runs = await listRuns(this.temporal, dataflow?.name ?? name, this.ui(), limit, dataflow?.createdAt);
     if (!dataflow && runs.length === 0) throw new DataflowNotFoundError(name);
     return runs;
   }
@@ -427,6 +540,12 @@ export class DataflowApi {
     const view = await setSchedule(this.temporal, dataflow.name, spec);
     await updateDataflow(this.pool, this.secrets, dataflow.name, { schedule: view.spec });
     return view;
+  }
+
+  /** The dataflow's schedule as Temporal has it now, or null. */
+  async scheduleOf(name: string): Promise<ScheduleView | null> {
+    const dataflow = await getDataflow(this.pool, name);
+    return describeSchedule(this.temporal, dataflow.name);
   }
 
   async pauseSchedule(name: string, pause: boolean): Promise<void> {
@@ -555,6 +674,33 @@ export class DataflowApi {
       client.close();
     }
   }
+}
+
+/** The selection with, per table, the scopes the key lacks to read it. */
+function withMissingScopes(tables: TableSelectionInput[], missing: ReadonlySet<string>): TableSelectionInput[] {
+  return tables.map((t) => ({ ...t, missingScopes: (findTable(t.table)?.scopes ?? []).filter((s) => missing.has(s)) }));
+}
+
+function missingByTable(missing: ReadonlySet<string>): Map<string, string[]> {
+  return new Map(CATALOG.map((t) => [t.name, t.scopes.filter((s) => missing.has(s))]));
+}
+
+/** Whether a new selection chooses the same tables and fields as the saved one. */
+function sameSelection(saved: DataflowTable[], next: TableSelectionInput[]): boolean {
+  const byName = new Map(saved.map((t) => [t.table, t]));
+  const sameList = (a: readonly string[] | null | undefined, b: readonly string[] | null | undefined) =>
+    a !== null && a !== undefined && b !== null && b !== undefined && [...a].sort().join() === [...b].sort().join();
+  return (
+    next.length === saved.length &&
+    next.every((t) => {
+      const before = byName.get(t.table);
+      return (
+        before !== undefined &&
+        before.selected === (t.selected ?? true) &&
+        (!before.selected || sameList(before.selectedFields, t.fields))
+      );
+    })
+  );
 }
 
 /** A workflow that ended badly, told in the words of its innermost failure, with the link to its page. */

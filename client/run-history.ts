@@ -1,10 +1,12 @@
 import { WorkflowFailedError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
-import { rootCauseMessage, type RunProgress, type RunResult, type TableSummary } from '../shared/operations';
 import {
-  DataflowOperationKey,
-  DataflowTriggerKey,
-  DataflowVersionKey,
-} from '../shared/search-attributes';
+  rootCauseMessage,
+  type RollbackResult,
+  type RunProgress,
+  type RunResult,
+  type TableSummary,
+} from '../shared/operations';
+import { DataflowOperationKey, DataflowTriggerKey, DataflowVersionKey } from '../shared/search-attributes';
 
 export interface RunRecord {
   workflowId: string;
@@ -20,6 +22,14 @@ export interface RunRecord {
   tables: TableSummary[];
   /** For a failed run: the innermost failure message, written for the user. */
   error: string | null;
+  /**
+   * What happened in words when it is not a failure, e.g. `Skipped: a run was in progress.` for a scheduled run
+   * that found the dataflow busy (its `status` is then `SKIPPED`), or `Rolled back from version 2 to 1.`
+   */
+  description: string | null;
+  /** For a completed rollback: the version readers saw before it, and the one they see after it. */
+  fromVersion?: number;
+  toVersion?: number;
   url: string;
 }
 
@@ -27,7 +37,6 @@ export interface RunRecord {
 export function runUrl(uiUrl: string, namespace: string, workflowId: string, runId: string): string {
   return `${uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}/${encodeURIComponent(runId)}/history`;
 }
-
 
 /**
  * A dataflow's run history, newest first, read from Temporal's visibility store: every run, rollback and
@@ -38,8 +47,12 @@ export async function listRuns(
   dataflow: string,
   ui: { uiUrl: string; namespace: string },
   limit = 50,
+  /** Only executions started at or after this time: those of the dataflow of this name created then. */
+  since?: Date,
 ): Promise<RunRecord[]> {
-  const query = `DataflowName = '${dataflow.toLowerCase().replace(/'/g, '')}'`;
+  const query =
+    `DataflowName = '${dataflow.toLowerCase().replace(/'/g, '')}'` +
+    (since ? ` AND StartTime >= '${since.toISOString()}'` : '');
   const records: RunRecord[] = [];
   for await (const info of temporal.workflow.list({ query })) {
     records.push(await toRecord(temporal, info, ui));
@@ -66,12 +79,25 @@ async function toRecord(
     durationMs: info.closeTime ? info.closeTime.getTime() - info.startTime.getTime() : null,
     tables: [],
     error: null,
+    description: null,
     url: runUrl(ui.uiUrl, ui.namespace, info.workflowId, info.runId),
   };
   const handle = temporal.workflow.getHandle(info.workflowId, info.runId, { followRuns: false });
   if (info.status.name === 'COMPLETED') {
     const result: unknown = await handle.result();
-    if (isRunResult(result)) record.tables = result.tables;
+    if (isRunResult(result)) {
+      record.tables = result.tables;
+      if (result.skipped) {
+        record.status = 'SKIPPED';
+        record.description = result.skipped;
+        record.version = null;
+      }
+    } else if (isRollbackResult(result)) {
+      record.fromVersion = result.fromVersion;
+      record.toVersion = result.toVersion;
+      record.version = result.toVersion;
+      record.description = `Rolled back from version ${result.fromVersion} to ${result.toVersion}.`;
+    }
   } else if (info.status.name === 'FAILED') {
     try {
       await handle.result();
@@ -94,6 +120,11 @@ async function toRecord(
 
 function isRunResult(value: unknown): value is RunResult {
   return typeof value === 'object' && value !== null && Array.isArray((value as RunResult).tables);
+}
+
+function isRollbackResult(value: unknown): value is RollbackResult {
+  const candidate = value as RollbackResult | null;
+  return typeof candidate?.fromVersion === 'number' && typeof candidate.toVersion === 'number';
 }
 
 /** True when an execution tagged with this dataflow is running now. */

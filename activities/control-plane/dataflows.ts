@@ -53,6 +53,7 @@ const tableSelectionSchema = z
     availableFields: z
       .array(z.object({ name: z.string(), type: z.enum(COLUMN_TYPES), apiType: z.string() }))
       .optional(),
+    missingScopes: z.array(z.string()).optional(),
   })
   .strict();
 
@@ -296,8 +297,9 @@ export async function getTables(db: Queryable, dataflowId: string): Promise<Data
     selected: boolean;
     selected_fields: string[];
     available_fields: CatalogField[];
+    missing_scopes: string[] | null;
   }>(
-    `SELECT table_name, purpose, selected, selected_fields, available_fields
+    `SELECT table_name, purpose, selected, selected_fields, available_fields, missing_scopes
      FROM ${CONTROL_TABLES.dataflowTables} WHERE dataflow_id = $1`,
     [checkUuid(dataflowId)],
   );
@@ -309,10 +311,27 @@ export async function getTables(db: Queryable, dataflowId: string): Promise<Data
       selected: row.selected,
       selectedFields: row.selected_fields,
       availableFields: row.available_fields,
+      missingScopes: row.missing_scopes,
     }))
     .sort(
       (a, b) => (order.get(a.table) ?? Infinity) - (order.get(b.table) ?? Infinity) || a.table.localeCompare(b.table),
     );
+}
+
+/**
+ * Records what the dataflow's key lacks to read each table (from a validation of the key), without
+ * touching the selection or `updated_at`: nothing the user chose changed.
+ */
+export async function recordMissingScopes(
+  db: Queryable,
+  dataflowId: string,
+  missingByTable: ReadonlyMap<string, readonly string[]>,
+): Promise<void> {
+  await db.query(
+    `UPDATE ${CONTROL_TABLES.dataflowTables} t SET missing_scopes = ARRAY(SELECT jsonb_array_elements_text(m.value))
+     FROM jsonb_each($2::jsonb) m WHERE t.dataflow_id = $1 AND t.table_name = m.key`,
+    [checkUuid(dataflowId), JSON.stringify(Object.fromEntries(missingByTable))],
+  );
 }
 
 /** Replaces the table selection of a dataflow. @throws DataflowNotFoundError, InvalidSelectionError */
@@ -342,11 +361,14 @@ async function writeTables(client: pg.PoolClient, dataflowId: string, tables: Da
   if (tables.length === 0) return;
   await client.query(
     `INSERT INTO ${CONTROL_TABLES.dataflowTables}
-       (dataflow_id, table_name, purpose, selected, selected_fields, available_fields)
+       (dataflow_id, table_name, purpose, selected, selected_fields, available_fields, missing_scopes)
      SELECT $1, t.table_name, t.purpose, t.selected, ARRAY(SELECT jsonb_array_elements_text(t.selected_fields)),
-            t.available_fields
+            t.available_fields,
+            CASE WHEN t.missing_scopes IS NULL OR jsonb_typeof(t.missing_scopes) = 'null' THEN NULL
+                 ELSE ARRAY(SELECT jsonb_array_elements_text(t.missing_scopes)) END
      FROM jsonb_to_recordset($2::jsonb)
-       AS t(table_name text, purpose text, selected boolean, selected_fields jsonb, available_fields jsonb)`,
+       AS t(table_name text, purpose text, selected boolean, selected_fields jsonb, available_fields jsonb,
+            missing_scopes jsonb)`,
     [
       dataflowId,
       JSON.stringify(
@@ -356,6 +378,7 @@ async function writeTables(client: pg.PoolClient, dataflowId: string, tables: Da
           selected: t.selected,
           selected_fields: t.selectedFields,
           available_fields: t.availableFields,
+          missing_scopes: t.missingScopes,
         })),
       ),
     ],
@@ -397,13 +420,19 @@ function checkSchedule(schedule: string | null): string | null {
   return schedule === null ? null : checkStorableText('schedule', schedule, TEXT_LIMITS.schedule);
 }
 
-/** An http(s) URL without credentials (they would end up in logs); stored without a trailing slash. */
-function checkBaseUrl(baseUrl: string): string {
+/**
+ * An http(s) URL without credentials (they would end up in logs); stored without a trailing slash.
+ * @throws InvalidDataflowInputError in words that say what to give instead
+ */
+export function checkBaseUrl(baseUrl: string): string {
   let url: URL;
   try {
     url = new URL(baseUrl);
   } catch {
-    throw new InvalidDataflowInputError(`The base URL ${JSON.stringify(baseUrl)} is not a URL.`);
+    throw new InvalidDataflowInputError(
+      `The base URL ${JSON.stringify(baseUrl)} is not a URL: give the Klaviyo API host with its scheme, ` +
+        `e.g. --base-url ${DEFAULT_KLAVIYO_BASE_URL} (the default), or the sandbox's http://127.0.0.1:8180.`,
+    );
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new InvalidDataflowInputError(`The base URL must start with https:// or http://.`);

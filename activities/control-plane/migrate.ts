@@ -1,6 +1,7 @@
 import knexFactory, { type Knex } from 'knex';
 import { CONTROL_SCHEMA } from './control-schema';
 import * as controlPlane0001 from './migrations/0001-control-plane';
+import * as tableMissingScopes0002 from './migrations/0002-table-missing-scopes';
 
 interface NamedMigration {
   name: string;
@@ -11,7 +12,10 @@ interface NamedMigration {
  * Migrations are imported, not discovered on disk: the list works the same under tsx, jest and the
  * compiled build, and needs no knexfile or CLI. Append new ones; never rename or edit applied ones.
  */
-const MIGRATIONS: readonly NamedMigration[] = [{ name: '0001-control-plane', migration: controlPlane0001 }];
+const MIGRATIONS: readonly NamedMigration[] = [
+  { name: '0001-control-plane', migration: controlPlane0001 },
+  { name: '0002-table-missing-scopes', migration: tableMissingScopes0002 },
+];
 
 export const migrationSource: Knex.MigrationSource<NamedMigration> = {
   getMigrations: async () => [...MIGRATIONS],

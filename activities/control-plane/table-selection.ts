@@ -10,6 +10,8 @@ export interface TableSelectionInput {
   fields?: readonly string[];
   /** The fields discovery found for this account. @default the catalog's fields of the table */
   availableFields?: readonly CatalogField[];
+  /** The scopes the dataflow's key lacks to read the table (empty: readable). @default not recorded */
+  missingScopes?: readonly string[];
 }
 
 /** A table of a dataflow as the control plane stores it. */
@@ -19,6 +21,8 @@ export interface DataflowTable {
   selected: boolean;
   selectedFields: string[];
   availableFields: CatalogField[];
+  /** The scopes the key lacks to read the table, recorded when the key was validated; null when never recorded. */
+  missingScopes: string[] | null;
 }
 
 /** Every catalog table, selected with all its fields: the default of a new dataflow. */
@@ -57,6 +61,7 @@ export function resolveSelection(inputs: readonly TableSelectionInput[]): Datafl
       selected: input.selected ?? true,
       selectedFields,
       availableFields,
+      missingScopes: input.missingScopes ? [...input.missingScopes] : null,
     };
   });
 }
