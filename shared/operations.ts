@@ -82,6 +82,11 @@ export interface RunResult {
   tables: TableSummary[];
   /** Changes between the saved selection and what Klaviyo offers now, in words. */
   notices: string[];
+  /**
+   * Set when a scheduled run found another operation holding the dataflow and ended without doing
+   * anything (`version` is then 0), e.g. `Skipped: a run was in progress.`
+   */
+  skipped?: string;
 }
 
 export interface RollbackResult {

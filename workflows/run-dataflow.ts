@@ -1,13 +1,22 @@
 import {
+  ApplicationFailure,
   CancellationScope,
   defineQuery,
   isCancellation,
+  patched,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import { DataflowTriggerKey, DataflowVersionKey } from '../shared/search-attributes';
-import { rootCauseMessage, type RunInput, type RunProgress, type RunResult, type TableSummary } from '../shared/operations';
+import {
+  FAILURE_TYPES,
+  rootCauseMessage,
+  type RunInput,
+  type RunProgress,
+  type RunResult,
+  type TableSummary,
+} from '../shared/operations';
 import { controlActivities, extractActivities } from './activity-proxies';
 
 export const progress = defineQuery<RunProgress>('progress');
@@ -26,11 +35,19 @@ export async function runDataflow(input: RunInput): Promise<RunResult> {
   const state: RunProgress = { dataflow: input.dataflow, phase: 'starting', version: null, tables: [] };
   setHandler(progress, () => state);
 
-  const { dataflowId } = await controlActivities.acquireLock({
-    dataflow: input.dataflow,
-    operation: 'run',
-    workflowId,
-  });
+  let dataflowId: string;
+  try {
+    ({ dataflowId } = await controlActivities.acquireLock({ dataflow: input.dataflow, operation: 'run', workflowId }));
+  } catch (err) {
+    // A scheduled refresh that finds another operation holding the dataflow is skipped, not failed: the
+    // next tick tries again. patched() only on this path, so histories of the old code replay unchanged.
+    const busy = failureType(err) === FAILURE_TYPES.DataflowBusy;
+    if (busy && trigger === 'schedule' && patched(SKIP_BUSY_SCHEDULED_RUN)) {
+      state.phase = 'done';
+      return { dataflow: input.dataflow, version: 0, tables: [], notices: [], skipped: skippedBecause(err) };
+    }
+    throw err;
+  }
   let version: number | null = null;
   try {
     state.phase = 'validating';
@@ -112,6 +129,24 @@ export async function runDataflow(input: RunInput): Promise<RunResult> {
   }
 }
 
+/** The patch that skips a scheduled run finding the dataflow busy, instead of failing it. */
+const SKIP_BUSY_SCHEDULED_RUN = 'skip-busy-scheduled-run';
+
+/** The `type` of the ApplicationFailure at the root of an activity failure. */
+function failureType(err: unknown): string | undefined {
+  let current: unknown = err;
+  while (current instanceof Error) {
+    if (current instanceof ApplicationFailure) return current.type ?? undefined;
+    current = current.cause;
+  }
+  return undefined;
+}
+
+/** `Skipped: a run was in progress.` from the lock's "… is busy: a run (workflow …) has been in progress …". */
+function skippedBecause(err: unknown): string {
+  const operation = /is busy: an? (\w+)/.exec(rootCauseMessage(err))?.[1] ?? 'another operation';
+  return `Skipped: ${operation === 'another operation' ? operation : `a ${operation}`} was in progress.`;
+}
 
 /**
  * Runs `fn` over `items` with at most `limit` in flight. The first failure stops new work, calls
