@@ -1,6 +1,7 @@
 import type { Entity } from '../activities/warehouse/entities';
 import type { RunResult } from '../shared/operations';
-import type { DataflowListRow, LiveProgress } from './dataflow-api';
+import type { Dataflow } from '../activities/control-plane/dataflows';
+import type { DataflowListRow, LiveProgress, TableRow } from './dataflow-api';
 import type { RunRecord } from './run-history';
 import { formatDuration, formatTime, renderTable } from './text-table';
 
@@ -23,8 +24,41 @@ export function progressLine(progress: LiveProgress): string {
   return `[${progress.phase}${progress.version ? ` v${progress.version}` : ''}] ${tables}`;
 }
 
+/**
+ * `dataflow run --wait` on a terminal: a header line and one line per running table (rows, pages, rows/s,
+ * state or why it is retried), redrawn in place. Keeps the previous sample of each table for its rate.
+ */
+export class ProgressBoard {
+  private readonly samples = new Map<string, { rows: number; at: number; rate: number }>();
+
+  lines(progress: LiveProgress, now = Date.now()): string[] {
+    const done = progress.tables.filter((t) => t.state === 'done').length;
+    const failed = progress.tables.filter((t) => t.state === 'failed').length;
+    const header =
+      `[${progress.phase}${progress.version ? ` v${progress.version}` : ''}] ` +
+      `${done}/${progress.tables.length} tables done${failed ? `, ${failed} failed` : ''}`;
+    const running = progress.tables.filter((t) => t.state === 'running');
+    const width = Math.max(0, ...running.map((t) => t.table.length));
+    const rows = running.map((t) => {
+      const previous = this.samples.get(t.table);
+      const seconds = previous ? (now - previous.at) / 1000 : 0;
+      const rate = previous && seconds > 0 ? Math.max(0, (t.rows - previous.rows) / seconds) : (previous?.rate ?? 0);
+      this.samples.set(t.table, { rows: t.rows, at: now, rate });
+      const state = t.retrying ? `retrying: ${t.retrying}` : 'running';
+      return `  ${t.table.padEnd(width)}  ${String(t.rows).padStart(9)} rows  ${String(t.pages).padStart(6)} pages  ${String(Math.round(rate)).padStart(7)} rows/s  ${state}`;
+    });
+    return [header, ...rows];
+  }
+}
+
+/** ANSI: the cursor up `lines` lines and everything below it erased, so the next lines replace the last ones. */
+export function eraseLines(lines: number): string {
+  return lines > 0 ? `\x1b[${lines}F\x1b[J` : '';
+}
+
 /** The outcome of `dataflow run --wait`: the committed version, rows and pages per table, notices. */
 export function renderRunResult(result: RunResult): string {
+  if (result.skipped) return `${result.skipped} Nothing was imported.`;
   return [
     `Committed version ${result.version} of ${result.dataflow}.`,
     renderTable(
@@ -65,6 +99,7 @@ export function renderDataflowList(rows: DataflowListRow[], groupBy?: ListGroupK
     'Updated Date',
     'Last Refresh',
     'Next Run',
+    'Last Error',
   ];
   const toRow = (r: DataflowListRow) => [
     r.name,
@@ -75,10 +110,81 @@ export function renderDataflowList(rows: DataflowListRow[], groupBy?: ListGroupK
     formatTime(r.updatedAt),
     formatTime(r.lastRefreshAt),
     r.schedulePaused ? 'paused' : formatTime(r.nextRun),
+    shorten(r.lastError, 60),
   ];
   return [...groupRows(rows, groupBy)]
     .map(([key, members]) => (groupBy ? `${groupBy}: ${key}\n` : '') + renderTable(headers, members.map(toRow)))
     .join('\n\n');
+}
+
+/** A message on one line of at most `max` characters, ending in `…` when cut. */
+export function shorten(text: string | null | undefined, max: number): string {
+  if (!text) return '';
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length <= max ? line : `${line.slice(0, max - 1)}…`;
+}
+
+/** `dataflow show <name>`: every setting of one dataflow a person may see, the key masked. */
+export function renderDataflow(
+  d: Dataflow & Partial<Pick<DataflowListRow, 'scheduleSpec' | 'schedulePaused' | 'nextRun'>>,
+  apiKeyMask: string,
+): string {
+  const schedule = d.scheduleSpec
+    ? `${d.scheduleSpec}${d.schedulePaused ? ' (paused)' : d.nextRun ? `, next run ${formatTime(d.nextRun)}` : ''}`
+    : 'none';
+  const fields: Array<[string, string]> = [
+    ['Name', d.name],
+    ['Display name', d.displayName],
+    ['Description', d.description || '(none)'],
+    ['Type', d.connectorType],
+    ['Status', d.status],
+    ['Base URL', d.baseUrl],
+    ['API key', apiKeyMask],
+    ['Tables', `${d.tablesCount} selected`],
+    ['Version', d.currentVersion === null ? 'none committed yet' : String(d.currentVersion)],
+    ['Schedule', schedule],
+    ['Created', formatTime(d.createdAt)],
+    ['Updated', formatTime(d.updatedAt)],
+    ['Last refresh', formatTime(d.lastRefreshAt) || 'never'],
+    ...(d.lastError ? ([['Last error', d.lastError]] as Array<[string, string]>) : []),
+  ];
+  const width = Math.max(...fields.map(([k]) => k.length));
+  return fields.map(([k, v]) => `${`${k}:`.padEnd(width + 1)}  ${v}`).join('\n');
+}
+
+/** `dataflow tables <name>`: a table the key cannot read says so, and which scopes it needs. */
+export function renderTables(rows: TableRow[]): string {
+  return renderTable(
+    ['Purpose', 'Name', 'Type', 'Selected', 'Fields'],
+    rows.map((r) => [
+      r.purpose,
+      r.name,
+      r.type,
+      !r.readable ? `unreadable (needs ${r.missingScopes.join(', ')})` : r.selected ? 'yes' : 'no',
+      `${r.fieldsSelected}/${r.fieldsTotal}`,
+    ]),
+  );
+}
+
+/** `dataflow tables <name> --fields`: every field of every table, `*` before the selected ones. */
+export function renderTableFields(rows: TableRow[]): string {
+  return (
+    rows
+      .map((r) => {
+        const selected = new Set(r.selectedFields);
+        const state = !r.readable
+          ? `unreadable (needs ${r.missingScopes.join(', ')})`
+          : r.selected
+            ? 'selected'
+            : 'not selected';
+        const fields = r.availableFields.map((f) => `  ${selected.has(f.name) ? '*' : ' '} ${f.name} (${f.type})`);
+        return [
+          `${r.name}: ${state}, ${r.fieldsSelected}/${r.fieldsTotal} fields`,
+          ...(fields.length ? fields : ['    (ids only)']),
+        ].join('\n');
+      })
+      .join('\n\n') + '\n\n* = selected'
+  );
 }
 
 /** `dataflow entities <name>`: the reader-facing tables with their row counts and versions. */
@@ -95,23 +201,29 @@ export function renderEntities(name: string, rows: Entity[]): string {
 export function renderHistory(name: string, runs: RunRecord[]): string {
   if (runs.length === 0) return `No runs of ${name} yet.`;
   const summary = renderTable(
-    ['Operation', 'Trigger', 'Status', 'Version', 'Start', 'End', 'Duration', 'Rows', 'Error'],
+    ['Operation', 'Trigger', 'Status', 'Version', 'Start', 'End', 'Duration', 'Rows', 'Error / note'],
     runs.map((r) => [
       r.operation,
       r.trigger,
       r.status,
-      r.version,
+      r.fromVersion !== undefined && r.toVersion !== undefined ? `${r.fromVersion} → ${r.toVersion}` : r.version,
       formatTime(r.start),
       formatTime(r.end),
       formatDuration(r.durationMs),
       r.tables.length === 0 ? '' : `${r.tables.reduce((sum, t) => sum + t.rows, 0)} in ${r.tables.length} tables`,
-      r.error,
+      r.error ?? (r.operation === 'rollback' ? null : r.description),
     ]),
   );
   // Rows per table below the summary: 43 tables in one cell would make the table unreadable.
   const perTable = runs
     .filter((r) => r.tables.length > 0)
-    .map((r) => `${r.operation} ${formatTime(r.start)}${r.version ? ` (v${r.version})` : ''}:\n${wrap(r.tables.map((t) => `${t.table}=${t.rows}`), 116)}`);
+    .map(
+      (r) =>
+        `${r.operation} ${formatTime(r.start)}${r.version ? ` (v${r.version})` : ''}:\n${wrap(
+          r.tables.map((t) => `${t.table}=${t.rows}`),
+          116,
+        )}`,
+    );
   return [
     summary,
     ...(perTable.length > 0 ? ['', 'Rows per table:', ...perTable] : []),

@@ -1,20 +1,24 @@
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import readline from 'node:readline/promises';
-import { isKlaviyoError } from '../activities/klaviyo/errors';
-import { DataflowError } from '../activities/control-plane/errors';
 import type { Dataflow } from '../activities/control-plane/dataflows';
 import { maskApiKey } from '../activities/control-plane/api-key';
-import { DataflowApi, OperationFailedError } from './dataflow-api';
+import { DataflowApi, type DataflowListRow } from './dataflow-api';
 import {
+  eraseLines,
   groupRows,
   LIST_GROUP_KEYS,
+  ProgressBoard,
   progressLine,
+  renderDataflow,
   renderDataflowList,
   renderEntities,
   renderHistory,
   renderRunResult,
+  renderTableFields,
+  renderTables,
 } from './cli-output';
-import { formatTime, renderTable } from './text-table';
+import { reportOf } from './error-report';
+import { formatTime } from './text-table';
 import { UserInputError } from './user-input-error';
 
 /** Every command accepts --json; human output otherwise. */
@@ -60,7 +64,9 @@ async function readApiKey(fromStdin: boolean | undefined, required: boolean): Pr
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
     // Only the line break a shell or `echo` adds is dropped; anything else is the key's own problem.
-    return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    return Buffer.concat(chunks)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
   }
   const fromEnv = process.env.KLAVIYO_API_KEY;
   if (fromEnv !== undefined) return fromEnv;
@@ -82,7 +88,9 @@ async function withApi<T>(fn: (api: DataflowApi) => Promise<T>): Promise<T> {
 export function buildProgram(): Command {
   const program = new Command('dataflow')
     .description('Klaviyo dataflows on Temporal: import Klaviyo into Postgres as versioned, atomically committed loads')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Usage errors leave as CommanderErrors, so main() exits 2 for them like for any input error.
+    .exitOverride();
   const json = new Option('--json', 'print JSON');
 
   program
@@ -126,15 +134,33 @@ export function buildProgram(): Command {
 
   program
     .command('tables <name>')
-    .description('the tables of a dataflow: purpose, name, type, fields selected/total')
+    .description(
+      'the tables of a dataflow: purpose, name, type, selected (or the scopes it needs), fields selected/total',
+    )
+    .option('--fields', 'list the fields of each table, the selected ones marked')
     .addOption(json)
     .action(async (name: string, opts) => {
       const rows = await withApi((api) => api.tables(name));
-      print(opts, rows, () =>
-        renderTable(
-          ['Purpose', 'Name', 'Type', 'Selected', 'Fields'],
-          rows.map((r) => [r.purpose, r.name, r.type, r.selected ? 'yes' : 'no', `${r.fieldsSelected}/${r.fieldsTotal}`]),
-        ),
+      print(opts, rows, () => (opts.fields ? renderTableFields(rows) : renderTables(rows)));
+    });
+
+  program
+    .command('show <name>')
+    .description('one dataflow: display name, description, status, key (masked), schedule, dates, last error')
+    .addOption(json)
+    .action(async (name: string, opts) => {
+      const row: Dataflow & Partial<DataflowListRow> = await withApi(async (api) => {
+        const dataflow = await api.get(name);
+        return (await api.list()).find((r) => r.id === dataflow.id) ?? dataflow;
+      });
+      print(
+        opts,
+        {
+          ...describeDataflow(row),
+          schedule: row.scheduleSpec ?? null,
+          nextRun: row.nextRun ?? null,
+        },
+        () => renderDataflow(row, maskedKey(row)),
       );
     });
 
@@ -168,7 +194,11 @@ export function buildProgram(): Command {
           includeFields: opts.includeFields,
         }),
       );
-      print(opts, describeDataflow(updated), () => `Updated dataflow ${updated.name}.`);
+      print(opts, { ...describeDataflow(updated), changed: updated.changed }, () =>
+        updated.changed
+          ? `Updated dataflow ${updated.name}.`
+          : `Nothing to change: ${updated.name} already has these settings.`,
+      );
     });
 
   program
@@ -182,7 +212,9 @@ export function buildProgram(): Command {
       print(
         opts,
         opts.groupBy
-          ? Object.fromEntries([...groups].map(([k, v]) => [k, v.map((r) => ({ ...describeDataflow(r), nextRun: r.nextRun }))]))
+          ? Object.fromEntries(
+              [...groups].map(([k, v]) => [k, v.map((r) => ({ ...describeDataflow(r), nextRun: r.nextRun }))]),
+            )
           : rows.map((r) => ({ ...describeDataflow(r), schedule: r.scheduleSpec, nextRun: r.nextRun })),
         () => renderDataflowList(rows, opts.groupBy),
       );
@@ -202,10 +234,21 @@ export function buildProgram(): Command {
           if (opts.json) print(opts, started, () => '');
           return;
         }
+        // A terminal gets one line per running table, redrawn in place; a pipe gets a line per change.
+        const tty = Boolean(process.stdout.isTTY) && !opts.json;
+        const board = new ProgressBoard();
+        let drawn = 0;
         let lastLine = '';
         const result = await api.waitForRun(started, (progress) => {
+          if (opts.json) return;
+          if (tty) {
+            const lines = board.lines(progress);
+            process.stdout.write(`${eraseLines(drawn)}${lines.join('\n')}\n`);
+            drawn = lines.length;
+            return;
+          }
           const line = progressLine(progress);
-          if (!opts.json && line !== lastLine) console.log(line);
+          if (line !== lastLine) console.log(line);
           lastLine = line;
         });
         print(opts, { ...started, ...result }, () => renderRunResult(result));
@@ -227,7 +270,11 @@ export function buildProgram(): Command {
     .addOption(json)
     .action(async (name: string, opts) => {
       const result = await withApi((api) => api.rollback(name));
-      print(opts, result, () => `Rolled ${result.dataflow} back from version ${result.fromVersion} to ${result.toVersion}: ${result.url}`);
+      print(
+        opts,
+        result,
+        () => `Rolled ${result.dataflow} back from version ${result.fromVersion} to ${result.toVersion}: ${result.url}`,
+      );
     });
 
   program
@@ -239,9 +286,12 @@ export function buildProgram(): Command {
       if (!opts.yes) {
         if (!process.stdin.isTTY) throw new UserInputError('Refusing to remove without confirmation: add --yes.');
         const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
-        const answer = await rl.question(`Remove dataflow "${name}" and every table it created? Type its name to confirm: `);
+        const answer = await rl.question(
+          `Remove dataflow "${name}" and every table it created? Type its name to confirm: `,
+        );
         rl.close();
-        if (answer.trim().toLowerCase() !== name.toLowerCase()) throw new UserInputError('Not confirmed; nothing was removed.');
+        if (answer.trim().toLowerCase() !== name.toLowerCase())
+          throw new UserInputError('Not confirmed; nothing was removed.');
       }
       const result = await withApi((api) => api.remove(name));
       print(opts, result, () => `Removed ${result.dataflow} (${result.droppedTables} tables dropped): ${result.url}`);
@@ -276,11 +326,16 @@ export function buildProgram(): Command {
     .addOption(json)
     .action(async (name: string, opts) => {
       const chosen = ['cron', 'every', 'pause', 'resume', 'delete'].filter((k) => opts[k] !== undefined);
-      if (chosen.length !== 1) throw new UserInputError('Give exactly one of --cron, --every, --pause, --resume, --delete.');
+      if (chosen.length !== 1)
+        throw new UserInputError('Give exactly one of --cron, --every, --pause, --resume, --delete.');
       await withApi(async (api) => {
         if (opts.pause || opts.resume) {
           await api.pauseSchedule(name, Boolean(opts.pause));
-          print(opts, { paused: Boolean(opts.pause) }, () => `Schedule of ${name} ${opts.pause ? 'paused' : 'resumed'}.`);
+          print(
+            opts,
+            { paused: Boolean(opts.pause) },
+            () => `Schedule of ${name} ${opts.pause ? 'paused' : 'resumed'}.`,
+          );
         } else if (opts.delete) {
           const deleted = await api.deleteSchedule(name);
           print(opts, { deleted }, () => (deleted ? `Schedule of ${name} deleted.` : `${name} had no schedule.`));
@@ -294,14 +349,28 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Errors a user can act on are printed alone; anything else with its name, never with request options. */
+/** Exit statuses: documented in README.md's CLI section. */
+export const EXIT_CODES = { ok: 0, internal: 1, input: 2, operationFailed: 3 } as const;
+
+/**
+ * Prints an error in the words {@link reportOf} gives it (the console shows the same) and returns the exit
+ * status: 3 for an operation that ran and failed or was cancelled, 1 for a bug or an infrastructure
+ * failure, 2 for everything a user can fix (input, not found, busy, Klaviyo's answer).
+ */
 export function reportError(err: unknown, asJson: boolean): number {
-  const known = err instanceof UserInputError || err instanceof DataflowError || isKlaviyoError(err);
-  const message = err instanceof Error ? err.message : String(err);
-  const url = err instanceof OperationFailedError ? err.url : undefined;
-  if (asJson) console.error(JSON.stringify({ error: message, ...(url ? { url } : {}) }));
-  else console.error(`error: ${message}${url ? `\n  see ${url}` : ''}`);
-  return known ? 2 : 1;
+  const report = reportOf(err);
+  if (asJson)
+    console.error(
+      JSON.stringify({
+        error: report.message,
+        code: report.code,
+        kind: report.kind,
+        ...(report.url ? { url: report.url } : {}),
+      }),
+    );
+  else console.error(`error: ${report.message}${report.url ? `\n  see ${report.url}` : ''}`);
+  if (report.kind === 'operation-failed') return EXIT_CODES.operationFailed;
+  return report.kind === 'internal' ? EXIT_CODES.internal : EXIT_CODES.input;
 }
 
 export async function main(): Promise<void> {
@@ -309,7 +378,9 @@ export async function main(): Promise<void> {
   try {
     await buildProgram().parseAsync(process.argv);
   } catch (err) {
-    process.exitCode = reportError(err, asJson);
+    // Commander has printed its own message (usage, unknown option, bad choice); help and --version exit 0.
+    if (err instanceof CommanderError) process.exitCode = err.exitCode === 0 ? 0 : EXIT_CODES.input;
+    else process.exitCode = reportError(err, asJson);
   }
 }
 
