@@ -4,9 +4,10 @@ import { SIZE_KEYS, type SandboxSizes } from './sizes';
 import { startSandbox } from './server';
 
 /**
- * `npm run sandbox -- --port 8180 --seed 7 --profiles 100000 --events 1000000`
+ * `npm run --silent sandbox -- --port 8180 --seed 7 --profiles 100000 --events 1000000`
  *
- * Prints one JSON line first — `{"baseUrl": ..., "keys": {"full", "readOnly", "noProfiles"}}` — so a parent process
+ * Prints one JSON line first (with `--silent`, or run as `tsx sandbox/main.ts`: without it npm prints its own
+ * `> klaviyo-dataflows sandbox` banner to stdout before it) — `{"baseUrl": ..., "keys": {"full", "readOnly", "noProfiles"}}` — so a parent process
  * can read where the sandbox listens; human-readable notes go to stderr. Runs until SIGINT/SIGTERM.
  */
 
