@@ -7,6 +7,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { rootCauseMessage } from '../../shared/operations';
 import { TASK_QUEUE } from '../../shared/config';
 import { scheduleId } from '../../shared/operations';
+import type { RunRecord } from '../../client/run-history';
 import { startTestEngine, type TestEngine } from '../support/engine';
 
 /**
@@ -364,6 +365,41 @@ describe('a busy dataflow', () => {
     }
     const runs = (await engine.api.history(EXISTING)).map((r) => `${r.operation}:${r.trigger}:${r.status}`);
     expect(runs).toEqual(['run:schedule:CANCELLED', 'run:manual:CANCELLED', 'run:manual:COMPLETED']);
+  }, 60_000);
+
+  test('a scheduled run that finds a manual run holding the dataflow is skipped, not failed, and says so', async () => {
+    engine.sandbox.setFaults(SLOW_RUN);
+    const manual = await engine.api.run(EXISTING);
+    const temporal = await engine.temporal.client();
+    let skipped: RunRecord | undefined;
+    try {
+      await waitFor('the manual run to take the lock', async () =>
+        (await query('SELECT 1 FROM dataflow_control.operation_locks')).length > 0 ? true : undefined,
+      );
+      const earlier = new Set((await engine.api.history(EXISTING)).map((r) => r.runId));
+      await engine.api.schedule(EXISTING, { every: '1d' });
+      await temporal.schedule.getHandle(scheduleId(EXISTING)).trigger();
+      skipped = await waitFor('the scheduled run to end', async () =>
+        (await engine.api.history(EXISTING)).find(
+          (r) => r.trigger === 'schedule' && r.status !== 'RUNNING' && !earlier.has(r.runId),
+        ),
+      );
+      // It ended while the manual run went on, without touching the dataflow's status.
+      expect((await engine.api.get(EXISTING)).status).not.toBe('Failed');
+    } finally {
+      await cancelAndSettle();
+      await engine.api.deleteSchedule(EXISTING);
+    }
+    expect(skipped).toMatchObject({
+      operation: 'run',
+      trigger: 'schedule',
+      status: 'SKIPPED',
+      error: null,
+      description: 'Skipped: a run was in progress.',
+    });
+    const raw = await temporal.workflow.getHandle(skipped!.workflowId, skipped!.runId).describe();
+    expect(raw.status.name).toBe('COMPLETED');
+    expect((await engine.api.history(EXISTING)).find((r) => r.runId === manual.runId)?.status).toBe('CANCELLED');
   }, 60_000);
 
   test("an operation started behind the API's back is refused by the workflow itself while a run holds the lock", async () => {
