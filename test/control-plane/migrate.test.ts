@@ -13,7 +13,12 @@ describe('control-plane migrations', () => {
 
   test('processes migrating a fresh database at the same time apply each migration once', async () => {
     const applied = await Promise.all([migrateToLatest(db.url), migrateToLatest(db.url), migrateToLatest(db.url)]);
-    expect(applied.flat()).toEqual(['0001-control-plane']);
+    expect(applied.flat()).toEqual(['0001-control-plane', '0002-table-missing-scopes']);
+    const missingScopes = await db.pool.query(
+      `SELECT data_type FROM information_schema.columns
+       WHERE table_schema = 'dataflow_control' AND table_name = 'dataflow_tables' AND column_name = 'missing_scopes'`,
+    );
+    expect(missingScopes.rows).toEqual([{ data_type: 'ARRAY' }]);
     const { rows } = await db.pool.query(
       `SELECT table_name FROM information_schema.tables WHERE table_schema = 'dataflow_control' ORDER BY 1`,
     );
