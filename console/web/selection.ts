@@ -45,7 +45,9 @@ export function tableChoices(tables: DiscoveredTable[], selection: Selection): T
 export function selectionProblem(tables: DiscoveredTable[], selection: Selection): string | null {
   const choices = tableChoices(tables, selection);
   if (choices.length === 0) return 'Select at least one table.';
-  const empty = choices.find((c) => c.fields.length === 0);
+  // A link table (e.g. tag_campaigns) has no fields of its own: only its keys, always read.
+  const hasFields = new Set(tables.filter((t) => t.fields.length > 0).map((t) => t.name));
+  const empty = choices.find((c) => c.fields.length === 0 && hasFields.has(c.name));
   return empty ? `Select at least one field of ${empty.name}, or untick the table.` : null;
 }
 

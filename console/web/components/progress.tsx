@@ -21,7 +21,11 @@ export function ProgressSummary({ progress, operation }: { progress: RunProgress
     );
   }
   const { done, total, rows } = progressCounts(progress);
-  const text = `Running · ${formatNumber(done)} of ${formatNumber(total)} tables · ${formatNumber(rows)} rows`;
+  // Before extraction the run has no tables yet: say what it is doing (validating, discovering).
+  const text =
+    total === 0
+      ? `Running · ${progress.phase}`
+      : `Running · ${formatNumber(done)} of ${formatNumber(total)} tables · ${formatNumber(rows)} rows`;
   return (
     <div class="progress-summary">
       <span>{text}</span>

@@ -101,7 +101,7 @@ export function TablePicker(props: {
             )}
             {visible.map((t) => {
               const choice = selection[t.name] ?? { selected: false, fields: [] };
-              const open = expanded.has(t.name) && t.readable;
+              const open = expanded.has(t.name) && t.readable && t.fields.length > 0;
               const selectedFields = choice.fields.length;
               const noFields = choice.selected && selectedFields === 0;
               return [
@@ -131,7 +131,11 @@ export function TablePicker(props: {
                   </th>
                   <td>{t.type}</td>
                   <td class="fields-cell">
-                    {t.readable ? (
+                    {t.fields.length === 0 ? (
+                      <span class="muted" title="A link table: only the keys it links, no fields to pick.">
+                        keys only
+                      </span>
+                    ) : t.readable ? (
                       <>
                         <span class={noFields ? 'error-text' : ''}>
                           {selectedFields} of {t.fields.length}

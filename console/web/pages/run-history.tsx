@@ -10,7 +10,7 @@ import { usePolled, useTitle } from '../hooks';
 import { dataflowPath, navigate } from '../router';
 
 function versionText(r: HistoryRecord): string {
-  if (r.operation === 'rollback' && (r.fromVersion != null || r.toVersion != null)) {
+  if (r.fromVersion != null || r.toVersion != null) {
     return `${r.fromVersion ?? '?'} → ${r.toVersion ?? '?'}`;
   }
   return r.version === null ? '' : String(r.version);
