@@ -304,13 +304,7 @@ export const API_ROUTES: ApiRoute[] = [
 
 /** The saved selection, with each field's default and slow-tier mark from the same rule create applies. */
 async function savedTables(api: DataflowApi, name: string): Promise<SavedTable[]> {
-  const rows = (await api.tables(name)) as Array<
-    Awaited<ReturnType<DataflowApi['tables']>>[number] & {
-      readable?: boolean;
-      missingScopes?: string[];
-      selectedFields?: string[];
-    }
-  >;
+  const rows = await api.tables(name);
   return rows.flatMap((row) => {
     const table = findTable(row.name);
     if (!table) return [];
@@ -323,10 +317,10 @@ async function savedTables(api: DataflowApi, name: string): Promise<SavedTable[]
         name: table.name,
         purpose: table.purpose,
         type: table.resourceType,
-        readable: row.readable ?? true,
-        missingScopes: row.missingScopes ?? [],
+        readable: row.readable,
+        missingScopes: row.missingScopes,
         selected: row.selected,
-        selectedFields: row.selectedFields ?? [],
+        selectedFields: row.selectedFields,
         fields: table.fields.map((f) => ({
           name: f.name,
           type: f.type,

@@ -75,13 +75,12 @@ export function progressView(progress: LiveProgress & { url: string }): RunProgr
       rows: t.rows,
       pages: t.pages,
       ...(t.error ? { error: t.error } : {}),
-      ...(retryingOf(t) ? { retrying: retryingOf(t) } : {}),
+      ...(t.retrying ? { retrying: t.retrying } : {}),
     })),
   };
 }
 
 export function historyRecord(r: RunRecord): HistoryRecord {
-  const versions = r as RunRecord & { fromVersion?: number | null; toVersion?: number | null };
   return {
     workflowId: r.workflowId,
     runId: r.runId,
@@ -89,8 +88,8 @@ export function historyRecord(r: RunRecord): HistoryRecord {
     trigger: r.trigger,
     status: r.status,
     version: r.version,
-    ...(versions.fromVersion !== undefined ? { fromVersion: versions.fromVersion } : {}),
-    ...(versions.toVersion !== undefined ? { toVersion: versions.toVersion } : {}),
+    ...(r.fromVersion !== undefined ? { fromVersion: r.fromVersion } : {}),
+    ...(r.toVersion !== undefined ? { toVersion: r.toVersion } : {}),
     start: r.start.toISOString(),
     end: iso(r.end),
     durationMs: r.durationMs,
@@ -99,10 +98,4 @@ export function historyRecord(r: RunRecord): HistoryRecord {
     description: r.error,
     url: r.url,
   };
-}
-
-/** The retry note a table in flight carries while Klaviyo is being retried. */
-function retryingOf(table: object): string | undefined {
-  const value = (table as { retrying?: unknown }).retrying;
-  return typeof value === 'string' ? value : undefined;
 }

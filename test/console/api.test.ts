@@ -235,6 +235,10 @@ test('rollback goes back one committed version and says from which to which', as
   );
   expect(status).toBe(200);
   expect(body).toMatchObject({ fromVersion: 2, toVersion: 1 });
+  const history = (await call<HistoryRecord[]>('GET', `/api/dataflows/${NAME}/history`)).body;
+  expect(history[0]).toMatchObject({ operation: 'rollback', status: 'COMPLETED', fromVersion: 2, toVersion: 1 });
+  const nothing = await call<{ error: { code: string } }>('POST', `/api/dataflows/${NAME}/rollback`, {});
+  expect([nothing.status, nothing.body.error.code]).toEqual([400, 'NothingToRollBack']);
 }, 180_000);
 
 test('a schedule is set, paused, resumed and deleted, and the dataflow shows its spec', async () => {

@@ -81,10 +81,11 @@ describe('a loopback console without a token', () => {
   });
 
   test('a cross-site POST is refused before anything runs', async () => {
-    for (const headers of [
+    const attempts: Array<Record<string, string>> = [
       { origin: 'https://attacker.example', 'content-type': 'application/json' },
       { 'sec-fetch-site': 'cross-site', 'content-type': 'application/json' },
-    ]) {
+    ];
+    for (const headers of attempts) {
       const { status, body } = await open.call<{ error: { code: string } }>('POST', '/api/dataflows/X/runs', {
         body: {},
         headers,
