@@ -50,7 +50,8 @@ export async function request<T>(
       method,
       headers,
       credentials: 'same-origin',
-      body: body === undefined ? (method === 'GET' || method === 'DELETE' ? undefined : '{}') : JSON.stringify(body),
+      // A state-changing request says it sends JSON, so it always has a body, `{}` when there is nothing to say.
+      body: method === 'GET' ? undefined : JSON.stringify(body ?? {}),
     });
   } catch (err) {
     throw new ApiError(

@@ -191,7 +191,7 @@ function RunProgress({ progress }: { progress: RunProgressView }) {
         <span class="muted small">({progress.phase})</span>
       </h2>
       <ProgressSummary progress={progress} />
-      <div class="table-scroll">
+      <div class="table-scroll" tabIndex={0} role="region" aria-label="Tables of the run">
         <table class="data-table">
           <thead>
             <tr>
