@@ -38,6 +38,8 @@ export const DEMO_SANDBOX_SEED = 1;
 export interface DemoOptions {
   /** Stop the stack the demo started once it is done, even on a terminal. @default false */
   exit: boolean;
+  /** Keep the stack the demo started up until a signal, even when stdout is not a terminal. @default false */
+  stay: boolean;
   profiles: number;
   events: number;
   /** Multiplies Klaviyo's rate limits in a stack the demo starts. @default DEMO_RATE_SCALE */
@@ -107,6 +109,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
         'and show list, entities and history as the `dataflow` CLI does.',
     )
     .option('--exit', 'stop the stack this demo started when done, even on a terminal')
+    .option('--stay', 'keep the stack this demo started up until Ctrl-C, even when the output is not a terminal')
     .option(
       '--profiles <n>',
       `profiles in the sandbox account ${onlyWhenStarting}`,
@@ -122,10 +125,13 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
     )
     .showHelpAfterError();
   program.parse(argv, { from: 'node' });
-  const opts = program.opts<{ exit?: boolean; profiles: number; events: number; rateScale: number }>();
+  const opts = program.opts<{ exit?: boolean; stay?: boolean; profiles: number; events: number; rateScale: number }>();
+  if (opts.exit && opts.stay)
+    program.error('error: --exit and --stay contradict each other; give one.', { exitCode: 2 });
   const stackFlags = ['profiles', 'events', 'rateScale'].filter((key) => program.getOptionValueSource(key) === 'cli');
   return {
     exit: opts.exit ?? false,
+    stay: opts.stay ?? false,
     profiles: opts.profiles,
     events: opts.events,
     rateScale: opts.rateScale,
@@ -352,7 +358,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
     await signals.race(showDemo(config, current, log, () => signals.received !== undefined));
 
     if (!stack) return;
-    if (process.stdout.isTTY && !options.exit) {
+    if ((process.stdout.isTTY && !options.exit) || options.stay) {
       log('\nThe stack stays up so you can look around. Press Ctrl-C to stop it.');
       await signals.wait();
     } else {
