@@ -26,6 +26,7 @@ export const FAILURE_TYPES = {
   MalformedResponse: 'KlaviyoMalformedResponse',
   NothingToRollBack: 'NothingToRollBack',
   InvalidSelection: 'InvalidSelection',
+  DependentObjects: 'DependentObjects',
 } as const;
 export type FailureType = (typeof FAILURE_TYPES)[keyof typeof FAILURE_TYPES];
 
@@ -39,6 +40,7 @@ export const NON_RETRYABLE_FAILURES: FailureType[] = [
   FAILURE_TYPES.NotFound,
   FAILURE_TYPES.NothingToRollBack,
   FAILURE_TYPES.InvalidSelection,
+  FAILURE_TYPES.DependentObjects,
 ];
 
 export interface OperationInput {
@@ -50,6 +52,11 @@ export interface OperationInput {
 export interface RunInput extends OperationInput {
   /** Re-read every table even where an incremental refresh is possible. @default false */
   full?: boolean;
+}
+
+/** The `retry` signal's argument: the failed tables to extract again; none named means every failed one. */
+export interface RetryRequest {
+  tables?: string[];
 }
 
 /** What the run knows of one table; small on purpose: no rows ever pass through Temporal. */
@@ -71,9 +78,29 @@ export type TableState = (typeof TABLE_STATES)[number];
 
 export interface RunProgress {
   dataflow: string;
-  phase: 'starting' | 'validating' | 'discovering' | 'extracting' | 'committing' | 'discarding' | 'done';
+  phase:
+    'starting' | 'validating' | 'discovering' | 'extracting' | 'needs-attention' | 'committing' | 'discarding' | 'done';
   version: number | null;
   tables: Array<{ table: string; state: TableState; rows: number; pages: number; error?: string }>;
+  /**
+   * Set while the run keeps its staged version and waits for `retry` or `discard` because tables failed for
+   * good: since when (ISO 8601), when it discards by itself, and which wait this is (1, then 2 after a retry…).
+   */
+  attention?: NeedsAttention;
+}
+
+export interface NeedsAttention {
+  since: string;
+  discardAt: string;
+  round: number;
+}
+
+/** The failed tables of a run and their errors, in words: `"metrics": Klaviyo answered HTTP 400 …`. */
+export function failedTablesText(progress: Pick<RunProgress, 'tables'>): string {
+  return progress.tables
+    .filter((t) => t.state === 'failed')
+    .map((t) => `"${t.table}": ${t.error ?? 'failed'}`)
+    .join('; ');
 }
 
 export interface RunResult {

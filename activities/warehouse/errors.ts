@@ -52,3 +52,18 @@ export class DependentViewError extends DataflowError {
   readonly type = 'DependentView';
   readonly retryable = false;
 }
+
+/**
+ * Removing a dataflow would drop objects it did not create: views (or other objects) users built on its tables, or
+ * objects of theirs in its schema. Nothing was dropped; `dependents` names them, e.g. `view public.vip_profiles`.
+ */
+export class DependentObjectsError extends DataflowError {
+  readonly type = FAILURE_TYPES.DependentObjects;
+  readonly retryable = false;
+  constructor(
+    message: string,
+    readonly dependents: readonly string[] = [],
+  ) {
+    super(message);
+  }
+}

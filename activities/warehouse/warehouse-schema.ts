@@ -1,8 +1,15 @@
 import type pg from 'pg';
 import { SchemaConflictError } from '../control-plane/errors';
-import type { Queryable } from '../control-plane/postgres';
-import { InvalidIdentifierError } from './errors';
-import { parseVersionedTableName, qualifiedName, quoteIdent, validateIdentifier } from './identifiers';
+import { PG_ERRORS, pgErrorCode, pgErrorDetail, type Queryable } from '../control-plane/postgres';
+import { dependentObjectsError, findDependentObjects, type DependentObject } from './dependent-objects';
+import { DependentObjectsError, InvalidIdentifierError } from './errors';
+import {
+  parseVersionedTableName,
+  qualifiedName,
+  quoteIdent,
+  validateIdentifier,
+  versionedTableName,
+} from './identifiers';
 import { withLockRetry, type LockRetryOptions } from './lock-retry';
 
 /**
@@ -74,15 +81,44 @@ export function readerViews(relations: SchemaRelations): string[] {
 }
 
 /**
- * Drops a dataflow's schema and everything in it (Remove). Refuses a schema that is not this
- * dataflow's; a schema that does not exist is nothing to do.
- * @returns how many tables (per-version tables, not views) were dropped
+ * What the dataflow created in its schema: the per-version tables and the reader views over them (in name order).
+ * Anything else there is someone else's.
+ */
+export function ownRelations(relations: SchemaRelations): { views: string[]; tables: string[] } {
+  const tables: string[] = [];
+  for (const [version, names] of relations.versions) {
+    for (const name of names) tables.push(versionedTableName(name, version));
+  }
+  return { views: readerViews(relations), tables: tables.sort() };
+}
+
+/**
+ * The objects the dataflow did not create that removing it would drop (users' views on its tables, their objects
+ * in its schema); empty when the schema is gone or not this dataflow's (nothing of it would be dropped then).
+ */
+export async function dependentsOfDataflowWarehouse(
+  db: Queryable,
+  input: { dataflowId: string; schema: string },
+): Promise<DependentObject[]> {
+  validateIdentifier(input.schema, 'schema');
+  if ((await schemaOwner(db, input.schema)) !== ownershipMarker(input.dataflowId)) return [];
+  const { views, tables } = ownRelations(await listSchemaRelations(db, input.schema));
+  return findDependentObjects(db, input.schema, [...views, ...tables]);
+}
+
+/**
+ * Drops what a dataflow created (Remove): its reader views, its per-version tables and its schema. Objects others
+ * built on them, or put in the schema, are found first, in the same transaction and with the tables locked, so none
+ * can appear in between: they refuse the whole removal (DependentObjectsError, nothing dropped), or with `cascade`
+ * are dropped too and named in the result. Refuses a schema that is not this dataflow's; a schema that does not
+ * exist is nothing to do.
+ * @returns how many tables (per-version tables, not views) were dropped, and the others' objects dropped with them
  */
 export async function dropDataflowWarehouse(
   pool: pg.Pool,
-  input: { dataflowId: string; schema: string },
+  input: { dataflowId: string; schema: string; cascade?: boolean },
   options?: LockRetryOptions,
-): Promise<{ droppedTables: number }> {
+): Promise<{ droppedTables: number; droppedDependents: string[] }> {
   validateIdentifier(input.schema, 'schema');
   const marker = ownershipMarker(input.dataflowId);
   return withLockRetry(
@@ -90,15 +126,33 @@ export async function dropDataflowWarehouse(
     `drop the schema "${input.schema}"`,
     async (client) => {
       const owner = await schemaOwner(client, input.schema);
-      if (owner === undefined) return { droppedTables: 0 };
+      if (owner === undefined) return { droppedTables: 0, droppedDependents: [] };
       if (owner !== marker) throw schemaConflict(input.schema);
-      const { rows } = await client.query<{ tables: number }>(
-        `SELECT count(*)::int AS tables FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = $1 AND c.relkind = 'r'`,
-        [input.schema],
-      );
-      await client.query(`DROP SCHEMA ${quoteIdent(input.schema)} CASCADE`);
-      return { droppedTables: rows[0].tables };
+      const { views, tables } = ownRelations(await listSchemaRelations(client, input.schema));
+      // Locked first: a view on them cannot be created between the check and the drop.
+      await lockRelations(client, input.schema, [...views, ...tables]);
+      const dependents = await findDependentObjects(client, input.schema, [...views, ...tables]);
+      if (dependents.length > 0 && !input.cascade) throw dependentObjectsError(input.schema, dependents);
+      try {
+        if (input.cascade) {
+          await client.query(`DROP SCHEMA ${quoteIdent(input.schema)} CASCADE`);
+        } else {
+          if (views.length > 0)
+            await client.query(`DROP VIEW ${views.map((v) => qualifiedName(input.schema, v)).join(', ')}`);
+          if (tables.length > 0)
+            await client.query(`DROP TABLE ${tables.map((t) => qualifiedName(input.schema, t)).join(', ')}`);
+          await client.query(`DROP SCHEMA ${quoteIdent(input.schema)}`);
+        }
+      } catch (err) {
+        // Something the catalog query does not see (created in the schema since) still refuses, in Postgres' words.
+        if (pgErrorCode(err) !== PG_ERRORS.dependentObjectsStillExist) throw err;
+        const detail = pgErrorDetail(err) ?? (err as Error).message;
+        throw new DependentObjectsError(
+          `Other objects depend on what the dataflow created in the schema ${input.schema} (${detail}); drop them ` +
+            'first, or remove with --cascade to drop them too. Nothing was removed.',
+        );
+      }
+      return { droppedTables: tables.length, droppedDependents: dependents.map((d) => `${d.kind} ${d.name}`) };
     },
     options,
   );

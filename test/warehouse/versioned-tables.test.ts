@@ -355,10 +355,12 @@ describe('versioned tables', () => {
     await run(flow, 1);
     await expect(dropDataflowWarehouse(db.pool, { dataflowId: flow.id, schema: flow.schema })).resolves.toEqual({
       droppedTables: 4,
+      droppedDependents: [],
     });
     expect(await tablesIn(flow.schema)).toEqual([]);
     await expect(dropDataflowWarehouse(db.pool, { dataflowId: flow.id, schema: flow.schema })).resolves.toEqual({
       droppedTables: 0,
+      droppedDependents: [],
     });
   });
 
