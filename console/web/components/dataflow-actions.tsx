@@ -54,13 +54,12 @@ export function useDataflowActions(onChanged: () => void, onRemoved?: (name: str
         );
         setNotice(`${name} rolled back from version ${result.fromVersion} to ${result.toVersion}.`);
       } else {
-        const result = await api.delete<{ droppedTables: unknown }>(
+        const result = await api.delete<{ droppedTables: number }>(
           `/api/dataflows/${enc(name)}?confirm=${encodeURIComponent(name)}`,
         );
-        const dropped = Array.isArray(result.droppedTables) ? result.droppedTables.length : null;
-        setNotice(
-          `${name} removed${dropped === null ? '' : ` with its ${dropped} ${dropped === 1 ? 'table' : 'tables'}`}.`,
-        );
+        // Every version of every table counts: the warehouse keeps the last three of each.
+        const dropped = result.droppedTables;
+        setNotice(`${name} removed: ${dropped} ${dropped === 1 ? 'table' : 'tables'} dropped, all versions included.`);
       }
       setPending(null);
       if (kind === 'remove') onRemoved?.(name);
