@@ -31,6 +31,7 @@ import {
   type IncrementalOptions,
   type IncrementalPlan,
 } from './incremental-cursor';
+import { readNeedsAttentionHours } from './needs-attention-timeout';
 
 export interface ActivityDependencies {
   pool: pg.Pool;
@@ -50,6 +51,8 @@ export interface ActivityDependencies {
   klaviyoRetry?: KlaviyoClientOptions['retry'];
   /** How incremental refreshes look back (events' late-arrival window). @default readIncrementalOptions() */
   incremental?: IncrementalOptions;
+  /** How long a run with tables failed for good waits before it discards by itself. @default readNeedsAttentionHours() */
+  needsAttentionHours?: number;
 }
 
 /** `KLAVIYO_RATE_LIMITS=off` or `KLAVIYO_RATE_LIMITS=<scale>` (e.g. 0.5); unset means Klaviyo's real tiers. */
@@ -72,6 +75,7 @@ export function createActivities(deps: ActivityDependencies) {
   const { pool, temporal } = deps;
   const rateLimits = deps.klaviyoRateLimits ?? readKlaviyoRateLimits();
   const incrementalOptions = deps.incremental ?? readIncrementalOptions();
+  const needsAttentionHours = deps.needsAttentionHours ?? readNeedsAttentionHours();
   let secretBox: Promise<SecretBox> | undefined = deps.secrets ? Promise.resolve(deps.secrets) : undefined;
   const secrets = () => (secretBox ??= SecretBox.fromConfig());
 
@@ -311,6 +315,22 @@ export function createActivities(deps: ActivityDependencies) {
     /** Records how a run ended for the dataflow list; the message is what the user reads. */
     async markEnded(input: { dataflowId: string; status: 'Failed' | 'Cancelled'; message: string | null }): Promise<void> {
       await failuresAsApplicationFailures(() => setDataflowStatus(pool, input.dataflowId, input.status, input.message));
+    },
+
+    /**
+     * The run keeps its staged version and waits: the list shows `NeedsAttention` with the failed tables' errors.
+     * Returns how long to wait before discarding by itself (the worker's setting, so it lands in the history).
+     */
+    async markNeedsAttention(input: { dataflowId: string; message: string }): Promise<{ waitMs: number }> {
+      await failuresAsApplicationFailures(() =>
+        setDataflowStatus(pool, input.dataflowId, 'NeedsAttention', input.message),
+      );
+      return { waitMs: Math.round(needsAttentionHours * 3_600_000) };
+    },
+
+    /** A run retrying its failed tables is running again. */
+    async markRunning(input: { dataflowId: string }): Promise<void> {
+      await failuresAsApplicationFailures(() => setDataflowStatus(pool, input.dataflowId, 'Running'));
     },
 
     async rollbackVersion(input: { dataflowId: string; requestId: string }): Promise<{ fromVersion: number; toVersion: number }> {

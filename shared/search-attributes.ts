@@ -9,9 +9,12 @@ export const SEARCH_ATTRIBUTES = {
   DataflowOperation: 'Keyword',
   DataflowTrigger: 'Keyword',
   DataflowVersion: 'Int',
+  DataflowState: 'Keyword',
 } as const;
 
 export const DataflowNameKey = defineSearchAttributeKey('DataflowName', 'KEYWORD');
 export const DataflowOperationKey = defineSearchAttributeKey('DataflowOperation', 'KEYWORD');
 export const DataflowTriggerKey = defineSearchAttributeKey('DataflowTrigger', 'KEYWORD');
 export const DataflowVersionKey = defineSearchAttributeKey('DataflowVersion', 'INT');
+/** `NeedsAttention` while a run waits for `retry` or `discard` (the Web UI can filter on it); unset otherwise. */
+export const DataflowStateKey = defineSearchAttributeKey('DataflowState', 'KEYWORD');

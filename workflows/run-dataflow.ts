@@ -1,17 +1,22 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  condition,
   defineQuery,
+  defineSignal,
   isCancellation,
   patched,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { DataflowTriggerKey, DataflowVersionKey } from '../shared/search-attributes';
+import { DataflowStateKey, DataflowTriggerKey, DataflowVersionKey } from '../shared/search-attributes';
 import {
   FAILURE_TYPES,
+  failedTablesText,
   rootCauseMessage,
+  type RetryRequest,
   type RunInput,
   type RunProgress,
   type RunResult,
@@ -20,6 +25,10 @@ import {
 import { controlActivities, extractActivities } from './activity-proxies';
 
 export const progress = defineQuery<RunProgress>('progress');
+/** While the run needs attention: extract the failed tables (or those named) again into the same version. */
+export const retry = defineSignal<[RetryRequest?]>('retry');
+/** While the run needs attention: give up, discarding the staged version as a failed run does. */
+export const discard = defineSignal('discard');
 
 /** How many tables are extracted at once; the worker's rate budget keeps them within Klaviyo's limits. */
 const TABLES_IN_PARALLEL = 4;
@@ -27,6 +36,8 @@ const TABLES_IN_PARALLEL = 4;
 /**
  * One run of a dataflow: validate the key, resolve the selection, stage version N, extract each table
  * into it, and commit all tables at once — or discard the staged version so the last good one stays live.
+ * Tables that fail for good leave the run waiting (needs attention) with version N kept: `retry` extracts
+ * them again into it, `discard` or the worker's timeout ends the run as a failure.
  */
 export async function runDataflow(input: RunInput): Promise<RunResult> {
   const { workflowId, runId, originalExecutionRunId } = workflowInfo();
@@ -34,6 +45,15 @@ export async function runDataflow(input: RunInput): Promise<RunResult> {
   const trigger = runId !== originalExecutionRunId ? 'retry' : input.trigger;
   const state: RunProgress = { dataflow: input.dataflow, phase: 'starting', version: null, tables: [] };
   setHandler(progress, () => state);
+  // A decision counts only while the run waits for one; the API refuses to send one at any other time.
+  let decision: { retry: string[] } | 'discard' | undefined;
+  setHandler(retry, (request) => {
+    if (state.phase === 'needs-attention' && decision === undefined) decision = { retry: request?.tables ?? [] };
+  });
+  setHandler(discard, () => {
+    if (state.phase === 'needs-attention' && decision === undefined) decision = 'discard';
+  });
+  const decisionNow = () => decision;
 
   let dataflowId: string;
   try {
@@ -78,37 +98,82 @@ export async function runDataflow(input: RunInput): Promise<RunResult> {
 
     state.phase = 'extracting';
     const staged = version;
-    // A table that fails for good cancels the others: the version is discarded anyway.
+    const summaries = new Map<string, TableSummary>();
+    const failures = new Map<string, unknown>();
+    // Decided once, at the first table that fails for good: a run of the old code cancelled the others and
+    // failed; this one lets them finish and then waits. Histories without the marker replay as before.
+    let waitOnFailure: boolean | undefined;
+    const extract = (entries: RunProgress['tables'], onFirstFailure: () => void) =>
+      mapWithConcurrency(entries, TABLES_IN_PARALLEL, onFirstFailure, async (entry) => {
+        entry.state = 'running';
+        delete entry.error;
+        try {
+          const summary = await extractActivities.extractTable({
+            dataflowId,
+            version: staged,
+            table: entry.table,
+            incremental: incremental[entry.table],
+          });
+          Object.assign(entry, { state: 'done', rows: summary.rows, pages: summary.pages });
+          summaries.set(entry.table, summary);
+          failures.delete(entry.table);
+        } catch (err) {
+          entry.state = isCancellation(err) ? 'pending' : 'failed';
+          if (isCancellation(err)) throw err;
+          entry.error = rootCauseMessage(err);
+          failures.set(entry.table, err);
+          if (!(waitOnFailure ??= patched(TABLE_NEEDS_ATTENTION))) throw err;
+        }
+      });
     const extraction = new CancellationScope();
-    const summaries = await extraction.run(() =>
-      mapWithConcurrency(
-        state.tables,
-        TABLES_IN_PARALLEL,
-        () => extraction.cancel(),
-        async (entry) => {
-          entry.state = 'running';
-          try {
-            const summary = await extractActivities.extractTable({
-              dataflowId,
-              version: staged,
-              table: entry.table,
-              incremental: incremental[entry.table],
-            });
-            Object.assign(entry, { state: 'done', rows: summary.rows, pages: summary.pages });
-            return summary;
-          } catch (err) {
-            entry.state = isCancellation(err) ? 'pending' : 'failed';
-            if (!isCancellation(err)) entry.error = rootCauseMessage(err);
-            throw err;
-          }
-        },
-      ),
-    );
+    await extraction.run(() => extract(state.tables, () => extraction.cancel()));
+
+    // Tables failed for good after their retries: keep the staged version and wait for a decision.
+    for (let round = 1; failures.size > 0; round++) {
+      const failed = state.tables.filter((t) => t.state === 'failed');
+      const { waitMs } = await controlActivities.markNeedsAttention({
+        dataflowId,
+        message: `Needs attention: ${failedTablesText(state)}`,
+      });
+      const since = Date.now();
+      decision = undefined;
+      state.phase = 'needs-attention';
+      state.attention = {
+        since: new Date(since).toISOString(),
+        discardAt: new Date(since + waitMs).toISOString(),
+        round,
+      };
+      upsertSearchAttributes([{ key: DataflowStateKey, value: 'NeedsAttention' }]);
+      setCurrentDetails(
+        `**Needs attention** — ${failedTablesText(state)}.\n\nVersion ${staged} is kept. Signal \`retry\` ` +
+          `(optionally \`{"tables": [...]}\`) to extract the failed tables again, or \`discard\`; it is discarded ` +
+          `by itself at ${state.attention.discardAt}.`,
+      );
+      let decided: boolean;
+      try {
+        decided = await condition(() => decision !== undefined, waitMs);
+      } finally {
+        // Also when cancelled while waiting: an ended run must not stay listed as needing attention.
+        upsertSearchAttributes([{ key: DataflowStateKey, value: null }]);
+        setCurrentDetails('');
+        delete state.attention;
+      }
+      // Read through a function: the signal handlers set it, which the compiler's narrowing cannot see.
+      const chosen = decided ? decisionNow() : 'discard';
+      if (chosen === undefined || chosen === 'discard') throw failures.get(failed[0].table);
+      const named = new Set(chosen.retry);
+      const again = failed.filter((t) => named.size === 0 || named.has(t.table));
+      state.phase = 'extracting';
+      for (const entry of again) entry.state = 'pending';
+      await controlActivities.markRunning({ dataflowId });
+      await extract(again, () => undefined);
+    }
 
     state.phase = 'committing';
-    await controlActivities.commitVersion({ dataflowId, version: staged, tables: summaries });
+    const tables = state.tables.map((t) => summaries.get(t.table) as TableSummary);
+    await controlActivities.commitVersion({ dataflowId, version: staged, tables });
     state.phase = 'done';
-    return { dataflow: input.dataflow, version: staged, tables: summaries, notices };
+    return { dataflow: input.dataflow, version: staged, tables, notices };
   } catch (err) {
     if (version !== null) {
       state.phase = 'discarding';
@@ -131,6 +196,8 @@ export async function runDataflow(input: RunInput): Promise<RunResult> {
 
 /** The patch that skips a scheduled run finding the dataflow busy, instead of failing it. */
 const SKIP_BUSY_SCHEDULED_RUN = 'skip-busy-scheduled-run';
+/** The patch that keeps a run whose table failed for good waiting for `retry` or `discard`. */
+const TABLE_NEEDS_ATTENTION = 'table-needs-attention';
 
 /** The `type` of the ApplicationFailure at the root of an activity failure. */
 function failureType(err: unknown): string | undefined {
@@ -153,7 +220,7 @@ function skippedBecause(err: unknown): string {
  * `onFirstFailure` (to cancel what runs) and is rethrown once the running ones settle.
  */
 async function mapWithConcurrency<T, R>(
-  items: T[],
+  items: readonly T[],
   limit: number,
   onFirstFailure: () => void,
   fn: (item: T) => Promise<R>,

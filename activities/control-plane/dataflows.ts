@@ -11,7 +11,7 @@ import type { SecretBox } from './secret-box';
 import { checkStorableText } from './storable-text';
 import { fullSelection, resolveSelection, type DataflowTable, type TableSelectionInput } from './table-selection';
 
-export const DATAFLOW_STATUSES = ['New', 'Running', 'Succeeded', 'Failed', 'Cancelled'] as const;
+export const DATAFLOW_STATUSES = ['New', 'Running', 'Succeeded', 'Failed', 'Cancelled', 'NeedsAttention'] as const;
 export type DataflowStatus = (typeof DATAFLOW_STATUSES)[number];
 
 export const CONNECTOR_TYPES = ['Klaviyo'] as const;

@@ -2,6 +2,7 @@ import knexFactory, { type Knex } from 'knex';
 import { CONTROL_SCHEMA } from './control-schema';
 import * as controlPlane0001 from './migrations/0001-control-plane';
 import * as tableMissingScopes0002 from './migrations/0002-table-missing-scopes';
+import * as needsAttentionStatus0003 from './migrations/0003-needs-attention-status';
 
 interface NamedMigration {
   name: string;
@@ -15,6 +16,7 @@ interface NamedMigration {
 const MIGRATIONS: readonly NamedMigration[] = [
   { name: '0001-control-plane', migration: controlPlane0001 },
   { name: '0002-table-missing-scopes', migration: tableMissingScopes0002 },
+  { name: '0003-needs-attention-status', migration: needsAttentionStatus0003 },
 ];
 
 export const migrationSource: Knex.MigrationSource<NamedMigration> = {

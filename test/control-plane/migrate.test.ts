@@ -13,7 +13,7 @@ describe('control-plane migrations', () => {
 
   test('processes migrating a fresh database at the same time apply each migration once', async () => {
     const applied = await Promise.all([migrateToLatest(db.url), migrateToLatest(db.url), migrateToLatest(db.url)]);
-    expect(applied.flat()).toEqual(['0001-control-plane', '0002-table-missing-scopes']);
+    expect(applied.flat()).toEqual(['0001-control-plane', '0002-table-missing-scopes', '0003-needs-attention-status']);
     const missingScopes = await db.pool.query(
       `SELECT data_type FROM information_schema.columns
        WHERE table_schema = 'dataflow_control' AND table_name = 'dataflow_tables' AND column_name = 'missing_scopes'`,
