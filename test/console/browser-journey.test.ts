@@ -223,6 +223,7 @@ test('Remove asks for confirmation, then leaves no schema behind', async () => {
   await dialog.getByText(/Every table of the dataflow is deleted/).waitFor();
   await look('remove-dialog');
   await dialog.getByRole('button', { name: 'Delete' }).click();
+  await page.getByText(new RegExp(`${NAME} removed: \\d+ tables dropped`)).waitFor();
   await page.getByTestId(`row-${NAME}`).waitFor({ state: 'detached', timeout: 15_000 }).catch(async (err: unknown) => {
     await screenshot(page, 'remove-failed');
     throw err;
