@@ -345,23 +345,32 @@ export function createActivities(deps: ActivityDependencies) {
       });
     },
 
-    /** Deletes the schedule, every table, then the dataflow's rows; safe to retry after a partial run. */
-    async removeDataflow(input: { dataflowId: string }): Promise<{ droppedTables: number }> {
+    /**
+     * Drops what the dataflow created in the warehouse, then deletes its schedule and its rows; safe to retry after a
+     * partial run. Objects others built on its tables refuse it (DependentObjects) before anything changes, unless
+     * `cascade`.
+     */
+    async removeDataflow(input: {
+      dataflowId: string;
+      cascade?: boolean;
+    }): Promise<{ droppedTables: number; droppedDependents: string[] }> {
       return failuresAsApplicationFailures(async () => {
         let dataflow: Dataflow;
         try {
           dataflow = await getDataflowById(pool, input.dataflowId);
         } catch (err) {
-          if (err instanceof DataflowNotFoundError) return { droppedTables: 0 };
+          if (err instanceof DataflowNotFoundError) return { droppedTables: 0, droppedDependents: [] };
           throw err;
         }
-        await deleteSchedule(temporal, dataflow.name);
-        const { droppedTables } = await dropDataflowWarehouse(pool, {
+        // The warehouse first: its refusal must leave the schedule (and everything else) as it was.
+        const dropped = await dropDataflowWarehouse(pool, {
           dataflowId: dataflow.id,
           schema: warehouseSchemaName(dataflow.name),
+          cascade: input.cascade ?? false,
         });
+        await deleteSchedule(temporal, dataflow.name);
         await deleteDataflow(pool, dataflow.id);
-        return { droppedTables };
+        return dropped;
       });
     },
   };

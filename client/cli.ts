@@ -3,6 +3,7 @@ import readline from 'node:readline/promises';
 import type { Dataflow } from '../activities/control-plane/dataflows';
 import { maskApiKey } from '../activities/control-plane/api-key';
 import { DataflowApi, type DataflowListRow } from './dataflow-api';
+import { dataflowSummary } from './dataflow-summary';
 import {
   eraseLines,
   groupRows,
@@ -38,24 +39,6 @@ function maskedKey(dataflow: Dataflow): string {
 
 function print(out: Output, json: unknown, human: () => string): void {
   console.log(out.json ? JSON.stringify(json, null, 2) : human());
-}
-
-function describeDataflow(d: Dataflow) {
-  return {
-    name: d.name,
-    displayName: d.displayName,
-    description: d.description,
-    type: d.connectorType,
-    status: d.status,
-    baseUrl: d.baseUrl,
-    apiKey: maskedKey(d),
-    tablesCount: d.tablesCount,
-    currentVersion: d.currentVersion,
-    created: d.createdAt,
-    updated: d.updatedAt,
-    lastRefresh: d.lastRefreshAt,
-    lastError: d.lastError,
-  };
 }
 
 /** The key comes from stdin (`--api-key-stdin`) or KLAVIYO_API_KEY, never from argv (visible in `ps`). */
@@ -124,7 +107,7 @@ export function buildProgram(): Command {
           includeFields: opts.includeFields,
         }),
       );
-      print(opts, describeDataflow(created), () =>
+      print(opts, dataflowSummary(created), () =>
         [
           `Created dataflow ${created.name} (${created.tablesCount} tables selected, key ${maskedKey(created)}).`,
           `Next: dataflow tables ${created.name}   |   dataflow run ${created.name} --wait`,
@@ -156,7 +139,7 @@ export function buildProgram(): Command {
       print(
         opts,
         {
-          ...describeDataflow(row),
+          ...dataflowSummary(row),
           schedule: row.scheduleSpec ?? null,
           nextRun: row.nextRun ?? null,
         },
@@ -194,7 +177,7 @@ export function buildProgram(): Command {
           includeFields: opts.includeFields,
         }),
       );
-      print(opts, { ...describeDataflow(updated), changed: updated.changed }, () =>
+      print(opts, { ...dataflowSummary(updated), changed: updated.changed }, () =>
         updated.changed
           ? `Updated dataflow ${updated.name}.`
           : `Nothing to change: ${updated.name} already has these settings.`,
@@ -213,9 +196,9 @@ export function buildProgram(): Command {
         opts,
         opts.groupBy
           ? Object.fromEntries(
-              [...groups].map(([k, v]) => [k, v.map((r) => ({ ...describeDataflow(r), nextRun: r.nextRun }))]),
+              [...groups].map(([k, v]) => [k, v.map((r) => ({ ...dataflowSummary(r), nextRun: r.nextRun }))]),
             )
-          : rows.map((r) => ({ ...describeDataflow(r), schedule: r.scheduleSpec, nextRun: r.nextRun })),
+          : rows.map((r) => ({ ...dataflowSummary(r), schedule: r.scheduleSpec, nextRun: r.nextRun })),
         () => renderDataflowList(rows, opts.groupBy),
       );
     });
@@ -281,20 +264,30 @@ export function buildProgram(): Command {
     .command('remove <name>')
     .description('delete the dataflow, its schedule and every table it created')
     .option('--yes', 'do not ask for confirmation')
+    .option(
+      '--cascade',
+      "also drop the objects others built on the dataflow's tables (their views), which else refuse it",
+    )
     .addOption(json)
     .action(async (name: string, opts) => {
       if (!opts.yes) {
         if (!process.stdin.isTTY) throw new UserInputError('Refusing to remove without confirmation: add --yes.');
         const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
         const answer = await rl.question(
-          `Remove dataflow "${name}" and every table it created? Type its name to confirm: `,
+          `Remove dataflow "${name}" and every table it created${opts.cascade ? ', with the objects others built on them' : ''}? ` +
+            'Type its name to confirm: ',
         );
         rl.close();
         if (answer.trim().toLowerCase() !== name.toLowerCase())
           throw new UserInputError('Not confirmed; nothing was removed.');
       }
-      const result = await withApi((api) => api.remove(name));
-      print(opts, result, () => `Removed ${result.dataflow} (${result.droppedTables} tables dropped): ${result.url}`);
+      const result = await withApi((api) => api.remove(name, { cascade: opts.cascade === true }));
+      const also = result.droppedDependents?.length ? `; also dropped ${result.droppedDependents.join(', ')}` : '';
+      print(
+        opts,
+        result,
+        () => `Removed ${result.dataflow} (${result.droppedTables} tables dropped${also}): ${result.url}`,
+      );
     });
 
   program

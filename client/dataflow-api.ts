@@ -28,6 +28,9 @@ import {
 import { listCommittedVersions } from '../activities/control-plane/versions';
 import { DataflowExistsError, DataflowNotFoundError } from '../activities/control-plane/errors';
 import type { DataflowTable, TableSelectionInput } from '../activities/control-plane/table-selection';
+import { DependentObjectsError } from '../activities/warehouse/errors';
+import { dependentObjectsError } from '../activities/warehouse/dependent-objects';
+import { dependentsOfDataflowWarehouse } from '../activities/warehouse/warehouse-schema';
 import {
   entities as warehouseEntities,
   previewEntity,
@@ -36,9 +39,13 @@ import {
 } from '../activities/warehouse/entities';
 import { readConfig, TASK_QUEUE, type Config } from '../shared/config';
 import {
+  FAILURE_TYPES,
   operationWorkflowId,
   rootCauseMessage,
+  rootCauseType,
   type Operation,
+  type OperationInput,
+  type RemoveInput,
   type RemoveResult,
   type RollbackResult,
   type RunInput,
@@ -501,8 +508,32 @@ export class DataflowApi {
     return this.runToCompletion<RollbackResult>(name, 'rollback', 'rollbackDataflow');
   }
 
-  async remove(name: string): Promise<RemoveResult & { url: string }> {
-    return this.runToCompletion<RemoveResult>(name, 'remove', 'removeDataflow');
+  /**
+   * Removes the dataflow, its schedule and what it created in the warehouse. Objects others built on its tables
+   * (or put in its schema) refuse it before anything starts, by name (`DependentObjects`), unless `cascade`, which
+   * drops them too. The workflow checks again as it drops, in one transaction: one created since is refused the same.
+   */
+  async remove(name: string, options: { cascade?: boolean } = {}): Promise<RemoveResult & { url: string }> {
+    const dataflow = await getDataflow(this.pool, name);
+    const schema = warehouseSchemaName(dataflow.name);
+    if (!options.cascade) {
+      const dependents = await dependentsOfDataflowWarehouse(this.pool, { dataflowId: dataflow.id, schema });
+      if (dependents.length > 0) throw dependentObjectsError(schema, dependents);
+    }
+    try {
+      return await this.runToCompletion<RemoveResult>(
+        name,
+        'remove',
+        'removeDataflow',
+        options.cascade ? { cascade: true } : {},
+      );
+    } catch (err) {
+      // Refused by the workflow: the same refusal as above, not a failed operation (nothing was removed).
+      if (err instanceof OperationFailedError && err.failureType === FAILURE_TYPES.DependentObjects) {
+        throw new DependentObjectsError(err.message);
+      }
+      throw err;
+    }
   }
 
   /** Starts an operation that is quick by nature and waits for its result, with its Web UI link. */
@@ -510,9 +541,15 @@ export class DataflowApi {
     name: string,
     operation: Operation,
     workflowType: string,
+    /** What the workflow's input has besides the dataflow and the trigger, e.g. remove's `cascade`. */
+    extra: Omit<RemoveInput, keyof OperationInput> = {},
   ): Promise<T & { url: string }> {
     const dataflow = await getDataflow(this.pool, name);
-    const handle = await this.start(dataflow, operation, workflowType, { dataflow: dataflow.name, trigger: 'manual' });
+    const handle = await this.start(dataflow, operation, workflowType, {
+      dataflow: dataflow.name,
+      trigger: 'manual',
+      ...extra,
+    });
     const { url } = await this.started(handle);
     try {
       return { ...((await handle.result()) as T), url };
@@ -601,7 +638,7 @@ export class DataflowApi {
     dataflow: Dataflow,
     operation: Operation,
     workflowType: string,
-    input: RunInput,
+    input: RunInput | RemoveInput,
   ): Promise<WorkflowHandle> {
     const running = await this.runningInfo(dataflow);
     if (running)
@@ -706,12 +743,15 @@ function sameSelection(saved: DataflowTable[], next: TableSelectionInput[]): boo
 /** A workflow that ended badly, told in the words of its innermost failure, with the link to its page. */
 export class OperationFailedError extends Error {
   readonly type = 'OperationFailed';
+  /** The `type` of the failure that ended it, e.g. `DependentObjects`, when there is one. */
+  readonly failureType: string | undefined;
   constructor(
     err: unknown,
     readonly url: string,
   ) {
     super(err instanceof WorkflowFailedError ? rootCauseMessage(err.cause ?? err) : rootCauseMessage(err));
     this.name = 'OperationFailedError';
+    this.failureType = rootCauseType(err);
   }
 }
 

@@ -19,7 +19,7 @@ export interface ErrorReport {
   url?: string;
 }
 
-const CONFLICTS = new Set(['DataflowExists', 'DataflowBusy', 'SchemaConflict', 'WarehouseBusy']);
+const CONFLICTS = new Set(['DataflowExists', 'DataflowBusy', 'SchemaConflict', 'WarehouseBusy', 'DependentObjects']);
 
 /** Anything thrown by the API, classified and worded for a user; never a stack or request options. */
 export function reportOf(err: unknown): ErrorReport {

@@ -122,9 +122,19 @@ export interface RollbackResult {
   toVersion: number;
 }
 
+export interface RemoveInput extends OperationInput {
+  /**
+   * Also drop the objects others built on the dataflow's tables or put in its schema (users' views); without it,
+   * they refuse the removal. Optional so histories of removals started before it replay. @default false
+   */
+  cascade?: boolean;
+}
+
 export interface RemoveResult {
   dataflow: string;
   droppedTables: number;
+  /** Objects the dataflow did not create that a cascade dropped with it, e.g. `view public.vip_profiles`. */
+  droppedDependents?: string[];
 }
 
 /** Workflow ids: one per dataflow for on-demand operations, so Temporal itself refuses a second one. */
@@ -144,4 +154,14 @@ export function rootCauseMessage(err: unknown): string {
   let current: unknown = err;
   while (current instanceof Error && current.cause instanceof Error) current = current.cause;
   return current instanceof Error ? current.message : String(current);
+}
+
+/** The `type` of the innermost failure of a chain that has one (an ApplicationFailure's), e.g. `DependentObjects`. */
+export function rootCauseType(err: unknown): string | undefined {
+  let found: string | undefined;
+  for (let current: unknown = err; current instanceof Error; current = current.cause) {
+    const type = (current as { type?: unknown }).type;
+    if (typeof type === 'string') found = type;
+  }
+  return found;
 }

@@ -164,7 +164,9 @@ export const API_ROUTES: ApiRoute[] = [
   route<undefined, z.infer<typeof schemas.removeQuery>>({
     method: 'DELETE',
     path: '/api/dataflows/:name',
-    summary: 'Removes the dataflow, its schedule and every table it created (confirm with the name).',
+    summary:
+      'Removes the dataflow, its schedule and every table it created (confirm with the name); objects others built ' +
+      'on its tables refuse it (409 DependentObjects, naming them) unless cascade=true.',
     query: schemas.removeQuery,
     returns: 'RemoveResult',
     handle: async ({ api, params, query }) => {
@@ -177,7 +179,7 @@ export const API_ROUTES: ApiRoute[] = [
           'confirm',
         );
       }
-      return api.remove(dataflow.name);
+      return api.remove(dataflow.name, { cascade: query.cascade === 'true' });
     },
   }),
   route<z.infer<typeof schemas.reconnectBody>>({

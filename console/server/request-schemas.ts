@@ -37,7 +37,13 @@ export const schemas = {
     })
     .strict(),
   removeQuery: z
-    .object({ confirm: z.string().max(200).describe('The dataflow name again: deleting needs it.') })
+    .object({
+      confirm: z.string().max(200).describe('The dataflow name again: deleting needs it.'),
+      cascade: z
+        .enum(['true', 'false'])
+        .optional()
+        .describe("true: also drop the objects others built on the dataflow's tables, which else refuse the removal."),
+    })
     .strict(),
   runBody: z.object({ full: z.boolean().optional() }).strict(),
   emptyBody: z.object({}).strict(),

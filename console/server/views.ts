@@ -1,6 +1,6 @@
-import { maskApiKey } from '../../activities/control-plane/api-key';
 import type { Dataflow } from '../../activities/control-plane/dataflows';
 import type { Discovery, LiveProgress } from '../../client/dataflow-api';
+import { dataflowSummary } from '../../client/dataflow-summary';
 import type { RunRecord } from '../../client/run-history';
 import type { ScheduleView as ApiScheduleView } from '../../client/schedules';
 import type {
@@ -21,20 +21,12 @@ export function scheduleView(view: ApiScheduleView | null): ScheduleView | null 
 }
 
 export function dataflowView(d: Dataflow, schedule: ScheduleView | null): DataflowView {
+  const summary = dataflowSummary(d);
   return {
-    name: d.name,
-    displayName: d.displayName,
-    description: d.description,
-    type: d.connectorType,
-    status: d.status,
-    baseUrl: d.baseUrl,
-    apiKey: maskApiKey(d.apiKeyHint),
-    tablesCount: d.tablesCount,
-    currentVersion: d.currentVersion,
-    created: d.createdAt.toISOString(),
-    updated: d.updatedAt.toISOString(),
-    lastRefresh: iso(d.lastRefreshAt),
-    lastError: d.lastError,
+    ...summary,
+    created: summary.created.toISOString(),
+    updated: summary.updated.toISOString(),
+    lastRefresh: iso(summary.lastRefresh),
     schedule,
   };
 }

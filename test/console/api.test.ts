@@ -291,6 +291,52 @@ test('remove needs the name as confirmation, then leaves no schema behind', asyn
   expect((await call<DataflowListItem[]>('GET', '/api/dataflows')).body).toEqual([]);
 });
 
+test("remove refuses while a user's view depends on a table, naming it; cascade=true drops the view too", async () => {
+  await engine.api.create({
+    name: 'ApiCascade',
+    apiKey: engine.sandbox.keys.full,
+    baseUrl: engine.sandbox.baseUrl,
+    tables: ['tags'],
+  });
+  await engine.api.waitForRun(await engine.api.run('ApiCascade'));
+  const pg = new PgClient({ connectionString: engine.database.url });
+  await pg.connect();
+  try {
+    await pg.query('CREATE VIEW public.apicascade_tags AS SELECT id FROM apicascade.tags');
+    const refused = await call<{ error: { code: string; message: string } }>(
+      'DELETE',
+      '/api/dataflows/ApiCascade?confirm=ApiCascade',
+    );
+    expect([refused.status, refused.body.error]).toEqual([
+      409,
+      {
+        code: 'DependentObjects',
+        message:
+          'The view public.apicascade_tags depends on apicascade.tags; drop it first, or remove with --cascade to ' +
+          'drop it too. Nothing was removed.',
+      },
+    ]);
+    expect(await schemaExists('apicascade')).toBe(true);
+    // Cascading is no way around the confirmation.
+    const unconfirmed = await call<{ error: { code: string } }>(
+      'DELETE',
+      '/api/dataflows/ApiCascade?confirm=other&cascade=true',
+    );
+    expect([unconfirmed.status, unconfirmed.body.error.code]).toEqual([400, 'NotConfirmed']);
+    const removed = await call<{ droppedTables: number; droppedDependents: string[] }>(
+      'DELETE',
+      '/api/dataflows/ApiCascade?confirm=ApiCascade&cascade=true',
+    );
+    expect(removed.status).toBe(200);
+    expect(removed.body).toMatchObject({ droppedTables: 1, droppedDependents: ['view public.apicascade_tags'] });
+    expect(await schemaExists('apicascade')).toBe(false);
+    const { rows } = await pg.query("SELECT to_regclass('public.apicascade_tags') IS NULL AS gone");
+    expect(rows).toEqual([{ gone: true }]);
+  } finally {
+    await pg.end();
+  }
+});
+
 test('no answer of this file held any part of a key', () => {
   const fragments = Object.values(engine.sandbox.keys).flatMap(keyFragments);
   const leaks = consoleServer.answers.filter((answer) => fragments.some((f) => answer.includes(f)));

@@ -1,10 +1,11 @@
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import type { StartedOperation } from '../../api-types';
-import { api, enc } from '../api';
+import { api, ApiError, enc } from '../api';
 import { ConfirmDialog } from './dialog';
 
-type Pending = { kind: 'rollback' | 'remove'; name: string; displayName: string } | null;
+/** `cascade`: the removal was refused for objects others built on the dataflow's tables; confirming drops them too. */
+type Pending = { kind: 'rollback' | 'remove'; name: string; displayName: string; cascade?: boolean } | null;
 
 export interface DataflowActions {
   run: (name: string, full?: boolean) => Promise<void>;
@@ -46,7 +47,7 @@ export function useDataflowActions(onChanged: () => void, onRemoved?: (name: str
     setDialogError(null);
     setError(null);
     setNotice(null);
-    const { kind, name } = pending;
+    const { kind, name, cascade } = pending;
     try {
       if (kind === 'rollback') {
         const result = await api.post<{ fromVersion: number; toVersion: number }>(
@@ -54,18 +55,25 @@ export function useDataflowActions(onChanged: () => void, onRemoved?: (name: str
         );
         setNotice(`${name} rolled back from version ${result.fromVersion} to ${result.toVersion}.`);
       } else {
-        const result = await api.delete<{ droppedTables: number }>(
-          `/api/dataflows/${enc(name)}?confirm=${encodeURIComponent(name)}`,
+        const result = await api.delete<{ droppedTables: number; droppedDependents?: string[] }>(
+          `/api/dataflows/${enc(name)}?confirm=${encodeURIComponent(name)}${cascade ? '&cascade=true' : ''}`,
         );
         // Every version of every table counts: the warehouse keeps the last three of each.
         const dropped = result.droppedTables;
-        setNotice(`${name} removed: ${dropped} ${dropped === 1 ? 'table' : 'tables'} dropped, all versions included.`);
+        const also = result.droppedDependents?.length ? ` Also dropped: ${result.droppedDependents.join(', ')}.` : '';
+        setNotice(
+          `${name} removed: ${dropped} ${dropped === 1 ? 'table' : 'tables'} dropped, all versions included.${also}`,
+        );
       }
       setPending(null);
       if (kind === 'remove') onRemoved?.(name);
       onChanged();
     } catch (err) {
       setDialogError(err);
+      // Only after the server named what depends on the dataflow is deleting them too offered.
+      if (kind === 'remove' && err instanceof ApiError && err.code === 'DependentObjects') {
+        setPending({ ...pending, cascade: true });
+      }
     } finally {
       setBusy(false);
     }
@@ -74,7 +82,9 @@ export function useDataflowActions(onChanged: () => void, onRemoved?: (name: str
   const dialog = pending ? (
     <ConfirmDialog
       title={pending.kind === 'remove' ? `Remove ${pending.name}` : `Roll back ${pending.name}`}
-      confirmLabel={pending.kind === 'remove' ? 'Delete' : 'Roll back'}
+      confirmLabel={
+        pending.kind === 'remove' ? (pending.cascade ? 'Delete with dependent objects' : 'Delete') : 'Roll back'
+      }
       danger={pending.kind === 'remove'}
       busy={busy}
       error={dialogError}
@@ -91,6 +101,12 @@ export function useDataflowActions(onChanged: () => void, onRemoved?: (name: str
             deleted from the warehouse, with all its versions, and its schedule is removed.
           </p>
           <p>This cannot be undone.</p>
+          {pending.cascade && (
+            <p>
+              <strong>Delete with dependent objects</strong> also drops the objects named below, which were not created
+              by the dataflow.
+            </p>
+          )}
         </>
       ) : (
         <p>

@@ -89,35 +89,19 @@ export function SchedulePage({ name }: { name: string }) {
               </div>
             </dl>
             <div class="toolbar">
-              {s.paused ? (
-                <button
-                  type="button"
-                  class="btn"
-                  disabled={busy}
-                  onClick={() =>
-                    void act(async () => {
-                      await api.post<ScheduleView>(`${base}/resume`);
-                      return 'Schedule resumed.';
-                    })
-                  }
-                >
-                  Resume
-                </button>
-              ) : (
-                <button
-                  type="button"
-                  class="btn"
-                  disabled={busy}
-                  onClick={() =>
-                    void act(async () => {
-                      await api.post<ScheduleView>(`${base}/pause`);
-                      return 'Schedule paused.';
-                    })
-                  }
-                >
-                  Pause
-                </button>
-              )}
+              <button
+                type="button"
+                class="btn"
+                disabled={busy}
+                onClick={() =>
+                  void act(async () => {
+                    await api.post<ScheduleView>(`${base}/${s.paused ? 'resume' : 'pause'}`);
+                    return s.paused ? 'Schedule resumed.' : 'Schedule paused.';
+                  })
+                }
+              >
+                {s.paused ? 'Resume' : 'Pause'}
+              </button>
               <button
                 type="button"
                 class="btn btn-danger-outline"
