@@ -4,6 +4,7 @@ import {
   type ScheduleDescription,
   ScheduleNotFoundError,
 } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
 import { TASK_QUEUE } from '../shared/config';
 import { operationWorkflowId, scheduleId, type RunInput } from '../shared/operations';
 import { DataflowNameKey, DataflowOperationKey, DataflowTriggerKey } from '../shared/search-attributes';
@@ -90,6 +91,8 @@ export async function setSchedule(temporal: Client, dataflow: string, input: Sch
   // A schedule's own memo cannot be updated, the action's can: the current words travel with the action.
   const memo = { spec: describeSpec(input) };
   const action = { ...startAction, memo };
+  if (spec.cronExpressions)
+    await refuseIfNeverFires(temporal, id, { cronExpressions: spec.cronExpressions }, action, input);
   try {
     const handle = temporal.schedule.getHandle(id);
     await handle.describe();
@@ -109,6 +112,45 @@ export async function setSchedule(temporal: Client, dataflow: string, input: Sch
     }
   }
   return (await describeSchedule(temporal, dataflow)) as ScheduleView;
+}
+
+/** A schedule whose first run is further away than this is refused as one that never runs. */
+const NEVER_WITHIN_YEARS = 5;
+
+/**
+ * Refuses a cron that matches no time (`0 0 31 2 *`: February has no 31st) or none within 5 years, before the
+ * dataflow's schedule is touched. Temporal alone knows what its cron matches, so it is asked through a paused copy
+ * under another id (paused schedules are still given their next times), deleted at once: nothing is left changed.
+ */
+async function refuseIfNeverFires(
+  temporal: Client,
+  id: string,
+  spec: { cronExpressions: string[] },
+  action: Parameters<Client['schedule']['create']>[0]['action'],
+  input: ScheduleSpecInput,
+): Promise<void> {
+  const probeId = `${id}-check-${randomUUID()}`;
+  let next: Date | undefined;
+  try {
+    const probe = await temporal.schedule.create({ scheduleId: probeId, spec, action, state: { paused: true } });
+    try {
+      next = (await probe.describe()).info.nextActionTimes[0];
+    } finally {
+      await probe.delete().catch(() => undefined);
+    }
+  } catch (err) {
+    throw wrapScheduleError(err, input);
+  }
+  const horizon = new Date();
+  horizon.setUTCFullYear(horizon.getUTCFullYear() + NEVER_WITHIN_YEARS);
+  if (next === undefined || next > horizon) {
+    throw new UserInputError(
+      `Invalid schedule "${describeSpec(input)}": it would never run (${next === undefined ? 'no date matches it' : `not before ${next.toISOString().slice(0, 10)}`}). ` +
+        'Check the day-of-month, month and day-of-week fields (February has no 30th or 31st; April, June, September ' +
+        'and November have no 31st). Nothing was changed.',
+      'InvalidSchedule',
+    );
+  }
 }
 
 function wrapScheduleError(err: unknown, input: ScheduleSpecInput): Error {

@@ -89,6 +89,45 @@ test('changing the interval changes what the list and describeSchedule say, not 
   expect(await describeSchedule(temporal, NAME)).toMatchObject({ spec: 'every 1h30m' });
 });
 
+test('a cron that never fires is refused in words to act on, and the schedule is left as it was', async () => {
+  const temporal = await engine.temporal.client();
+  const before = await describeSchedule(temporal, NAME);
+  expect(before).toMatchObject({ spec: 'every 1h30m' });
+  await expect(engine.api.schedule(NAME, { cron: '0 0 31 2 *' })).rejects.toThrow(
+    'Invalid schedule "cron 0 0 31 2 *": it would never run (no date matches it). Check the day-of-month, month ' +
+      'and day-of-week fields (February has no 30th or 31st; April, June, September and November have no 31st). ' +
+      'Nothing was changed.',
+  );
+  await expect(engine.api.schedule(NAME, { cron: '0 0 1 1 * 2099' })).rejects.toThrow(
+    /^Invalid schedule "cron 0 0 1 1 \* 2099": it would never run \(not before 2099-01-01\)/,
+  );
+  expect(await describeSchedule(temporal, NAME)).toEqual(before);
+  expect((await engine.api.get(NAME)).schedule).toBe('every 1h30m');
+  // A leap day is rare, not never: it is accepted.
+  await expect(engine.api.schedule(NAME, { cron: '0 0 29 2 *' })).resolves.toMatchObject({ spec: 'cron 0 0 29 2 *' });
+  await engine.api.schedule(NAME, { every: '1h30m' });
+});
+
+test('a dataflow without a schedule gets none from a cron that never fires, nor any leftover', async () => {
+  const temporal = await engine.temporal.client();
+  await engine.api.create({
+    name: 'NeverScheduled',
+    apiKey: engine.sandbox.keys.full,
+    baseUrl: engine.sandbox.baseUrl,
+    tables: ['metrics'],
+  });
+  await expect(engine.api.schedule('NeverScheduled', { cron: '0 0 30 2 *' })).rejects.toMatchObject({
+    code: 'InvalidSchedule',
+  });
+  expect(await describeSchedule(temporal, 'NeverScheduled')).toBeNull();
+  expect((await engine.api.get('NeverScheduled')).schedule).toBeNull();
+  await engine.api.remove('NeverScheduled');
+  // The check's own schedules are gone too: only the dataflow's is left.
+  const schedules: string[] = [];
+  for await (const s of temporal.schedule.list()) schedules.push(s.scheduleId);
+  expect(schedules).toEqual([`dataflow-${NAME.toLowerCase()}-schedule`]);
+});
+
 test('removing the dataflow deletes its schedule', async () => {
   const temporal = await engine.temporal.client();
   expect(await describeSchedule(temporal, NAME)).not.toBeNull();
