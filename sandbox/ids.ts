@@ -1,4 +1,4 @@
-import { hash32, mix32, RowRandom, saltOf } from './random';
+import { hash32, mix32, RowRandom, saltOf, unmix32 } from './random';
 
 /**
  * Ids shaped like Klaviyo's (API-NOTES §7): profile ULIDs, 6-character list/metric/flow ids, UUID-like tag ids,
@@ -29,10 +29,26 @@ export function shortId(seed: number, table: string, index: number): string {
   return base62(mix32((index ^ hash32(seed, saltOf(table))) >>> 0), 6);
 }
 
+/** The index a `shortId` of a table encodes, or undefined when the text is no 6-character base-62 id. */
+export function shortIdIndex(seed: number, table: string, id: string): number | undefined {
+  if (!/^[0-9A-Za-z]{6}$/.test(id)) return undefined;
+  let value = 0;
+  for (const char of id) value = value * 62 + BASE62.indexOf(char);
+  if (value > 0xffffffff) return undefined;
+  return (unmix32(value) ^ hash32(seed, saltOf(table))) >>> 0;
+}
+
 /** An 11-character event id: 5 decorative characters, then the unique 6. */
 export function eventId(seed: number, ordinal: number): string {
   const decoration = hash32(seed, saltOf('event-id'), ordinal) % 916132832; // 62^5
   return base62(decoration, 5) + shortId(seed, 'event', ordinal);
+}
+
+/** The ordinal an event id encodes, or undefined when it is not one of `eventId`'s shape. */
+export function eventOrdinal(seed: number, id: string): number | undefined {
+  if (id.length !== 11) return undefined;
+  const ordinal = shortIdIndex(seed, 'event', id.slice(5));
+  return ordinal !== undefined && eventId(seed, ordinal) === id ? ordinal : undefined;
 }
 
 /** Crockford base-32, fixed width, of a non-negative integer (up to 2^53). */

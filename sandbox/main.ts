@@ -11,7 +11,6 @@ import { startSandbox } from './server';
  * can read where the sandbox listens; human-readable notes go to stderr. Runs until SIGINT/SIGTERM.
  */
 
-
 /** `catalogVariantsPerItem` → `--catalog-variants-per-item`. */
 function flagOf(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -26,7 +25,8 @@ async function main(): Promise<void> {
     .option('--no-rate-limits', 'turn rate limiting off')
     .option('--rate-scale <factor>', 'multiply every rate limit by this factor', positiveNumber, 1)
     .option('--hostile', 'add control characters, NUL and injection-looking strings to the data', false)
-    .option('--start-time <iso>', 'sandbox clock before any advance', '2026-01-01T00:00:00Z');
+    .option('--start-time <iso>', 'sandbox clock before any advance', '2026-01-01T00:00:00Z')
+    .option('--revisions-as-of <day>', 'the day revisions are judged on (deprecated, retired)', '2026-10-15');
   for (const key of SIZE_KEYS) program.option(`--${flagOf(key)} <n>`, `size: ${key}`, nonNegativeInt);
   program.parse();
   const opts = program.opts<Record<string, unknown>>();
@@ -42,6 +42,7 @@ async function main(): Promise<void> {
     rateLimits: { enabled: opts.rateLimits as boolean, scale: opts.rateScale as number },
     hostile: opts.hostile as boolean,
     startTime: opts.startTime as string,
+    revisionsAsOf: opts.revisionsAsOf as string,
   });
   process.stdout.write(JSON.stringify({ baseUrl: sandbox.baseUrl, keys: sandbox.keys }) + '\n');
   console.error(`Klaviyo sandbox listening on ${sandbox.baseUrl} (admin API under /__sandbox/)`);

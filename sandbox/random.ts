@@ -18,6 +18,17 @@ export function mix32(value: number): number {
   return h >>> 0;
 }
 
+/** The inverse of mix32: turns an id built from mix32 back into the index it encodes. */
+export function unmix32(value: number): number {
+  let h = value >>> 0;
+  h ^= h >>> 16;
+  h = imul(h, 0x7ed1b41d);
+  h ^= (h >>> 13) ^ (h >>> 26);
+  h = imul(h, 0xa5cb9243);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
 /** A uint32 hash of up to four numbers (each taken modulo 2^32). */
 export function hash32(a: number, b = 0, c = 0, d = 0): number {
   let h = mix32(a ^ 0x9e3779b9);

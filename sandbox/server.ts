@@ -9,6 +9,7 @@ import { ApiKeys, type KeyScopes } from './http/api-keys';
 import { FaultInjector, type FaultConfig } from './http/faults';
 import { RateLimiter } from './http/rate-limiter';
 import { RequestLog, type RequestLogEntry } from './http/request-log';
+import { parseRevisionsAsOf } from './http/revisions';
 import { resolveSizes, type SandboxSizes } from './sizes';
 
 export type { FaultConfig, FaultKind, FaultRule } from './http/faults';
@@ -34,6 +35,11 @@ export interface SandboxOptions {
   startTime?: string;
   /** Entries the request log keeps (a ring buffer). @default 10000 */
   requestLogCapacity?: number;
+  /**
+   * The day (YYYY-MM-DD) Klaviyo's revision lifecycle is judged on: revisions a year old are deprecated (answers carry
+   * `Deprecation` and `Sunset` headers), two years old retired (410). @default '2026-10-15'
+   */
+  revisionsAsOf?: string;
 }
 
 export interface Sandbox {
@@ -85,6 +91,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const faults = new FaultInjector(dataset.seed);
   faults.set(options.faults ?? {});
   const log = new RequestLog(options.requestLogCapacity ?? 10_000);
+  const revisionsAsOf = parseRevisionsAsOf(options.revisionsAsOf);
   let baseUrl = '';
 
   const checkTable = (table: string) => {
@@ -123,8 +130,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     hostile: dataset.hostile,
     rateLimits: limiter.current,
     faults: faults.current,
+    revisionsAsOf,
   });
-  const apiContext = { dataset, keys, limiter, faults, log, baseUrl: () => baseUrl };
+  const apiContext = { dataset, keys, limiter, faults, log, revisionsAsOf, baseUrl: () => baseUrl };
 
   const server = http.createServer((req, res) => {
     const handler = (req.url ?? '').startsWith('/__sandbox')

@@ -11,7 +11,7 @@ import { Groups } from './groups';
 import { Metrics } from './metrics';
 import { Profiles } from './profiles';
 import { PushTokens } from './push-tokens';
-import type { RowSource } from './row';
+import type { Resource, RowSource } from './row';
 import type { TableModel } from './table-model';
 import { Tags } from './tags';
 import { WorldState } from './world-state';
@@ -128,6 +128,59 @@ export class Dataset {
       this.parentIds.set(parent.table, ids);
     }
     return ids.get(parentId);
+  }
+
+  /** The catalog table that holds resources of a type (the top-level one when several do), if any. */
+  static tableOfType(type: string): string | undefined {
+    const tables = CATALOG.filter((t) => t.resourceType === type && !t.idsOnly);
+    return (tables.find((t) => t.parent === null) ?? tables[0])?.name;
+  }
+
+  /** A resource by type and id, as its single-object GET serves it; undefined when the account has none. */
+  resource(type: string, id: string): Resource | undefined {
+    const table = Dataset.tableOfType(type);
+    const at = table === undefined ? undefined : this.locate(table, id);
+    return (
+      at &&
+      this.model(table as string)
+        .source(at.parent)
+        .row(at.index)
+    );
+  }
+
+  /**
+   * Where a row of a table is: its index, and for a fan-out table its parent's. Tables that cannot decode an id
+   * are indexed once per state version (they are small: the big ones, profiles and events, decode their ids).
+   */
+  locate(table: string, id: string): { parent: number; index: number } | undefined {
+    const model = this.model(table);
+    if (!getTable(table).parent && model.indexOfId) {
+      const index = model.indexOfId(id);
+      return index === undefined ? undefined : { parent: 0, index };
+    }
+    const rows = this.cached(`ids:${table}`, () => {
+      const out = new Map<string, { parent: number; index: number }>();
+      const parents = getTable(table).parent && model.parents ? [...model.parents()].map((p) => p.index) : [0];
+      for (const parent of parents) {
+        const source = model.source(parent);
+        for (let index = 0; index < source.count; index++) out.set(source.row(index).id, { parent, index });
+      }
+      return out;
+    });
+    return rows.get(id);
+  }
+
+  /** A campaign's recipient estimation (`/api/campaign-recipient-estimations/{id}`); undefined for no campaign. */
+  recipientEstimation(campaignId: string): Resource | undefined {
+    const campaign = this.locate('campaigns', campaignId);
+    if (!campaign) return undefined;
+    const audiences = this.campaigns.row(campaign.index).attributes?.audiences as { included: string[] };
+    let count = 0;
+    for (const listId of audiences.included) {
+      const list = this.locate('lists', listId);
+      if (list) count += this.groups.memberCount('list', list.index);
+    }
+    return { type: 'campaign-recipient-estimation', id: campaignId, attributes: { estimated_recipient_count: count } };
   }
 
   /**

@@ -1,4 +1,4 @@
-import { eventId, hexId, uuidLike } from '../ids';
+import { eventId, eventOrdinal, hexId, uuidLike } from '../ids';
 import { hash32, RowRandom, saltOf, unit } from '../random';
 import type { Dataset } from './dataset';
 import type { Condition, Resource, ResourceRef, RowSource } from './row';
@@ -170,7 +170,14 @@ export class Events {
   }
 
   model(): TableModel {
-    return { source: () => this.ds.cached('events', () => this.source()), ids: () => this.ids() };
+    return {
+      source: () => this.ds.cached('events', () => this.source()),
+      ids: () => this.ids(),
+      indexOfId: (id) => {
+        const ordinal = eventOrdinal(this.ds.seed, id);
+        return ordinal !== undefined && ordinal < this.count ? ordinal : undefined;
+      },
+    };
   }
 
   *ids(): Iterable<string> {

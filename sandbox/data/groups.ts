@@ -89,6 +89,8 @@ export class Groups {
       type: kind,
       id: this.id(kind, index),
       attributes,
+      // Only the single-object GET offers it (`additional-fields[list]=profile_count`).
+      additional: { profile_count: this.memberCount(kind, index) },
       relationships: {
         profiles: { lazy: () => [] },
         tags: this.ds.tags.tagsOf(kind, index),

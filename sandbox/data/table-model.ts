@@ -6,7 +6,7 @@ export interface TableModel {
   source(parentIndex: number): RowSource;
   /** Fan-out tables: every parent row, as (index for `source`, id in the path). */
   parents?(): Iterable<ParentRow>;
-  /** Parent tables: the index of a row by id, when cheaper than a scan. */
+  /** The index of a row of a top-level table by id, when cheaper than a scan. */
   indexOfId?(id: string): number | undefined;
   /** The ids of a top-level table, when cheaper than building every row. */
   ids?(): Iterable<string>;

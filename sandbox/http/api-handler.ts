@@ -4,13 +4,15 @@ import { CATALOG, RATE_TIERS, type CatalogTable } from '../../activities/klaviyo
 import type { Dataset } from '../data/dataset';
 import { encodeCursor } from '../query/cursor';
 import { readPage } from '../query/page-reader';
-import { ApiError, invalid, methodNotAllowed, notFound, permissionDenied, serverFault } from './api-error';
+import { ApiError, methodNotAllowed, notFound, permissionDenied, serverFault } from './api-error';
 import type { ApiKeys } from './api-keys';
-import { buildEnvelope } from './envelope';
+import { buildEnvelope, buildObjectDocument } from './envelope';
 import type { FaultDecision, FaultInjector } from './faults';
 import { parseListRequest } from './list-request';
+import { matchObjectRoute, objectRequestTable, RECIPIENT_ESTIMATION_TYPE, type ObjectRoute } from './object-routes';
 import type { RateLimiter, Limits } from './rate-limiter';
 import type { RequestLog } from './request-log';
+import { checkRevision } from './revisions';
 import { matchRoute } from './routes';
 
 export const CONTENT_TYPE = 'application/vnd.api+json';
@@ -21,6 +23,8 @@ export interface ApiContext {
   limiter: RateLimiter;
   faults: FaultInjector;
   log: RequestLog;
+  /** The day the `revision` header is judged on (YYYY-MM-DD): which revisions are deprecated or retired. */
+  revisionsAsOf: string;
   baseUrl(): string;
 }
 
@@ -42,8 +46,8 @@ interface Outcome {
 }
 
 /**
- * Answers one `/api/...` request the way Klaviyo would: route, auth (401), revision (400), rate limit (429),
- * scopes (403), parameters (400), parent (404), injected faults, then the page.
+ * Answers one `/api/...` request the way Klaviyo would: route, auth (401), revision (400, 410 when retired), rate
+ * limit (429), scopes (403), parameters (400), parent or object (404), injected faults, then the page or object.
  */
 export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = performance.now();
@@ -58,12 +62,11 @@ export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: Serv
         ? err
         : new ApiError(500, 'error', 'A server error occurred.', 'Unexpected sandbox error.');
     if (!(err instanceof ApiError)) console.error('sandbox: unexpected error', err);
-    const route = matchRoute(url.pathname);
     outcome = {
       status: error.status,
       body: Buffer.from(error.body()),
       headers: error.headers,
-      table: route?.table.name ?? null,
+      table: routeName(url.pathname),
       page: null,
       cursor: null,
       fault: null,
@@ -105,30 +108,83 @@ export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: Serv
   ctx.log.add({ ...entry, bytes: body.length, durationMs: Math.round(performance.now() - started) });
 }
 
+/** The catalog table or object type a path asks for, for the request log. */
+function routeName(pathname: string): string | null {
+  const route = matchRoute(pathname);
+  if (route) return route.table.name;
+  const object = matchObjectRoute(pathname);
+  return object ? `${object.route.type} (object)` : null;
+}
+
 function answer(ctx: ApiContext, req: IncomingMessage, url: URL): Outcome {
   const route = matchRoute(url.pathname);
-  if (!route) throw notFound(`The path ${url.pathname} could not be found.`);
+  const object = route ? null : matchObjectRoute(url.pathname);
+  if (!route && !object) throw notFound(`The path ${url.pathname} could not be found.`);
   if (req.method !== 'GET') throw methodNotAllowed(req.method ?? '');
-  const { table, parentId } = route;
   const scopes = ctx.keys.authenticate(req.headers);
-  const revision = req.headers.revision;
-  if (typeof revision !== 'string' || revision.length === 0) {
-    throw invalid("The 'revision' header is required (e.g. revision: 2026-07-15).", 'revision');
-  }
-  if (!/^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$/.test(revision)) {
-    throw invalid(`'${revision}' is not a valid revision (format YYYY-MM-DD[.suffix]).`, 'revision');
-  }
+  const revision = checkRevision(req.headers.revision, ctx.revisionsAsOf);
 
   const params = url.searchParams;
-  const rateHeaders = ctx.limiter.take(limitsOf(table, params)) ?? {};
+  const limits = route
+    ? limitsOf(RATE_TIERS[route.table.tier], route.table.tierVariants, params)
+    : limitsOf(object!.route, object!.route.tierVariants, params);
+  // A deprecated revision's answers all say so, errors after this point included.
+  const headers = { ...(ctx.limiter.take(limits) ?? {}), ...revision.headers };
   try {
-    return serve(ctx, table, parentId, scopes, url, rateHeaders);
+    if (route) return serve(ctx, route.table, route.parentId, scopes, url, headers);
+    return serveObject(ctx, object!.route, object!.id, scopes, url, headers);
   } catch (err) {
     // 4xx answers after the rate limit counted the request still say how much budget is left.
     if (err instanceof ApiError)
-      throw new ApiError(err.status, err.code, err.title, err.detail, err.source, { ...rateHeaders, ...err.headers });
+      throw new ApiError(err.status, err.code, err.title, err.detail, err.source, { ...headers, ...err.headers });
     throw err;
   }
+}
+
+/** A single-object GET: the resource (or recipient estimation) with that id, or 404. */
+function serveObject(
+  ctx: ApiContext,
+  route: ObjectRoute,
+  id: string,
+  scopes: ReadonlySet<string>,
+  url: URL,
+  headers: Record<string, string>,
+): Outcome {
+  const missing = route.scopes.filter((s) => !scopes.has(s));
+  if (missing.length > 0) throw permissionDenied(missing);
+  const table = objectRequestTable(route);
+  const parsed = parseListRequest(table, url.searchParams, null);
+  checkIncludeScopes(table, parsed.include, scopes);
+  const request = { ...parsed, additionalFields: [...parsed.additionalFields, ...route.objectFields] };
+  const resource =
+    route.type === RECIPIENT_ESTIMATION_TYPE
+      ? ctx.dataset.recipientEstimation(id)
+      : ctx.dataset.resource(route.type, id);
+  if (!resource) throw notFound(`No ${route.type.replace(/-/g, ' ')} with id ${id} exists.`);
+  const body = buildObjectDocument({
+    baseUrl: ctx.baseUrl(),
+    request,
+    resource,
+    selfUrl: `${ctx.baseUrl()}${url.pathname}`,
+  });
+  return {
+    status: 200,
+    body: Buffer.from(body),
+    headers,
+    table: `${route.type} (object)`,
+    page: null,
+    cursor: null,
+    fault: null,
+  };
+}
+
+function checkIncludeScopes(table: CatalogTable, include: string[], scopes: ReadonlySet<string>): void {
+  const includeScopes = include.flatMap((name) => {
+    const type = table.relationships.find((r) => r.name === name)?.type ?? name;
+    return scopesOfType(type);
+  });
+  const missingForInclude = [...new Set(includeScopes)].filter((s) => !scopes.has(s));
+  if (missingForInclude.length > 0) throw permissionDenied(missingForInclude);
 }
 
 function serve(
@@ -143,12 +199,7 @@ function serve(
   if (missing.length > 0) throw permissionDenied(missing);
 
   const request = parseListRequest(table, url.searchParams, parentId);
-  const includeScopes = request.include.flatMap((name) => {
-    const type = table.relationships.find((r) => r.name === name)?.type ?? name;
-    return scopesOfType(type);
-  });
-  const missingForInclude = [...new Set(includeScopes)].filter((s) => !scopes.has(s));
-  if (missingForInclude.length > 0) throw permissionDenied(missingForInclude);
+  checkIncludeScopes(table, request.include, scopes);
 
   const dataset = ctx.dataset;
   let parentIndex = 0;
@@ -211,13 +262,13 @@ function serve(
 }
 
 /** The tier of a request: the endpoint's, or a slower variant some parameters select (predictive analytics). */
-function limitsOf(table: CatalogTable, params: URLSearchParams): Limits {
-  for (const variant of table.tierVariants) {
+function limitsOf(tier: Limits, variants: CatalogTable['tierVariants'], params: URLSearchParams): Limits {
+  for (const variant of variants) {
     const [name, value] = variant.when.split('=');
     const given = params.get(name)?.split(',') ?? [];
     if (given.includes(value)) return { burst: variant.burst, steady: variant.steady };
   }
-  return RATE_TIERS[table.tier];
+  return { burst: tier.burst, steady: tier.steady };
 }
 
 function scopesOfType(type: string): string[] {

@@ -27,20 +27,40 @@ export function buildEnvelope(input: EnvelopeInput): string {
   const links: Record<string, string> = { self: input.selfUrl };
   if (input.nextUrl) links.next = input.nextUrl;
   const document: Record<string, unknown> = { data, links };
-  if (include.size > 0 && !table.idsOnly) {
-    const included = new Map<string, unknown>();
-    for (const row of input.rows) {
-      for (const name of include) {
-        for (const ref of refsOf(row, name)) {
-          const key = `${ref.type}\u0000${ref.id}`;
-          if (included.has(key) || !ref.load) continue;
-          included.set(key, serialize(ref.load(), input.baseUrl, request.fields.get(ref.type), [], new Set()));
-        }
+  if (include.size > 0 && !table.idsOnly) document.included = includedOf(input.rows, include, input.baseUrl, request);
+  return JSON.stringify(document);
+}
+
+export interface ObjectDocumentInput {
+  baseUrl: string;
+  request: ListRequest;
+  resource: Resource;
+  selfUrl: string;
+}
+
+/** The JSON:API document of a single-object GET: `data` is the resource itself, `links.self` the request's URL. */
+export function buildObjectDocument(input: ObjectDocumentInput): string {
+  const { request, resource } = input;
+  const include = new Set(request.include);
+  const data = serialize(resource, input.baseUrl, request.fields.get(resource.type), request.additionalFields, include);
+  const document: Record<string, unknown> = { data, links: { self: input.selfUrl } };
+  if (include.size > 0) document.included = includedOf([resource], include, input.baseUrl, request);
+  return JSON.stringify(document);
+}
+
+/** The related resources the rows `include`, de-duplicated by type and id. */
+function includedOf(rows: Resource[], include: Set<string>, baseUrl: string, request: ListRequest): unknown[] {
+  const included = new Map<string, unknown>();
+  for (const row of rows) {
+    for (const name of include) {
+      for (const ref of refsOf(row, name)) {
+        const key = `${ref.type}\u0000${ref.id}`;
+        if (included.has(key) || !ref.load) continue;
+        included.set(key, serialize(ref.load(), baseUrl, request.fields.get(ref.type), [], new Set()));
       }
     }
-    document.included = [...included.values()];
   }
-  return JSON.stringify(document);
+  return [...included.values()];
 }
 
 function refsOf(resource: Resource, relationship: string): ResourceRef[] {
