@@ -2,7 +2,8 @@ import { Command, CommanderError, Option } from 'commander';
 import readline from 'node:readline/promises';
 import type { Dataflow } from '../activities/control-plane/dataflows';
 import { maskApiKey } from '../activities/control-plane/api-key';
-import { DataflowApi, type DataflowListRow } from './dataflow-api';
+import { DataflowApi, type DataflowListRow, type StartedOperation } from './dataflow-api';
+import type { RunResult } from '../shared/operations';
 import { dataflowSummary } from './dataflow-summary';
 import {
   eraseLines,
@@ -57,6 +58,43 @@ async function readApiKey(fromStdin: boolean | undefined, required: boolean): Pr
     throw new UserInputError('No API key: pipe it in with --api-key-stdin, or set KLAVIYO_API_KEY.');
   }
   return undefined;
+}
+
+/** `--table a --table b,c` → ['a', 'b', 'c']. */
+function collectList(value: string, previous: string[]): string[] {
+  return [...previous, ...list(value)];
+}
+
+/**
+ * Follows a run to its end with live progress: on a terminal one line per running table, redrawn in place; on a
+ * pipe a line per change. A run that comes to need attention ends it with that error (`afterRound`: see waitForRun).
+ */
+async function followRun(
+  api: DataflowApi,
+  started: StartedOperation,
+  opts: Output,
+  afterRound?: number,
+): Promise<RunResult> {
+  const tty = Boolean(process.stdout.isTTY) && !opts.json;
+  const board = new ProgressBoard();
+  let drawn = 0;
+  let lastLine = '';
+  return api.waitForRun(
+    started,
+    (progress) => {
+      if (opts.json) return;
+      if (tty) {
+        const lines = board.lines(progress);
+        process.stdout.write(`${eraseLines(drawn)}${lines.join('\n')}\n`);
+        drawn = lines.length;
+        return;
+      }
+      const line = progressLine(progress);
+      if (line !== lastLine) console.log(line);
+      lastLine = line;
+    },
+    { afterRound },
+  );
 }
 
 async function withApi<T>(fn: (api: DataflowApi) => Promise<T>): Promise<T> {
@@ -217,23 +255,7 @@ export function buildProgram(): Command {
           if (opts.json) print(opts, started, () => '');
           return;
         }
-        // A terminal gets one line per running table, redrawn in place; a pipe gets a line per change.
-        const tty = Boolean(process.stdout.isTTY) && !opts.json;
-        const board = new ProgressBoard();
-        let drawn = 0;
-        let lastLine = '';
-        const result = await api.waitForRun(started, (progress) => {
-          if (opts.json) return;
-          if (tty) {
-            const lines = board.lines(progress);
-            process.stdout.write(`${eraseLines(drawn)}${lines.join('\n')}\n`);
-            drawn = lines.length;
-            return;
-          }
-          const line = progressLine(progress);
-          if (line !== lastLine) console.log(line);
-          lastLine = line;
-        });
+        const result = await followRun(api, started, opts);
         print(opts, { ...started, ...result }, () => renderRunResult(result));
       });
     });
@@ -245,6 +267,44 @@ export function buildProgram(): Command {
     .action(async (name: string, opts) => {
       const cancelled = await withApi((api) => api.cancel(name));
       print(opts, cancelled, () => `Cancellation requested: ${cancelled.url}`);
+    });
+
+  program
+    .command('retry <name>')
+    .description('extract the failed tables of the run that needs attention again, into its kept version, and commit')
+    .option('--table <name>', 'only this failed table (repeat, or separate with commas)', collectList, [])
+    .option('--wait', 'wait for the outcome, showing progress')
+    .addOption(json)
+    .action(async (name: string, opts) => {
+      await withApi(async (api) => {
+        const retried = await api.retry(name, opts.table);
+        if (!opts.json) {
+          console.log(
+            `Retrying ${retried.tables.join(', ')} of ${name} into version ${retried.version}: ${retried.url}`,
+          );
+        }
+        if (!opts.wait) {
+          if (opts.json) print(opts, retried, () => '');
+          return;
+        }
+        const result = await followRun(api, retried, opts, retried.round);
+        print(opts, { ...retried, ...result }, () => renderRunResult(result));
+      });
+    });
+
+  program
+    .command('discard <name>')
+    .description('end the run that needs attention: its version is discarded, the live one stays')
+    .addOption(json)
+    .action(async (name: string, opts) => {
+      const discarded = await withApi((api) => api.discard(name));
+      print(
+        opts,
+        discarded,
+        () =>
+          `Discarded version ${discarded.version} of ${name}; the previous version stays live. The run failed: ` +
+          `${discarded.error}\n  see ${discarded.url}`,
+      );
     });
 
   program

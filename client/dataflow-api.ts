@@ -3,6 +3,7 @@ import {
   Connection,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
+  WorkflowNotFoundError,
   type WorkflowHandle,
 } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
@@ -40,6 +41,7 @@ import {
 import { readConfig, TASK_QUEUE, type Config } from '../shared/config';
 import {
   FAILURE_TYPES,
+  failedTablesText,
   operationWorkflowId,
   rootCauseMessage,
   rootCauseType,
@@ -47,6 +49,7 @@ import {
   type OperationInput,
   type RemoveInput,
   type RemoveResult,
+  type RetryRequest,
   type RollbackResult,
   type RunInput,
   type RunProgress,
@@ -402,18 +405,33 @@ export class DataflowApi {
   }
 
   /** Waits for a run, reporting live progress about once a second; returns its result or throws its failure in words. */
-  async waitForRun(started: StartedOperation, onProgress?: (progress: LiveProgress) => void): Promise<RunResult> {
+  /**
+   * A run that comes to need attention ends the wait with {@link RunNeedsAttentionError} (its version is kept;
+   * the error says what to do), except a wait up to `afterRound`: the one a {@link retry} has just answered.
+   */
+  async waitForRun(
+    started: StartedOperation,
+    onProgress?: (progress: LiveProgress) => void,
+    options: { afterRound?: number } = {},
+  ): Promise<RunResult> {
     const handle = this.temporal.workflow.getHandle(started.workflowId, started.runId);
     const result = handle.result() as Promise<RunResult>;
     let settled = false;
-    result.then(
+    const ended = result.then(
       () => (settled = true),
       () => (settled = true),
     );
-    while (onProgress && !settled) {
-      const progress = await this.progress(handle).catch(() => null);
-      if (progress && !settled) onProgress(progress);
-      await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
+    while (!settled) {
+      // The query alone when nobody watches: it tells a run that waits for attention from one that runs.
+      const asked = onProgress ? this.progress(handle) : handle.query<RunProgress>('progress');
+      const progress = await Promise.race([asked.catch(() => null), ended.then(() => null)]);
+      if (progress && !settled) {
+        if (onProgress) onProgress(progress as LiveProgress);
+        if (progress.phase === 'needs-attention' && (progress.attention?.round ?? 1) > (options.afterRound ?? 0)) {
+          throw new RunNeedsAttentionError(progress, started.url);
+        }
+      }
+      await Promise.race([ended, new Promise((r) => setTimeout(r, 1000))]);
     }
     try {
       return await result;
@@ -477,6 +495,99 @@ export class DataflowApi {
   }
 
   /**
+   * Extracts the failed tables of the run that needs attention (or only `tables`, which must be among them) again
+   * into its kept version, which is committed once no table has failed. Returns at once; follow the run with
+   * {@link waitForRun} and `afterRound: round`. Refused (`NothingWaiting`) when no run of the dataflow waits.
+   */
+  async retry(
+    name: string,
+    tables: string[] = [],
+  ): Promise<StartedOperation & { tables: string[]; version: number | null; round: number }> {
+    const { dataflow, handle, progress, runId } = await this.waitingRun(name, 'retry');
+    const failed = progress.tables.filter((t) => t.state === 'failed').map((t) => t.table);
+    const named = [...new Set(tables.map((t) => t.trim()).filter(Boolean))];
+    const notFailed = named.filter((t) => !failed.includes(t));
+    if (notFailed.length > 0) {
+      throw new UserInputError(
+        `Only tables that failed can be retried: ${notFailed.map((t) => `"${t}"`).join(', ')} did not fail in the ` +
+          `run of ${dataflow.name}. Its failed ${failed.length === 1 ? 'table is' : 'tables are'} ` +
+          `${failed.map((t) => `"${t}"`).join(', ')}; name none to retry them all.`,
+        'TableNotFailed',
+      );
+    }
+    await this.signalWaiting(dataflow, handle, 'retry', named.length > 0 ? { tables: named } : {});
+    return {
+      ...(await this.started(handle, runId)),
+      tables: named.length > 0 ? named : failed,
+      version: progress.version,
+      round: progress.attention?.round ?? 1,
+    };
+  }
+
+  /**
+   * Ends the run that needs attention as a failed run ends: its staged version is discarded, the live one stays,
+   * and the history shows the table's error. Waits for the run to end (a few seconds).
+   */
+  async discard(name: string): Promise<StartedOperation & { version: number | null; error: string }> {
+    const { dataflow, handle, progress, runId } = await this.waitingRun(name, 'discard');
+    await this.signalWaiting(dataflow, handle, 'discard');
+    const error = await handle.result().then(
+      () => '',
+      (err: unknown) =>
+        err instanceof WorkflowFailedError ? rootCauseMessage(err.cause ?? err) : rootCauseMessage(err),
+    );
+    return { ...(await this.started(handle, runId)), version: progress.version, error };
+  }
+
+  /** The run of the dataflow that needs attention now, or a refusal that says what is going on instead. */
+  private async waitingRun(
+    name: string,
+    action: 'retry' | 'discard',
+  ): Promise<{ dataflow: Dataflow; handle: WorkflowHandle; progress: RunProgress; runId: string }> {
+    const dataflow = await getDataflow(this.pool, name);
+    const running = await this.runningInfo(dataflow);
+    const progress =
+      running?.operation === 'runDataflow'
+        ? await this.temporal.workflow
+            .getHandle(running.workflowId, running.runId)
+            .query<RunProgress>('progress')
+            .catch(() => null)
+        : null;
+    if (!running || !progress || progress.phase !== 'needs-attention') {
+      const now = running
+        ? `its ${running.operation.replace(/Dataflow$/, '')} is ${progress ? progress.phase : 'in progress'}`
+        : 'no operation is in progress';
+      throw new UserInputError(
+        `Dataflow "${dataflow.name}" has no run that needs attention (${now}): nothing to ${action}. A run needs ` +
+          'attention when a table fails for good; `dataflow list` shows it.',
+        'NothingWaiting',
+      );
+    }
+    const handle = this.temporal.workflow.getHandle(running.workflowId, running.runId);
+    return { dataflow, handle, progress, runId: running.runId };
+  }
+
+  /** Sends retry or discard; a run that ended in between (its wait ran out) is said so. */
+  private async signalWaiting(
+    dataflow: Dataflow,
+    handle: WorkflowHandle,
+    signal: 'retry' | 'discard',
+    arg?: RetryRequest,
+  ): Promise<void> {
+    try {
+      if (arg === undefined) await handle.signal(signal);
+      else await handle.signal<[RetryRequest]>(signal, arg);
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      throw new UserInputError(
+        `The run of ${dataflow.name} ended before the ${signal} reached it (its wait had run out); \`dataflow history ` +
+          `${dataflow.name}\` shows how it ended.`,
+        'NothingWaiting',
+      );
+    }
+  }
+
+  /**
    * Brings every table back to the previous committed version. Refused before anything starts
    * (`NothingToRollBack`) when the control plane keeps no earlier committed version.
    */
@@ -489,6 +600,7 @@ export class DataflowApi {
         dataflow.name,
         running.operation,
         runUrl(this.settings.uiUrl, this.settings.namespace, running.workflowId, running.runId),
+        running.attention,
       );
     }
     const current = dataflow.currentVersion;
@@ -615,18 +727,28 @@ export class DataflowApi {
 
   private async runningInfo(
     dataflow: Dataflow,
-  ): Promise<{ workflowId: string; runId: string; operation: string } | null> {
+  ): Promise<{ workflowId: string; runId: string; operation: string; attention?: string } | null> {
     // The on-demand id first (visibility may lag a just-started run), then anything tagged with the name.
+    let found: { workflowId: string; runId: string; operation: string } | null = null;
     try {
       const description = await this.temporal.workflow.getHandle(operationWorkflowId(dataflow.name)).describe();
       if (description.status.name === 'RUNNING') {
-        return { workflowId: description.workflowId, runId: description.runId, operation: description.type };
+        found = { workflowId: description.workflowId, runId: description.runId, operation: description.type };
       }
     } catch {
       // never started: fall through
     }
-    const info = await runningOperation(this.temporal, dataflow.name);
-    return info ? { workflowId: info.workflowId, runId: info.runId, operation: info.type } : null;
+    if (!found) {
+      const info = await runningOperation(this.temporal, dataflow.name);
+      found = info ? { workflowId: info.workflowId, runId: info.runId, operation: info.type } : null;
+    }
+    if (found?.operation !== 'runDataflow') return found;
+    // A run waiting on failed tables is told apart: the way out is retry or discard, not waiting.
+    const progress = await this.temporal.workflow
+      .getHandle(found.workflowId, found.runId)
+      .query<RunProgress>('progress')
+      .catch(() => null);
+    return progress?.phase === 'needs-attention' ? { ...found, attention: failedTablesText(progress) } : found;
   }
 
   /**
@@ -646,6 +768,7 @@ export class DataflowApi {
         dataflow.name,
         running.operation,
         runUrl(this.settings.uiUrl, this.settings.namespace, running.workflowId, running.runId),
+        running.attention,
       );
     try {
       return await this.temporal.workflow.start(workflowType, {
@@ -755,12 +878,39 @@ export class OperationFailedError extends Error {
   }
 }
 
-function busyError(name: string, operation: string, url: string): UserInputError {
+function busyError(name: string, operation: string, url: string, attention?: string): UserInputError {
+  if (attention) {
+    return new UserInputError(
+      `Dataflow "${name}" is busy: its run needs attention (${attention}) (${url}). Re-read the failed tables with ` +
+        `\`dataflow retry ${name}\`, or end the run with \`dataflow discard ${name}\`, then try again.`,
+      'DataflowBusy',
+    );
+  }
   return new UserInputError(
     `Dataflow "${name}" is busy: ${operation === 'operation' ? 'another operation' : `a ${operation.replace('Dataflow', '')}`} is in progress (${url}). ` +
       `Wait for it to finish, or cancel it with \`dataflow cancel ${name}\`, then try again.`,
     'DataflowBusy',
   );
+}
+
+/**
+ * A run whose tables failed for good and that now waits, its version kept: which tables and why, what to do,
+ * and until when. Reported like a failed operation (exit status 3), with the run's Web UI link.
+ */
+export class RunNeedsAttentionError extends Error {
+  readonly type = 'NeedsAttention';
+  constructor(
+    readonly progress: RunProgress,
+    readonly url: string,
+  ) {
+    const name = progress.dataflow;
+    super(
+      `The run of ${name} needs attention: ${failedTablesText(progress)}. Version ${progress.version} is kept: ` +
+        `re-read the failed tables with \`dataflow retry ${name}\`, or end the run with \`dataflow discard ${name}\`` +
+        (progress.attention ? `; it is discarded by itself at ${progress.attention.discardAt}.` : '.'),
+    );
+    this.name = 'RunNeedsAttentionError';
+  }
 }
 
 /** What create/edit say about tables and fields; every `…Fields` entry is a `table.field` pair. */

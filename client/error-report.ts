@@ -24,10 +24,14 @@ const CONFLICTS = new Set(['DataflowExists', 'DataflowBusy', 'SchemaConflict', '
 /** Anything thrown by the API, classified and worded for a user; never a stack or request options. */
 export function reportOf(err: unknown): ErrorReport {
   const message = err instanceof Error ? err.message : String(err);
-  // Only an operation's failure carries the link to its run; a Klaviyo error's `url` is the request it made.
+  // Only an operation's failure (or a run that needs attention) carries the link to its run; a Klaviyo error's
+  // `url` is the request it made.
   const operationFailed = (err as { type?: unknown })?.type === 'OperationFailed';
+  const needsAttention = (err as { type?: unknown })?.type === 'NeedsAttention';
   const url =
-    operationFailed && typeof (err as { url?: unknown }).url === 'string' ? (err as { url: string }).url : undefined;
+    (operationFailed || needsAttention) && typeof (err as { url?: unknown }).url === 'string'
+      ? (err as { url: string }).url
+      : undefined;
   const withUrl = (report: ErrorReport): ErrorReport => (url ? { ...report, url } : report);
   if (err instanceof UserInputError) {
     return withUrl({ kind: CONFLICTS.has(err.code) ? 'conflict' : 'input', code: err.code, message });
@@ -38,6 +42,7 @@ export function reportOf(err: unknown): ErrorReport {
     return withUrl({ kind, code: err.type, message });
   }
   if (isKlaviyoError(err)) return withUrl({ kind: 'klaviyo', code: err.type, message });
+  if (needsAttention) return withUrl({ kind: 'operation-failed', code: 'NeedsAttention', message });
   if (operationFailed) {
     return withUrl({ kind: 'operation-failed', code: 'OperationFailed', message });
   }

@@ -1,5 +1,6 @@
 import { WorkflowFailedError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
 import {
+  failedTablesText,
   rootCauseMessage,
   type RollbackResult,
   type RunProgress,
@@ -20,7 +21,10 @@ export interface RunRecord {
   durationMs: number | null;
   /** Rows per table for a committed run. */
   tables: TableSummary[];
-  /** For a failed run: the innermost failure message, written for the user. */
+  /**
+   * For a failed run: the innermost failure message, written for the user; for a run that needs attention
+   * (`status` NEEDS_ATTENTION, still running), its failed tables and their errors.
+   */
   error: string | null;
   /**
    * What happened in words when it is not a failure, e.g. `Skipped: a run was in progress.` for a scheduled run
@@ -109,6 +113,11 @@ async function toRecord(
     if (progress) {
       record.tables = progress.tables.map((t) => ({ table: t.table, rows: t.rows, pages: t.pages, bytes: 0 }));
       record.version = progress.version;
+      // Still running in Temporal's eyes, but waiting on a person: say so, and why.
+      if (progress.phase === 'needs-attention') {
+        record.status = 'NEEDS_ATTENTION';
+        record.error = `Needs attention: ${failedTablesText(progress)}.`;
+      }
     }
   } else if (info.status.name === 'TERMINATED') {
     record.error = 'Terminated by an operator.';
