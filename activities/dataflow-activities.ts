@@ -7,6 +7,11 @@ import { FAILURE_TYPES, type Operation, type TableSummary, type Trigger } from '
 import { toApplicationFailure } from './activity-failures';
 import { CATALOG, getTable, type CatalogTable } from './klaviyo/catalog';
 import { KlaviyoClient, type KlaviyoClientOptions } from './klaviyo/klaviyo-client';
+import { LeasedRateBudgets } from './klaviyo/leased-rate-budget';
+import { tierName, type RateBudgetSource } from './klaviyo/rate-budget';
+import { tableRateLimits } from './klaviyo/query';
+import { PostgresRateLeases } from './control-plane/rate-leases';
+import { NO_METRICS, type DataflowMetrics } from './dataflow-metrics';
 import { isKlaviyoError, KlaviyoMissingScopeError } from './klaviyo/errors';
 import { warehouseSchemaName } from './control-plane/dataflow-name';
 import {
@@ -45,6 +50,13 @@ export interface ActivityDependencies {
    */
   klaviyoRateLimits?: { enabled: boolean; scale?: number };
   /**
+   * Where the rate budgets live. @default leases from Postgres, so every worker on the same database shares one
+   * budget per Klaviyo account and tier (activities/klaviyo/leased-rate-budget.ts)
+   */
+  rateBudgets?: RateBudgetSource;
+  /** Counters and timings for the worker's metrics endpoint. @default none */
+  metrics?: DataflowMetrics;
+  /**
    * How the Klaviyo client retries one page within an activity attempt. Tests shorten the delays so
    * an always-failing table reaches the workflow's retry policy in seconds. @default the client's (5 attempts from 500 ms)
    */
@@ -76,6 +88,14 @@ export function createActivities(deps: ActivityDependencies) {
   const rateLimits = deps.klaviyoRateLimits ?? readKlaviyoRateLimits();
   const incrementalOptions = deps.incremental ?? readIncrementalOptions();
   const needsAttentionHours = deps.needsAttentionHours ?? readNeedsAttentionHours();
+  const metrics = deps.metrics ?? NO_METRICS;
+  const rateBudgets =
+    deps.rateBudgets ??
+    new LeasedRateBudgets({
+      store: new PostgresRateLeases(pool),
+      // Postgres unreachable: nothing is sent meanwhile, the budget asks again; the activity's own queries will fail.
+      onStoreError: (err) => console.warn(`worker: rate budget ledger unreachable (${errorText(err)}); retrying`),
+    });
   let secretBox: Promise<SecretBox> | undefined = deps.secrets ? Promise.resolve(deps.secrets) : undefined;
   const secrets = () => (secretBox ??= SecretBox.fromConfig());
 
@@ -89,7 +109,10 @@ export function createActivities(deps: ActivityDependencies) {
         baseUrl: dataflow.baseUrl,
         accountKey: dataflow.accountId ?? undefined,
         rateLimits,
+        rateBudgets,
         retry: deps.klaviyoRetry,
+        onRequest: (info) => metrics.request(info),
+        onRateWait: (info) => metrics.rateWait(info),
       });
       return await fn(client);
     } catch (err) {
@@ -261,11 +284,17 @@ export function createActivities(deps: ActivityDependencies) {
         });
       }
       let last: ExtractProgress = { table: input.table, part: '', rows: 0, pages: 0, nextUrl: null };
+      const tier = tierName(tableRateLimits(getTable(input.table), new URLSearchParams()));
+      const started = performance.now();
+      let outcome: 'completed' | 'failed' = 'failed';
+      // A retried attempt resumes from its checkpoint: what the last attempt heartbeated was counted already.
+      const before = context.info.heartbeatDetails as Partial<ExtractProgress> | undefined;
+      let counted = { rows: before?.rows ?? 0, pages: before?.pages ?? 0 };
       // Waiting on the rate budget can outlast the heartbeat timeout: keep reporting while alive.
       const beat = setInterval(() => context.heartbeat(last), 2_000);
       try {
         context.heartbeat(last);
-        return await withKlaviyo(dataflow, (client) =>
+        const summary = await withKlaviyo(dataflow, (client) =>
           extractIntoVersion({
             pool,
             client,
@@ -276,13 +305,23 @@ export function createActivities(deps: ActivityDependencies) {
             incremental: input.incremental,
             signal: context.cancellationSignal,
             onProgress: (progress) => {
+              metrics.loaded({
+                table: input.table,
+                tier,
+                rows: Math.max(0, progress.rows - counted.rows),
+                pages: Math.max(0, progress.pages - counted.pages),
+              });
+              counted = { rows: Math.max(counted.rows, progress.rows), pages: Math.max(counted.pages, progress.pages) };
               last = progress;
               context.heartbeat(progress);
             },
           }),
         );
+        outcome = 'completed';
+        return summary;
       } finally {
         clearInterval(beat);
+        metrics.tableExtracted({ table: input.table, tier, seconds: (performance.now() - started) / 1000, outcome });
       }
     },
 
@@ -377,6 +416,11 @@ export function createActivities(deps: ActivityDependencies) {
 }
 
 export type DataflowActivities = ReturnType<typeof createActivities>;
+
+/** An error's message for a log line (the ledger's errors are Postgres's: no key in them). */
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
 
 /**
  * The scopes, among those `tables` need, that the key lacks. Each scope is probed once with the

@@ -9,7 +9,7 @@ export interface SandboxSizes {
   /** Upper bound; each metric gets between 1 and this many properties. */
   metricPropertiesPerMetric: number;
   customMetrics: number;
-  /** At most the number of known mapping names (5). */
+  /** At most the number of known mapping names (7). */
   mappedMetrics: number;
   lists: number;
   segments: number;

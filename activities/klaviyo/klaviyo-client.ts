@@ -21,7 +21,7 @@ import {
 import { bytesOf, bytesToText, decodableAsBytes } from './byte-strings';
 import { tablePageCheck, type PageStrings } from './page-check';
 import { tablePath, tableQueryString, tableRateLimits, type TableQuery } from './query';
-import { accountRateBudget, tierName, type AccountRateBudget, type RateLimits } from './rate-budget';
+import { PROCESS_RATE_BUDGETS, tierName, type RateBudgetSource, type RateLimits } from './rate-budget';
 import {
   accountAttributesSchema,
   errorBodySchema,
@@ -64,8 +64,15 @@ export interface KlaviyoClientOptions {
    * @default { enabled: true, scale: 1 }
    */
   rateLimits?: { enabled?: boolean; scale?: number };
+  /**
+   * Where the budgets live. A worker passes one shared by every worker through Postgres.
+   * @default PROCESS_RATE_BUDGETS: one budget per account and tier in this process
+   */
+  rateBudgets?: RateBudgetSource;
   /** Called after every HTTP attempt (status 0: no answer). Errors it throws are ignored. */
   onRequest?: (info: RequestInfo) => void;
+  /** Called after each wait for the rate budget, with how long it took (for metrics). Errors it throws are ignored. */
+  onRateWait?: (info: { tier: string; ms: number }) => void;
 }
 
 /** One HTTP attempt, as reported to `onRequest`. */
@@ -77,6 +84,10 @@ export interface RequestInfo {
   ms: number;
   /** Size of the answer body in bytes. */
   bytes: number;
+  /** The catalog table asked for. */
+  table: string;
+  /** The rate tier the request counts against (`L`, or `burst/s·steady/min` for unnamed limits). */
+  tier: string;
 }
 
 /** What to read: a table and its query, and where to resume. */
@@ -138,6 +149,8 @@ const optionsSchema = z.object({
     .optional(),
   maxThrottleWaitMs: z.number().min(0).optional(),
   rateLimits: z.object({ enabled: z.boolean().optional(), scale: z.number().positive().optional() }).optional(),
+  rateBudgets: z.custom<RateBudgetSource>((v) => typeof v === 'object' && v !== null).optional(),
+  onRateWait: z.custom<(info: { tier: string; ms: number }) => void>((v) => typeof v === 'function').optional(),
   onRequest: z.custom<(info: RequestInfo) => void>((v) => typeof v === 'function').optional(),
 });
 
@@ -201,8 +214,9 @@ export class KlaviyoClient {
   readonly #http: Got;
   readonly #agents: { http: http.Agent; https: https.Agent };
   readonly #settings: Settings;
-  readonly #budget: AccountRateBudget;
+  readonly #budgets: RateBudgetSource;
   readonly #onRequest: ((info: RequestInfo) => void) | undefined;
+  readonly #onRateWait: ((info: { tier: string; ms: number }) => void) | undefined;
 
   constructor(options: KlaviyoClientOptions) {
     const parsed = optionsSchema.safeParse(options);
@@ -230,8 +244,9 @@ export class KlaviyoClient {
       rateLimitsEnabled: input.rateLimits?.enabled ?? true,
       rateLimitScale: input.rateLimits?.scale ?? 1,
     };
-    this.#budget = accountRateBudget(this.accountKey);
+    this.#budgets = options.rateBudgets ?? PROCESS_RATE_BUDGETS;
     this.#onRequest = options.onRequest;
+    this.#onRateWait = options.onRateWait;
     this.#agents = {
       http: new http.Agent({ keepAlive: true }),
       https: new https.Agent({ keepAlive: true }),
@@ -502,11 +517,13 @@ export class KlaviyoClient {
     onAnswer?: (raw: Buffer) => boolean,
   ): Promise<Buffer> {
     const limits = this.limitsFor(table, url);
-    const budget = limits ? this.#budget.tier(limits) : undefined;
+    const budget = limits ? this.#budgets.tier(this.accountKey, limits) : undefined;
     const { baseDelayMs, maxDelayMs, maxThrottleWaitMs } = this.#settings;
     for (;;) {
       throwIfAborted(signal);
+      const waitStarted = performance.now();
       const permit = budget ? await budget.acquire(signal) : undefined;
+      if (budget) this.reportWait(table, url, performance.now() - waitStarted);
       tries.sent++;
       let outcome: AttemptOutcome;
       try {
@@ -585,12 +602,13 @@ export class KlaviyoClient {
     signal: AbortSignal | undefined,
   ): Promise<AttemptOutcome> {
     const context = { table: table.name, url, attempts: attemptNumber };
+    const tier = this.tierOf(table, url);
     const started = performance.now();
     let response: Response<Buffer>;
     try {
       response = await this.send(url, signal);
     } catch (err) {
-      this.report({ url, status: 0, ms: performance.now() - started, bytes: 0 });
+      this.report({ url, status: 0, ms: performance.now() - started, bytes: 0, table: table.name, tier });
       throwIfAborted(signal);
       // The got error holds the request options, headers included: keep only its code.
       const code = networkErrorCode(err);
@@ -606,7 +624,7 @@ export class KlaviyoClient {
     }
     const body = response.body;
     const status = response.statusCode;
-    this.report({ url, status, ms: performance.now() - started, bytes: body.length });
+    this.report({ url, status, ms: performance.now() - started, bytes: body.length, table: table.name, tier });
     const withStatus = { ...context, status };
 
     if (status >= 200 && status < 300) return { kind: 'answer', raw: body, status };
@@ -700,6 +718,20 @@ export class KlaviyoClient {
 
   private redact(text: string): string {
     return redactApiKey(text, this.#apiKey);
+  }
+
+  /** The tier a request for `table` at `url` counts against, by Klaviyo's real limits (not scaled). */
+  private tierOf(table: CatalogTable, url: string): string {
+    return tierName(tableRateLimits(table, new URL(url).searchParams));
+  }
+
+  private reportWait(table: CatalogTable, url: string, ms: number): void {
+    if (!this.#onRateWait) return;
+    try {
+      this.#onRateWait({ tier: this.tierOf(table, url), ms });
+    } catch {
+      // An observer must not break a read.
+    }
   }
 
   private report(info: RequestInfo): void {

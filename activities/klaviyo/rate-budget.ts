@@ -25,6 +25,19 @@ export interface RatePermit {
   release(): void;
 }
 
+/** What the Klaviyo client needs of one tier's budget: the process-local {@link TierBudget} or a shared one. */
+export interface TierRateBudget {
+  /** Resolves when a request may be sent; rejects with the signal's reason if it is aborted first. */
+  acquire(signal?: AbortSignal): Promise<RatePermit>;
+  /** Grants nothing before `time` (epoch ms), e.g. because Klaviyo answered 429 with `Retry-After`. */
+  pauseUntil(time: number): void;
+}
+
+/** Where a client finds the budget of an account's tier. */
+export interface RateBudgetSource {
+  tier(accountKey: string, limits: RateLimits): TierRateBudget;
+}
+
 interface Slot {
   /** Until when the slot counts against the burst limit; Infinity while the request is in flight. */
   burstUntil: number;
@@ -47,7 +60,7 @@ export function tierName(limits: RateLimits): string {
 }
 
 /** One tier of one account: grants requests in FIFO order within both windows. */
-export class TierBudget {
+export class TierBudget implements TierRateBudget {
   private slots: Slot[] = [];
   private readonly waiters: Waiter[] = [];
   private pausedUntil = 0;
@@ -219,6 +232,11 @@ export class AccountRateBudget {
 }
 
 const accounts = new Map<string, AccountRateBudget>();
+
+/** The process-wide budgets: what a client uses when it is given no other source. */
+export const PROCESS_RATE_BUDGETS: RateBudgetSource = {
+  tier: (accountKey, limits) => accountRateBudget(accountKey).tier(limits),
+};
 
 /**
  * The process-wide budget of one Klaviyo account. `accountKey` identifies the account (its id, or a

@@ -59,15 +59,20 @@ export class AccountSettings {
   }
 
   trackingRow(): Resource {
-    const param = (value: string) => ({ campaign: { type: 'dynamic', value }, flow: { type: 'dynamic', value } });
+    // Dynamic values come from per-channel enums (campaign_name for campaigns, flow_name for flows).
+    const dynamic = (campaign: string, flow: string) => ({
+      campaign: { type: 'dynamic', value: campaign },
+      flow: { type: 'dynamic', value: flow },
+    });
+    const fixed = (value: string) => ({ campaign: { type: 'static', value }, flow: { type: 'static', value } });
     return {
       type: 'tracking-setting',
       id: this.accountId,
       attributes: {
         auto_add_parameters: true,
-        utm_source: param('campaign_name'),
-        utm_medium: param('email'),
-        utm_campaign: param('campaign_id'),
+        utm_source: dynamic('campaign_name', 'flow_name'),
+        utm_medium: fixed('email'),
+        utm_campaign: dynamic('campaign_id', 'flow_id'),
         utm_id: null,
         utm_term: null,
         custom_parameters: [{ name: 'ref "src"', campaign: { type: 'static', value: 'klaviyo' }, flow: null }],
@@ -144,11 +149,17 @@ export class AccountSettings {
             type: 'object-schema',
             id: schemaId,
             attributes: {
-              version: 1,
+              title: `Schema of ${id}`,
+              description: 'Custom object schema',
+              status: 'active',
               properties: [
-                { name: 'plan', type: 'string' },
-                { name: 'amount', type: 'number' },
+                { id: 1, name: 'plan', type: 'string', description: null },
+                { id: 2, name: 'amount', type: 'float', description: 'Amount in "USD"' },
+                { id: 3, name: 'started_at', type: 'timestamp', description: null },
               ],
+              required: ['plan'],
+              published_at: isoSeconds(created + DAY),
+              visibility: index % 2 === 0 ? 'private' : 'shared',
             },
           }),
         },

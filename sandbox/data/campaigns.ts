@@ -123,14 +123,27 @@ export class Campaigns {
           }
         : channel === 'sms'
           ? { body: `Sale now on! Reply STOP to opt out. ${edgeString(r, ds.hostile)}`, media_url: null }
-          : { title: 'Flash sale ⚡', body: 'Tap to shop', sound: null, badge: { display: true } };
+          : { title: 'Flash sale ⚡', body: 'Tap to shop', dynamic_image: null };
+    // Push messages say which kind of notification they are, and carry their options beside the content.
+    const definition =
+      channel === 'mobile_push'
+        ? {
+            channel,
+            notification_type: 'standard',
+            content,
+            kv_pairs: r.chance(0.3) ? { promo: 'flash', 'deep "link"': '/sale' } : null,
+            options: { on_open: { type: 'open_app' }, badge: { display: false }, play_sound: r.chance(0.5) },
+          }
+        : channel === 'sms'
+          ? { channel, content, render_options: { shorten_links: true, add_org_prefix: r.chance(0.5) } }
+          : { channel, label, content };
     const templates = ds.sizes.templates;
     const images = ds.sizes.images;
     return {
       type: 'campaign-message',
       id: this.messageId(campaign, k),
       attributes: {
-        definition: { channel, label, content },
+        definition,
         send_times: r.chance(0.6) ? [{ datetime: isoSeconds(created + DAY), is_local: false }] : null,
         created_at: isoSeconds(created),
         updated_at: isoSeconds(created + r.int(5 * DAY)),

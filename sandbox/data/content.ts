@@ -3,7 +3,7 @@ import { hash32, RowRandom, saltOf } from '../random';
 import type { Dataset } from './dataset';
 import type { Resource, ResourceRef } from './row';
 import { allRows, rowSource, type TableModel } from './table-model';
-import { DAY, edgeString, HOSTILE_STRINGS, isoSeconds, longText, PRODUCT_NAMES } from './values';
+import { cutText, DAY, edgeString, HOSTILE_STRINGS, isoSeconds, longText, PRODUCT_NAMES } from './values';
 
 /** Templates, universal content, images, forms (+ versions), reviews and web feeds. */
 export class Content {
@@ -34,7 +34,7 @@ export class Content {
         name,
         editor_type: editor,
         html: `<html><head><style>p{font-family:"Helvetica"}</style></head><body><p class='x'>${body}</p></body></html>`,
-        text: r.chance(0.5) ? `Plain text: ${body.slice(0, 200)}` : null,
+        text: r.chance(0.5) ? `Plain text: ${cutText(body, 200)}` : null,
         amp: r.chance(0.1) ? '<!doctype html><html ⚡4email></html>' : null,
         created: isoSeconds(created),
         updated: isoSeconds(created + r.int(90 * DAY)),
@@ -52,7 +52,13 @@ export class Content {
                   styles: { background_color: '#ffffff', width: 600 },
                   sections: [],
                 },
-                styles: [{ name: 'heading', font_family: '"Georgia", serif' }],
+                styles: [
+                  {
+                    style_type: 'base-styles',
+                    properties: { mobile_optimizations: true, currency: 'USD' },
+                    styles: { border_radius: index % 4, content_background_color: '#ffffff' },
+                  },
+                ],
               },
       },
     };
@@ -61,17 +67,21 @@ export class Content {
   universalRow(index: number): Resource {
     const r = new RowRandom(this.ds.seed, saltOf('universal-content'), index);
     const created = this.day(index, 200);
-    const type = r.pick(['html', 'button', 'text', 'image', 'spacer']);
+    const type = r.pick(['html', 'text', 'spacer']);
+    const content = edgeString(r, this.ds.hostile);
+    // Each block type has its own data shape in Klaviyo's schema (HTMLBlockV0, TextBlockV0, SpacerBlockV0).
+    const data =
+      type === 'spacer'
+        ? null
+        : type === 'text'
+          ? { content, display_options: { show_on: 'all' }, styles: { color: '#222222', font_size: 14 } }
+          : { content, display_options: {} };
     return {
       type: 'template-universal-content',
       id: ulid(this.ds.seed, 'universal-content', index, created * 1000),
       attributes: {
         name: `Block ${index} ${r.pick(['footer', 'héader', '"CTA"'])}`,
-        definition: {
-          content_type: 'block',
-          type,
-          data: { content: edgeString(r, this.ds.hostile), display_options: {} },
-        },
+        definition: { content_type: 'block', type, data },
         created: isoSeconds(created),
         updated: isoSeconds(created + r.int(30 * DAY)),
         screenshot_status: r.pick(['completed', 'failed', 'generating', 'never_generated', 'not_renderable', 'stale']),
@@ -131,6 +141,16 @@ export class Content {
         created_at: isoSeconds(created),
         updated_at: isoSeconds(created + r.int(40 * DAY)),
       },
+      // Only the single-object GET serves a form's definition: its versions, each with steps of columns.
+      additional: {
+        definition: {
+          versions: versions.map((version, k) => ({
+            id: Number(version.id),
+            name: `Variation ${String.fromCharCode(65 + k)}`,
+            steps: [{ id: `${version.id}-1`, name: 'Step 1', columns: [{ id: `${version.id}-1-1`, rows: [] }] }],
+          })),
+        },
+      },
       relationships: { 'form-versions': versions },
     };
   }
@@ -175,7 +195,12 @@ export class Content {
         email: r.chance(0.8) ? `reviewer${index}@example.com` : null,
         status:
           status === 'rejected'
-            ? { value: status, rejection_reason: { reason: 'profanity', status_explanation: 'Contains "bad" words' } }
+            ? {
+                value: status,
+                rejection_reason: r.chance(0.5)
+                  ? { reason: 'other', status_explanation: 'Contains "bad" words' }
+                  : { reason: 'profanity_or_inappropriate' },
+              }
             : { value: status },
         verified: r.chance(0.6),
         review_type: type,
@@ -188,9 +213,10 @@ export class Content {
         content: ds.hostile && r.chance(0.1) ? r.pick(HOSTILE_STRINGS) : content,
         title: r.chance(0.7) ? r.pick(['Great!', 'Meh 😐', 'Not "as described"']) : null,
         smart_quote: r.chance(0.3) ? 'Would buy again' : null,
-        public_reply: r.chance(0.2)
-          ? { content: 'Thanks!', author: 'Store', updated: isoSeconds(created + DAY) }
-          : null,
+        // Klaviyo's schema makes public_reply optional but not nullable: a review without one leaves it out.
+        ...(r.chance(0.2)
+          ? { public_reply: { content: 'Thanks!', author: 'Store', updated: isoSeconds(created + DAY) } }
+          : {}),
       },
       relationships: { events: { lazy: () => [] }, item: item >= 0 ? ds.catalog.itemRef(item) : null },
       filterValues: { status: status, 'item.id': item >= 0 ? ds.catalog.itemId(item) : null },

@@ -111,19 +111,56 @@ export class Flows {
     const kind = this.actionKind(global);
     const created = this.createdSec(flow) + (global % this.maxActions) * HOUR;
     const status = r.pick(['live', 'draft', 'manual']);
+    const edge = edgeString(r, this.ds.hostile);
+    // Each action type has its own data shape in Klaviyo's schema (FlowActionEncoded... definitions).
     const data =
       kind.type === 'time-delay'
         ? { unit: 'days', value: r.between(1, 7), secondary_value: null, timezone: 'profile' }
         : kind.type === 'conditional-split'
-          ? { profile_filter: { condition_groups: [{ conditions: [{ type: 'profile-marketing-consent' }] }] } }
-          : { status, message: kind.channel === null ? null : { name: `Message ${global}` } };
+          ? {
+              profile_filter: {
+                condition_groups: [
+                  {
+                    conditions: [
+                      {
+                        type: 'profile-property',
+                        property: "properties['loyalty_tier']",
+                        filter: { type: 'string', operator: 'equals', value: r.pick(['gold', 'silver']) },
+                      },
+                    ],
+                  },
+                ],
+              },
+            }
+          : kind.type === 'update-profile'
+            ? {
+                status,
+                profile_operations: [
+                  { operator: 'update', property_type: 'string', property_key: 'loyalty_tier', property_value: edge },
+                ],
+              }
+            : kind.type === 'send-email'
+              ? {
+                  status,
+                  message: {
+                    from_email: 'store@example.com',
+                    from_label: 'Example Store',
+                    subject_line: `We miss you ${edge}`,
+                    preview_text: null,
+                    template_id: null,
+                    smart_sending_enabled: r.chance(0.7),
+                  },
+                }
+              : { status, message: { body: `Message ${global}: ${edge}` } };
+    const next = this.actionCount(flow) > (global % this.maxActions) + 1 ? this.actionId(global + 1) : null;
+    const links = kind.type === 'conditional-split' ? { next_if_true: next, next_if_false: null } : { next };
     return {
       type: 'flow-action',
       id: this.actionId(global),
       attributes: {
         created: isoSeconds(created),
         updated: isoSeconds(created + r.int(60 * DAY)),
-        definition: { id: this.actionId(global), type: kind.type, data, links: { next: null } },
+        definition: { id: this.actionId(global), type: kind.type, data, links },
       },
       relationships: {
         flow: this.ref(flow),
@@ -159,17 +196,20 @@ export class Flows {
         channel: kind.channel,
         created: isoSeconds(created),
         updated: isoSeconds(created + r.int(30 * DAY)),
-        definition: {
-          channel: kind.channel,
-          content:
-            kind.channel === 'email'
-              ? {
-                  subject: 'We miss you',
-                  preview_text: edgeString(r, this.ds.hostile),
-                  from_email: 'store@example.com',
-                }
-              : { body: `Hi {{ first_name|default:'there' }} ${edgeString(r, this.ds.hostile)}` },
-        },
+        // The message itself, flat, in the shape of its channel (Klaviyo's FlowEmail, FlowSms, FlowPushNotification).
+        definition:
+          kind.channel === 'email'
+            ? {
+                from_email: 'store@example.com',
+                from_label: 'Example Store',
+                subject_line: 'We miss you',
+                preview_text: edgeString(r, this.ds.hostile),
+                template_id: templates > 0 ? this.ds.content.templateId(global % templates) : null,
+                smart_sending_enabled: true,
+              }
+            : kind.channel === 'sms'
+              ? { body: `Hi {{ first_name|default:'there' }} ${edgeString(r, this.ds.hostile)}` }
+              : { title: 'We miss you', body: edgeString(r, this.ds.hostile) || 'Come back', push_type: 'standard' },
       },
       relationships: {
         'flow-action': this.actionRef(global),

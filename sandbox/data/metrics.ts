@@ -62,7 +62,16 @@ const PROPERTIES_BY_KIND: Record<string, readonly [string, string][]> = {
   ],
 };
 
-const MAPPINGS = ['revenue', 'conversions', 'added_to_cart', 'started_checkout', 'viewed_product'] as const;
+/** The mapped metrics Klaviyo knows (their ids are an enum in its OpenAPI description). */
+const MAPPINGS = [
+  'revenue',
+  'added_to_cart',
+  'started_checkout',
+  'viewed_product',
+  'ordered_product',
+  'cancelled_sales',
+  'refunded_sales',
+] as const;
 
 /** Metrics and what hangs off them: metric properties (fan-out), custom metrics, mapped metrics. */
 export class Metrics {

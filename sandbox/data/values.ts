@@ -198,12 +198,21 @@ export const HOSTILE_STRINGS = [
   '\ud800 lone surrogate',
 ] as const;
 
-/** A long string of a given length, deterministic. */
+/**
+ * A long string of `length` UTF-16 code units (one fewer rather than half an emoji: a lone surrogate is invalid
+ * UTF-16, which only the hostile mode may serve), deterministic.
+ */
 export function longText(length: number, r: RowRandom): string {
   const words = ['lorem', 'ipsum', 'dolor', 'sït', 'amet', '🎈', 'consectetur', '"quoted"', 'back\\slash', 'ünïcode'];
   let out = '';
   while (out.length < length) out += words[r.int(words.length)] + ' ';
-  return out.slice(0, length);
+  return cutText(out, length);
+}
+
+/** The first `length` UTF-16 code units of a text, one fewer when the cut would split a surrogate pair. */
+export function cutText(text: string, length: number): string {
+  const last = text.charCodeAt(length - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? length - 1 : length);
 }
 
 /** An edge string most of the time; a hostile one sometimes when hostile data is on. */

@@ -1,0 +1,253 @@
+import {
+  STEADY_WINDOW_MS,
+  type RateBudgetSource,
+  type RateLimits,
+  type RatePermit,
+  type TierRateBudget,
+} from './rate-budget';
+
+/**
+ * Rate budgets shared by every worker: each worker leases request slots from one ledger per account and tier
+ * (Postgres, see control-plane/rate-leases.ts) in small batches, and spends them locally without a round trip.
+ *
+ * A lease of K slots is granted at time g and released when its last request was answered (or its use-by passed
+ * with nothing in flight); the ledger counts it as K requests held from g until release + the window, exactly as the
+ * process-local budget counts one request from grant until answer + window. Every request of the lease is counted by
+ * Klaviyo at some instant in [g, release], so the same argument holds: N+1 requests in one fixed window would need
+ * leases holding N slots at the latest grant, which the ledger refuses. A lease is never larger than the burst limit.
+ *
+ * A worker that dies never releases its leases: the ledger then treats them as released at their expiry (use-by plus
+ * the longest a request may take), so the survivors wait for those slots rather than overdraw the account.
+ */
+
+/** One granted lease, as the ledger answers it. */
+export interface GrantedLease {
+  id: string;
+  count: number;
+}
+
+/** The ledger's answer: a lease, or how long until one could be granted (a full window or a 429 pause). */
+export type LeaseAnswer = { lease: GrantedLease } | { retryInMs: number };
+
+/** The shared ledger. Times are the ledger's own clock: a worker's clock never decides what another may send. */
+export interface RateLeaseStore {
+  /** Grants up to `want` slots of the budget `budget` (at least one, or none) held at most `holdMs` unless released. */
+  lease(budget: string, limits: RateLimits, want: number, holdMs: number): Promise<LeaseAnswer>;
+  /** The lease's requests are all answered; `used` of its slots were sent (0: as if never granted). */
+  release(id: string, used: number): Promise<void>;
+  /** Nothing of `budget` is granted for `ms` from now (Klaviyo answered 429). */
+  pause(budget: string, ms: number): Promise<void>;
+}
+
+export interface LeasedRateBudgetOptions {
+  store: RateLeaseStore;
+  /** How long a lease may be used to start requests, from before it was asked for. @default 1_000 (ms) */
+  useByMs?: number;
+  /** The longest a request may be in flight (the Klaviyo client's timeout). @default 60_000 (ms) */
+  maxRequestMs?: number;
+  /** Told when the ledger cannot be reached (the budget retries; nothing is sent meanwhile). */
+  onStoreError?: (err: unknown) => void;
+  /** @default performance.now-like monotonic clock */
+  now?: () => number;
+}
+
+/**
+ * Slots a lease asks for: about a second of the tier's steady rate (one ask per second per busy worker at most), and
+ * at most half the burst, so one worker's lease never takes a whole burst window from the others.
+ */
+export function leaseSize(limits: RateLimits): number {
+  return Math.max(1, Math.min(Math.floor(limits.burst / 2), Math.ceil(limits.steady / (STEADY_WINDOW_MS / 1_000))));
+}
+
+/** Extra time a lease is held past use-by and the longest request, for clock rates and the release's own latency. */
+const HOLD_MARGIN_MS = 5_000;
+/** Waits between asks when the ledger is unreachable, and the least wait after a refusal. */
+const STORE_RETRY_MS = 500;
+const MIN_RETRY_MS = 10;
+
+interface Lease {
+  id: string;
+  remaining: number;
+  used: number;
+  inFlight: number;
+  /** Local monotonic time after which no request of this lease may start. */
+  useBy: number;
+  closed: boolean;
+}
+
+interface Waiter {
+  resolve: (permit: RatePermit) => void;
+  reject: (err: unknown) => void;
+  signal: AbortSignal | undefined;
+  onAbort: () => void;
+}
+
+/** One tier of one account, spent from leases of the shared ledger. FIFO within this process. */
+export class LeasedTierBudget implements TierRateBudget {
+  private readonly leases: Lease[] = [];
+  private readonly waiters: Waiter[] = [];
+  private asking = false;
+  private pausedUntil = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private readonly useByMs: number;
+  private readonly holdMs: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly budget: string,
+    readonly limits: RateLimits,
+    private readonly options: LeasedRateBudgetOptions,
+  ) {
+    this.useByMs = options.useByMs ?? 1_000;
+    this.holdMs = this.useByMs + (options.maxRequestMs ?? 60_000) + HOLD_MARGIN_MS;
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  acquire(signal?: AbortSignal): Promise<RatePermit> {
+    if (signal?.aborted) return Promise.reject(signal.reason ?? new Error('The operation was aborted'));
+    return new Promise<RatePermit>((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        signal,
+        onAbort: () => {
+          const index = this.waiters.indexOf(waiter);
+          if (index >= 0) this.waiters.splice(index, 1);
+          reject(signal?.reason ?? new Error('The operation was aborted'));
+        },
+      };
+      signal?.addEventListener('abort', waiter.onAbort, { once: true });
+      this.waiters.push(waiter);
+      this.pump();
+    });
+  }
+
+  /** `time` is epoch ms (Retry-After); the pause is shared through the ledger as a duration. */
+  pauseUntil(time: number): void {
+    const ms = time - Date.now();
+    if (ms <= 0) return;
+    this.pausedUntil = Math.max(this.pausedUntil, this.now() + ms);
+    // Requests not started yet must not go out on leases granted before the 429.
+    for (const lease of this.leases) lease.useBy = Math.min(lease.useBy, this.now());
+    this.closeFinished();
+    this.options.store.pause(this.budget, ms).catch((err: unknown) => this.options.onStoreError?.(err));
+    this.schedule(this.pausedUntil);
+  }
+
+  /** Slots of open leases not used yet (for tests and metrics). */
+  get unusedSlots(): number {
+    return this.leases.filter((l) => !l.closed).reduce((sum, l) => sum + l.remaining, 0);
+  }
+
+  private pump(): void {
+    this.closeFinished();
+    const now = this.now();
+    if (this.pausedUntil > now) {
+      this.schedule(this.pausedUntil);
+      return;
+    }
+    while (this.waiters.length > 0) {
+      const lease = this.leases.find((l) => !l.closed && l.remaining > 0 && l.useBy > now);
+      if (!lease) break;
+      const waiter = this.waiters.shift() as Waiter;
+      waiter.signal?.removeEventListener('abort', waiter.onAbort);
+      waiter.resolve(this.spend(lease));
+    }
+    if (this.waiters.length > 0) this.ask();
+  }
+
+  private spend(lease: Lease): RatePermit {
+    lease.remaining--;
+    lease.used++;
+    lease.inFlight++;
+    // The lease must close at its use-by even if no request comes to notice it.
+    if (lease.remaining > 0) this.schedule(lease.useBy);
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        lease.inFlight--;
+        this.pump();
+      },
+    };
+  }
+
+  /** Releases leases that can start nothing more and have nothing in flight. */
+  private closeFinished(): void {
+    const now = this.now();
+    for (let i = this.leases.length - 1; i >= 0; i--) {
+      const lease = this.leases[i];
+      if (lease.inFlight > 0 || (lease.remaining > 0 && lease.useBy > now)) continue;
+      this.leases.splice(i, 1);
+      lease.closed = true;
+      this.options.store.release(lease.id, lease.used).catch((err: unknown) => this.options.onStoreError?.(err));
+    }
+  }
+
+  private ask(): void {
+    if (this.asking) return;
+    this.asking = true;
+    const askedAt = this.now();
+    this.options.store.lease(this.budget, this.limits, leaseSize(this.limits), this.holdMs).then(
+      (answer) => {
+        this.asking = false;
+        if ('lease' in answer) {
+          // Use-by counts from before the ask: the ledger granted it later than that, never earlier.
+          this.leases.push({
+            ...answer.lease,
+            remaining: answer.lease.count,
+            used: 0,
+            inFlight: 0,
+            useBy: askedAt + this.useByMs,
+            closed: false,
+          });
+          this.pump();
+        } else {
+          // A little jitter, so workers refused together do not all ask again at the same instant.
+          this.schedule(this.now() + Math.max(MIN_RETRY_MS, answer.retryInMs) + Math.random() * 20);
+        }
+      },
+      (err: unknown) => {
+        this.asking = false;
+        this.options.onStoreError?.(err);
+        this.schedule(this.now() + STORE_RETRY_MS);
+      },
+    );
+  }
+
+  /** Wakes at `at` unless an earlier wake-up is set (which pumps and sets the next one). */
+  private schedule(at: number): void {
+    if (this.timer && this.timerAt <= at) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Infinity;
+        this.pump();
+      },
+      Math.max(0, at - this.now()),
+    );
+    // The timer is only ever needed while someone waits or a lease is open; neither keeps a process alive alone.
+    this.timer.unref();
+  }
+}
+
+/** Budgets shared through a ledger: one {@link LeasedTierBudget} per account and tier in this process. */
+export class LeasedRateBudgets implements RateBudgetSource {
+  private readonly budgets = new Map<string, LeasedTierBudget>();
+
+  constructor(private readonly options: LeasedRateBudgetOptions) {}
+
+  tier(accountKey: string, limits: RateLimits): TierRateBudget {
+    const budget = `${accountKey}|${limits.burst}/${limits.steady}`;
+    let tier = this.budgets.get(budget);
+    if (!tier) {
+      tier = new LeasedTierBudget(budget, { burst: limits.burst, steady: limits.steady }, this.options);
+      this.budgets.set(budget, tier);
+    }
+    return tier;
+  }
+}

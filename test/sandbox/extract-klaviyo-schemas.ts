@@ -1,0 +1,101 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { CATALOG, KLAVIYO_REVISION } from '../../activities/klaviyo/catalog';
+import { OBJECT_ROUTES } from '../../sandbox/http/object-routes';
+
+/**
+ * Writes test/sandbox/fixtures/klaviyo-response-schemas.json: the 200 response schemas of every GET the sandbox
+ * serves (the catalog's list endpoints and the single-object GETs) and the error response, with every component
+ * they `$ref`, out of Klaviyo's public OpenAPI description. Descriptions and examples are left out; validation
+ * does not read them.
+ *
+ *   npx tsx test/sandbox/extract-klaviyo-schemas.ts <path to Klaviyo's openapi/stable.json>
+ */
+
+export const FIXTURE = path.join(__dirname, 'fixtures', 'klaviyo-response-schemas.json');
+const SCHEMA_PREFIX = '#/components/schemas/';
+const DROPPED = new Set(['description', 'example', 'examples', 'title']);
+
+interface OpenApi {
+  info: { version: string };
+  paths: Record<string, { get?: { responses: Record<string, unknown> } }>;
+  components: { schemas: Record<string, unknown>; responses: Record<string, unknown> };
+}
+
+/** The paths the sandbox answers GETs on, as Klaviyo's description spells them. */
+export function servedPaths(): string[] {
+  return [...CATALOG.map((t) => t.path), ...OBJECT_ROUTES.map((r) => r.path)];
+}
+
+function main(): void {
+  const source = process.argv[2];
+  if (!source) {
+    console.error('usage: npx tsx test/sandbox/extract-klaviyo-schemas.ts <path to openapi/stable.json>');
+    process.exit(2);
+  }
+  const spec = JSON.parse(readFileSync(source, 'utf8')) as OpenApi;
+  if (spec.info.version !== KLAVIYO_REVISION) {
+    throw new Error(`The description is revision ${spec.info.version}; the catalog serves ${KLAVIYO_REVISION}.`);
+  }
+  const responses: Record<string, string> = {};
+  const names = new Set<string>();
+  const pending: unknown[] = [spec.components.responses.ClientError];
+  for (const route of servedPaths()) {
+    const get = spec.paths[route]?.get;
+    if (!get) throw new Error(`Klaviyo's description has no GET ${route}`);
+    const schema = (get.responses['200'] as { content: Record<string, { schema: { $ref: string } }> }).content[
+      'application/vnd.api+json'
+    ].schema;
+    responses[`GET ${route}`] = schema.$ref;
+    pending.push(schema);
+  }
+  while (pending.length > 0) {
+    const node = pending.pop();
+    walk(node, (ref) => {
+      if (!ref.startsWith(SCHEMA_PREFIX)) throw new Error(`Unexpected $ref ${ref}`);
+      const name = ref.slice(SCHEMA_PREFIX.length);
+      if (names.has(name)) return;
+      names.add(name);
+      pending.push(spec.components.schemas[name]);
+    });
+  }
+  const schemas: Record<string, unknown> = {};
+  for (const name of [...names].sort()) schemas[name] = strip(spec.components.schemas[name]);
+  const fixture = {
+    $comment:
+      "Extracted from Klaviyo's public OpenAPI description (github.com/klaviyo/openapi, openapi/stable.json, " +
+      `revision ${KLAVIYO_REVISION}): the 200 responses of the GETs the sandbox serves, the error response, and ` +
+      'every component they $ref, without descriptions and examples.',
+    regenerate: 'npx tsx test/sandbox/extract-klaviyo-schemas.ts <path to openapi/stable.json of that revision>',
+    revision: KLAVIYO_REVISION,
+    responses,
+    errorResponse: strip(spec.components.responses.ClientError),
+    components: { schemas },
+  };
+  writeFileSync(FIXTURE, JSON.stringify(fixture, null, 1) + '\n');
+  console.log(`${FIXTURE}: ${Object.keys(responses).length} responses, ${names.size} components`);
+}
+
+function walk(node: unknown, onRef: (ref: string) => void): void {
+  if (Array.isArray(node)) for (const item of node) walk(item, onRef);
+  else if (node !== null && typeof node === 'object') {
+    for (const [key, value] of Object.entries(node)) {
+      if (key === '$ref' && typeof value === 'string') onRef(value);
+      else walk(value, onRef);
+    }
+  }
+}
+
+/** The node without documentation keywords; a property that happens to be named `description` is kept. */
+function strip(node: unknown, inProperties = false): unknown {
+  if (Array.isArray(node)) return node.map((item) => strip(item));
+  if (node === null || typeof node !== 'object') return node;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (!inProperties && DROPPED.has(key)) continue;
+    out[key] = strip(value, !inProperties && key === 'properties');
+  }
+  return out;
+}
+
+if (require.main === module) main();
