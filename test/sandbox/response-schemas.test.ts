@@ -6,7 +6,7 @@ import { Dataset } from '../../sandbox/data/dataset';
 import { OBJECT_ROUTES, RECIPIENT_ESTIMATION_TYPE, type ObjectRoute } from '../../sandbox/http/object-routes';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
 import { FIXTURE, servedPaths } from './extract-klaviyo-schemas';
-import { get, readAll, type Answer, type JsonApiResource } from './http-helpers';
+import { get, type Answer, type JsonApiResource } from './http-helpers';
 
 /**
  * Acceptance: every answer of every endpoint the sandbox serves validates against Klaviyo's own response schema for
