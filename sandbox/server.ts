@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { findTable } from '../activities/klaviyo/catalog';
 import { Dataset } from './data/dataset';
+import { deleteRecords, type DeleteResult } from './data/deletions';
 import { DEFAULT_START_SECONDS, type AdvanceRequest, type AdvanceResult } from './data/world-state';
 import { handleAdmin } from './http/admin-handler';
 import { handleApi } from './http/api-handler';
@@ -16,6 +17,7 @@ export type { FaultConfig, FaultKind, FaultRule } from './http/faults';
 export type { RequestLogEntry } from './http/request-log';
 export type { SandboxSizes } from './sizes';
 export type { AdvanceRequest, AdvanceResult } from './data/world-state';
+export type { DeleteResult } from './data/deletions';
 export { DEFAULT_SIZES } from './sizes';
 
 export interface SandboxOptions {
@@ -53,15 +55,23 @@ export interface Sandbox {
   /**
    * Moves the clock (one hour unless `hours` says otherwise), changes `changeProfiles` profiles (`updated` within the
    * new hour, `first_name`/`title`/`properties.sandbox_revision` change), appends `addEvents` events dated within the
-   * new hour and `backdatedEvents` events dated up to `backdateWindowHours` (default 72) before the new clock.
+   * new hour and `backdatedEvents` events dated up to `backdateWindowHours` (default 72) before the new clock, and
+   * `futureEvents` events dated `futureHours` (default 720) after it, as Klaviyo accepts.
    */
   advance(a: {
     changeProfiles?: number;
     addEvents?: number;
     backdatedEvents?: number;
     backdateWindowHours?: number;
+    futureEvents?: number;
+    futureHours?: number;
     hours?: number;
   }): AdvanceResult;
+  /**
+   * Deletes records of a top-level table by id, as Klaviyo's DELETE endpoints do: listings leave them out from then
+   * on, with what they own (see sandbox/data/deletions.ts). Throws a RangeError for an unknown table or id.
+   */
+  deleteRecords(table: string, ids: readonly string[]): DeleteResult;
   createKey(scopes: string[] | 'full' | 'read-only'): string;
   revokeKey(key: string): void;
   requestLog(): RequestLogEntry[];
@@ -104,6 +114,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     setFaults: (config) => faults.set(config),
     setRateLimits: (settings) => limiter.set(settings),
     advance: (request: AdvanceRequest) => dataset.state.advance(request),
+    deleteRecords: (table, ids) => deleteRecords(dataset, table, ids),
     createKey: (scopes: KeyScopes) => keys.create(scopes),
     revokeKey: (key) => void keys.revoke(key),
     requestLog: () => log.entries(),

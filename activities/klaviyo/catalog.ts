@@ -56,6 +56,11 @@ const tableSchema = z.object({
       z.object({ kind: z.literal('parent'), field: z.string(), table: z.string() }),
     ])
     .nullable(),
+  /**
+   * Rows Klaviyo leaves out of the listing unless the filter asks for them with `equals(<field>,<value>)`:
+   * archived campaigns and flows. A complete read takes one more pass per part with that filter.
+   */
+  hiddenUnlessFiltered: z.object({ field: z.string(), value: z.boolean() }).nullable().default(null),
   tier: z.enum(['XS', 'S', 'M', 'L', 'XL']),
   /** Slower tiers some parameters move a call to (e.g. profiles with predictive_analytics). */
   tierVariants: z.array(z.object({ when: z.string(), burst: z.number(), steady: z.number() })),

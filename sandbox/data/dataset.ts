@@ -110,13 +110,17 @@ export class Dataset {
 
   /** The rows of a table; for a fan-out table, of the parent row with that index. */
   source(table: string, parentIndex = 0): RowSource {
-    return this.model(table).source(parentIndex);
+    const source = this.model(table).source(parentIndex);
+    const hiddenIds = this.state.deleted(getTable(table).resourceType);
+    return hiddenIds ? { ...source, hiddenIds } : source;
   }
 
   /** The index of a fan-out table's parent row, from the id in the request path. */
   parentIndex(table: string, parentId: string): number | undefined {
     const parent = getTable(table).parent;
     if (!parent) return undefined;
+    // A deleted parent's rows are gone with it: its path answers 404.
+    if (this.state.deleted(getTable(parent.table).resourceType)?.has(parentId)) return undefined;
     const parentModel = this.model(parent.table);
     if (parentModel.indexOfId) return parentModel.indexOfId(parentId);
     this.dropStaleCaches();
@@ -190,24 +194,41 @@ export class Dataset {
   *expectedIds(table: string): Iterable<string> {
     const model = this.model(table);
     const entry = getTable(table);
+    // Deleted rows, and the rows of deleted parents, are left out (see deletions.ts).
+    const hidden = this.state.deleted(entry.resourceType);
     if (entry.parent) {
       if (!model.parents) throw new Error(`Fan-out table "${table}" cannot list its parents`);
+      const hiddenParents = this.state.deleted(getTable(entry.parent.table).resourceType);
       for (const parent of model.parents()) {
+        if (hiddenParents?.has(parent.id)) continue;
         const source = model.source(parent.index);
-        for (let i = 0; i < source.count; i++) yield `${parent.id}:${source.row(i).id}`;
+        for (let i = 0; i < source.count; i++) {
+          const id = source.row(i).id;
+          if (!hidden?.has(id)) yield `${parent.id}:${id}`;
+        }
       }
       return;
     }
     if (model.ids) {
-      yield* model.ids();
+      if (!hidden) yield* model.ids();
+      else for (const id of model.ids()) if (!hidden.has(id)) yield id;
       return;
     }
     const source = model.source(0);
-    for (let i = 0; i < source.count; i++) yield source.row(i).id;
+    for (let i = 0; i < source.count; i++) {
+      const id = source.row(i).id;
+      if (!hidden?.has(id)) yield id;
+    }
   }
 
   expectedCount(table: string): number {
     const model = this.model(table);
+    if (this.state.hasDeletions) {
+      let count = 0;
+      const ids = this.expectedIds(table)[Symbol.iterator]();
+      while (!ids.next().done) count++;
+      return count;
+    }
     if (!getTable(table).parent) return model.source(0).count;
     if (!model.parents) throw new Error(`Fan-out table "${table}" cannot list its parents`);
     let total = 0;

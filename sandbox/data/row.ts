@@ -76,4 +76,6 @@ export interface RowSource {
   readonly monotone?: ReadonlySet<string>;
   /** A cheap test for a condition, when the source has one (e.g. `equals(profile_id, ...)` on events). */
   predicate?(condition: Condition): ((index: number) => boolean) | undefined;
+  /** Ids of rows deleted from the account: pages skip them (indices stay as generated). */
+  readonly hiddenIds?: ReadonlySet<string>;
 }

@@ -15,15 +15,18 @@ export interface SpreadEventBlock {
   toSec: number;
 }
 
-/** Back-dated events: their datetimes lie in the past, so they break the "datetime grows with the ordinal" rule. */
-export interface BackdatedEventBlock {
-  kind: 'backdated';
+/**
+ * Events with datetimes of their own: back-dated (in the past) or future-dated (Klaviyo accepts both), so they break
+ * the "datetime grows with the ordinal" rule.
+ */
+export interface DatedEventBlock {
+  kind: 'dated';
   start: number;
   count: number;
   seconds: Float64Array;
 }
 
-export type EventBlock = SpreadEventBlock | BackdatedEventBlock;
+export type EventBlock = SpreadEventBlock | DatedEventBlock;
 
 export interface ProfileChange {
   updatedSec: number;
@@ -37,6 +40,10 @@ export interface AdvanceRequest {
   backdatedEvents?: number;
   /** How far back back-dated events may lie. @default 72 */
   backdateWindowHours?: number;
+  /** Events dated `futureHours` after the new clock: a client's clock or data ahead of time. */
+  futureEvents?: number;
+  /** @default 720 (30 days) */
+  futureHours?: number;
   /** How far the clock moves. @default 1 */
   hours?: number;
 }
@@ -46,6 +53,7 @@ export interface AdvanceResult {
   changedProfiles: number;
   addedEvents: number;
   backdatedEvents: number;
+  futureEvents: number;
 }
 
 /** 2026-01-01T00:00:00Z: the default sandbox "now" before any advance. */
@@ -60,7 +68,9 @@ export class WorldState {
   private advances = 0;
   readonly profileChanges = new Map<number, ProfileChange>();
   readonly eventBlocks: EventBlock[];
-  private backdatedBlocks = 0;
+  private datedBlocks = 0;
+  /** Ids deleted from the account, by resource type: every listing skips them. */
+  private readonly deletedIds = new Map<string, Set<string>>();
 
   constructor(
     private readonly seed: number,
@@ -81,7 +91,7 @@ export class WorldState {
 
   /** True while every event's datetime is >= the datetime of every event with a smaller ordinal. */
   get eventsMonotone(): boolean {
-    return this.backdatedBlocks === 0;
+    return this.datedBlocks === 0;
   }
 
   /** The block holding an ordinal (binary search; there are few blocks). */
@@ -100,13 +110,30 @@ export class WorldState {
   eventSeconds(ordinal: number): number {
     const block = this.eventBlock(ordinal);
     const offset = ordinal - block.start;
-    if (block.kind === 'backdated') return block.seconds[offset];
+    if (block.kind === 'dated') return block.seconds[offset];
     return block.fromSec + Math.floor((offset * (block.toSec - block.fromSec)) / block.count);
   }
 
-  /** True when the ordinal was added by `advance` as a back-dated event. */
+  /** True when the ordinal was added by `advance` as a back-dated or future-dated event. */
   isBackdated(ordinal: number): boolean {
-    return this.eventBlock(ordinal).kind === 'backdated';
+    return this.eventBlock(ordinal).kind === 'dated';
+  }
+
+  /** The deleted ids of a resource type, or undefined while none is. */
+  deleted(type: string): ReadonlySet<string> | undefined {
+    return this.deletedIds.get(type);
+  }
+
+  get hasDeletions(): boolean {
+    return this.deletedIds.size > 0;
+  }
+
+  /** Deletes resources by type and id (the caller checked they exist). */
+  delete(type: string, ids: Iterable<string>): void {
+    let set = this.deletedIds.get(type);
+    if (!set) this.deletedIds.set(type, (set = new Set()));
+    for (const id of ids) set.add(id);
+    this.version += 1;
   }
 
   advance(request: AdvanceRequest): AdvanceResult {
@@ -115,7 +142,10 @@ export class WorldState {
     const addEvents = request.addEvents ?? 0;
     const backdated = request.backdatedEvents ?? 0;
     const windowHours = request.backdateWindowHours ?? 72;
-    for (const [name, value] of Object.entries({ hours, changeProfiles, addEvents, backdated, windowHours })) {
+    const future = request.futureEvents ?? 0;
+    const futureHours = request.futureHours ?? 720;
+    const checked = { hours, changeProfiles, addEvents, backdated, windowHours, future, futureHours };
+    for (const [name, value] of Object.entries(checked)) {
       if (!Number.isFinite(value) || value < 0) throw new RangeError(`advance: ${name} must be a non-negative number`);
     }
     if (backdated > 0 && windowHours <= 0) throw new RangeError('advance: backdateWindowHours must be positive');
@@ -153,8 +183,16 @@ export class WorldState {
       const windowSec = Math.max(1, Math.round(windowHours * HOUR));
       const seconds = new Float64Array(late);
       for (let k = 0; k < late; k++) seconds[k] = now - 1 - r.int(windowSec);
-      this.eventBlocks.push({ kind: 'backdated', start: this.eventCount, count: late, seconds });
-      this.backdatedBlocks += 1;
+      this.eventBlocks.push({ kind: 'dated', start: this.eventCount, count: late, seconds });
+      this.datedBlocks += 1;
+    }
+
+    const ahead = Math.floor(future);
+    if (ahead > 0) {
+      const at = now + Math.max(1, Math.round(futureHours * HOUR));
+      const seconds = new Float64Array(ahead).fill(at);
+      this.eventBlocks.push({ kind: 'dated', start: this.eventCount, count: ahead, seconds });
+      this.datedBlocks += 1;
     }
 
     this.clockSec = now;
@@ -164,6 +202,7 @@ export class WorldState {
       changedProfiles: changed,
       addedEvents: added,
       backdatedEvents: late,
+      futureEvents: ahead,
     };
   }
 }

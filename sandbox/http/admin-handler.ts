@@ -10,7 +10,9 @@ import { faultConfigSchema } from './faults';
  * - `GET  /__sandbox/info`                    base URL, keys, clock, sizes, settings
  * - `GET|PUT /__sandbox/faults`               FaultConfig (PUT replaces; `{}` = none)
  * - `GET|PUT /__sandbox/rate-limits`          `{enabled, scale?}`
- * - `POST /__sandbox/advance`                 `{changeProfiles?, addEvents?, backdatedEvents?, backdateWindowHours?, hours?}`
+ * - `POST /__sandbox/advance`                 `{changeProfiles?, addEvents?, backdatedEvents?, backdateWindowHours?,
+ *                                              futureEvents?, futureHours?, hours?}`
+ * - `POST /__sandbox/delete`                  `{table, ids}` → `{table, deleted}`: records leave every listing
  * - `POST /__sandbox/keys`                    `{scopes: string[] | 'full' | 'read-only'}` → `{key}`
  * - `DELETE /__sandbox/keys/<key>`            revoke
  * - `GET  /__sandbox/requests`                `{entries, counts}`; `GET /__sandbox/requests/counts`
@@ -30,8 +32,13 @@ const advanceSchema = z
     addEvents: z.number().int().min(0).optional(),
     backdatedEvents: z.number().int().min(0).optional(),
     backdateWindowHours: z.number().positive().optional(),
+    futureEvents: z.number().int().min(0).optional(),
+    futureHours: z.number().positive().optional(),
     hours: z.number().min(0).optional(),
   })
+  .strict();
+const deleteSchema = z
+  .object({ table: z.string().min(1), ids: z.array(z.string().min(1)).min(1).max(10_000) })
   .strict();
 const keySchema = z
   .object({ scopes: z.union([z.array(z.string()).min(1), z.literal('full'), z.literal('read-only')]) })
@@ -71,6 +78,11 @@ export async function handleAdmin(ctx: AdminContext, req: IncomingMessage, res: 
         return json(res, 200, ctx.info().rateLimits);
       case 'POST advance':
         return json(res, 200, sandbox.advance(parse(advanceSchema, await readJson(req))));
+      case 'POST delete': {
+        const body = parse(deleteSchema, await readJson(req));
+        if (!findTable(body.table)) throw new AdminError(404, `Unknown table "${body.table}"`);
+        return json(res, 200, sandbox.deleteRecords(body.table, body.ids));
+      }
       case 'POST keys': {
         const body = parse(keySchema, await readJson(req));
         try {

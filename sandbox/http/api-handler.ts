@@ -102,6 +102,8 @@ export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: Serv
   res.writeHead(outcome.status, {
     'Content-Type': CONTENT_TYPE,
     'Content-Length': String(body.length),
+    // Klaviyo's Date is Klaviyo's clock; the sandbox's is its own (moved by `advance`), not the host's.
+    Date: new Date(ctx.dataset.state.clockSec * 1000).toUTCString(),
     ...outcome.headers,
   });
   res.end(body);

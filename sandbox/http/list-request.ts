@@ -56,6 +56,11 @@ export function parseListRequest(table: CatalogTable, params: URLSearchParams, p
     throw err;
   }
   requireFilter(table, conditions);
+  // Klaviyo leaves archived campaigns and flows out unless the filter asks for them: equals(archived,true).
+  const hidden = table.hiddenUnlessFiltered;
+  if (hidden && !conditions.some((c) => c.field === hidden.field)) {
+    conditions.push({ field: hidden.field, op: 'equals', value: !hidden.value, kind: 'boolean' });
+  }
 
   const sortRaw = params.get('sort');
   let sort: SortSpec | null = null;

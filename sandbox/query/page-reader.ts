@@ -101,6 +101,12 @@ export function readPage(query: PageQuery): PageResult {
     if (key) return (i: number) => matches(condition, key(i));
     return (i: number) => matches(condition, fieldValue(rowOf(i), condition.field));
   });
+  const hidden = source.hiddenIds;
+  if (hidden) {
+    // Deleted rows: tested by id, with the cheap id key where the source has one.
+    const idKey = source.key?.('id');
+    tests.push(idKey ? (i) => !hidden.has(idKey(i) as string) : (i) => !hidden.has(rowOf(i).id));
+  }
   const accept = (i: number) => tests.every((test) => test(i));
 
   const descending = sort?.descending ?? false;

@@ -134,10 +134,16 @@ describe('filter', () => {
     const answer = await get(sandbox, '/api/campaigns');
     expect(answer.status).toBe(400);
     expect(firstError(answer).detail).toContain('messages.channel');
-    const email = await readAll(sandbox, `/api/campaigns?filter=${q("equals(messages.channel,'email')")}`);
-    const sms = await readAll(sandbox, `/api/campaigns?filter=${q("equals(messages.channel,'sms')")}`);
-    const push = await readAll(sandbox, `/api/campaigns?filter=${q("equals(messages.channel,'mobile_push')")}`);
-    expect(email.rows.length + sms.rows.length + push.rows.length).toBe(sandbox.expectedCount('campaigns'));
+    // Each channel in two passes: Klaviyo lists archived campaigns only when asked (see test/sandbox/deletions-and-archived).
+    let read = 0;
+    for (const channel of ['email', 'sms', 'mobile_push']) {
+      for (const archived of ['', ',equals(archived,true)']) {
+        read += (
+          await readAll(sandbox, `/api/campaigns?filter=${q(`equals(messages.channel,'${channel}')${archived}`)}`)
+        ).rows.length;
+      }
+    }
+    expect(read).toBe(sandbox.expectedCount('campaigns'));
     expect((await get(sandbox, `/api/campaigns?filter=${q("equals(messages.channel,'fax')")}`)).status).toBe(400);
   });
 
