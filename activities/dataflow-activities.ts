@@ -26,7 +26,8 @@ import {
 import { DataflowBusyError, DataflowNotFoundError } from './control-plane/errors';
 import { acquireOperationLock, releaseOperationLock } from './control-plane/operation-locks';
 import { SecretBox } from './control-plane/secret-box';
-import { allocateVersion } from './control-plane/versions';
+import { allocateVersion, getVersion } from './control-plane/versions';
+import { sweepDue } from './deletion-sweep';
 import { commitVersion as commitWarehouseVersion, createVersionTables, discardVersion as discardWarehouseVersion, rollbackToPrevious } from './warehouse/versioned-tables';
 import { dropDataflowWarehouse } from './warehouse/warehouse-schema';
 import { extractTable as extractIntoVersion, selectedLayout, type ExtractProgress } from './extract-table';
@@ -240,17 +241,32 @@ export function createActivities(deps: ActivityDependencies) {
         const schema = warehouseSchemaName(dataflow.name);
         const incremental: Record<string, IncrementalPlan> = {};
         const notices: string[] = [];
+        const base =
+          dataflow.currentVersion === null ? undefined : await getVersion(pool, dataflow.id, dataflow.currentVersion);
+        const now = new Date();
         for (const selection of selections) {
+          const table = getTable(selection.table);
+          const baseRead = base?.reads[selection.table];
           const decision = await planIncremental(pool, {
             schema,
-            table: getTable(selection.table),
+            table,
             layout: selectedLayout(selection),
             base: dataflow.currentVersion,
             full: input.full,
             options: incrementalOptions,
+            baseRead,
           });
-          if (decision.plan) incremental[selection.table] = decision.plan;
-          else if (decision.notice) notices.push(decision.notice);
+          if (decision.notice) notices.push(decision.notice);
+          if (!decision.plan) continue;
+          const lastSweptAt = baseRead?.sweptAt ?? undefined;
+          const deletionSweep = sweepDue({
+            table,
+            setting: dataflow.deletionSweep,
+            rows: base?.rows[selection.table],
+            lastSweptAt,
+            now,
+          });
+          incremental[selection.table] = { ...decision.plan, deletionSweep, lastSweptAt: lastSweptAt ?? null };
         }
         // A table read in full gets its primary key once loaded (cheaper); one read incrementally needs it
         // from the start, since changed rows replace rows of the same key.

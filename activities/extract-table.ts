@@ -4,9 +4,12 @@ import type { KlaviyoClient } from './klaviyo/klaviyo-client';
 import { getCheckpoint, saveCheckpoint } from './control-plane/extract-checkpoints';
 import { withTransaction } from './control-plane/postgres';
 import type { DataflowTable } from './control-plane/table-selection';
-import { incrementalFilter, type IncrementalPlan } from './incremental-cursor';
+import { recordTableRead } from './control-plane/versions';
+import { incrementalFilter, supportsIncremental, type IncrementalPlan } from './incremental-cursor';
+import { klaviyoFilter } from './klaviyo/query';
+import { loadLiveKeys } from './sweep-deletions';
 import { encodeRows, loadEncoded, versionTarget } from './warehouse/copy-loader';
-import { addPrimaryKey, copyForwardVersion } from './warehouse/versioned-tables';
+import { addPrimaryKey, copyForwardVersion, countLeftBehind } from './warehouse/versioned-tables';
 import { qualifiedName } from './warehouse/identifiers';
 import { createRowMapper, type RowContext } from './warehouse/row-mapping';
 import { tableLayout, type TableLayout } from './warehouse/table-layout';
@@ -41,11 +44,22 @@ export interface ExtractInput {
   onProgress?: (progress: ExtractProgress) => void;
 }
 
-/** One pass over a table: a fan-out parent, a campaign channel, or the whole table (`part` ''). */
+/**
+ * One pass over a table: a fan-out parent, a campaign channel, or the whole table (`part` ''); and for tables whose
+ * archived rows Klaviyo lists only when asked, one more pass per part for them (`archived`, `email:archived`).
+ */
 interface Part {
   part: string;
   parentId?: string;
+  /** The pass's own filter (`equals(archived,true)`), ANDed with the others. */
+  filter?: string;
   context: RowContext;
+}
+
+/** What a part's checkpoint keeps besides its position: when its read started, on Klaviyo's and on our clock. */
+interface PartState {
+  readStartedAt: string;
+  startedAt: string;
 }
 
 /** The warehouse layout of a table with the fields the user selected. */
@@ -72,21 +86,29 @@ export async function extractTable(input: ExtractInput): Promise<TableSummary> {
   const layout = selectedLayout(input.selection);
   const target = versionTarget(input.schema, input.version, layout);
   const mapRow = { text: createRowMapper(layout), bytes: createRowMapper(layout, 'bytes') };
-  // Klaviyo has no "no attributes" fieldset: with every field deselected, ask for the first and load none.
+  // With every field deselected, ask for `id` alone: the smallest sparse fieldset Klaviyo takes.
   const fields = table.idsOnly
     ? undefined
     : input.selection.selectedFields.length > 0 || table.fields.length === 0
       ? input.selection.selectedFields
-      : [table.fields[0].name];
+      : ['id'];
   const summary: TableSummary = { table: table.name, rows: 0, pages: 0, bytes: 0 };
   const incremental = input.incremental;
   const filter = incremental ? incrementalFilter(table, incremental.since) : undefined;
+  // The earliest start of any part: the read of the table started then (a retry keeps the first attempt's).
+  let readStarted: PartState | undefined;
+  const started = (state: PartState) => {
+    if (!readStarted || state.readStartedAt < readStarted.readStartedAt) readStarted = state;
+  };
 
-  for (const part of await listParts(input.client, table, input.signal)) {
+  const parts = await listParts(input.client, table, input.signal);
+  for (const part of parts) {
     const key = { dataflowId: input.dataflowId, version: input.version, table: table.name, part: part.part };
     const checkpoint = await getCheckpoint(input.pool, key);
     let rows = checkpoint?.rows ?? 0;
     let pages = checkpoint?.pages ?? 0;
+    let state = partState(checkpoint?.state);
+    if (state) started(state);
     if (checkpoint?.done) {
       summary.rows += rows;
       summary.pages += pages;
@@ -111,6 +133,7 @@ export async function extractTable(input: ExtractInput): Promise<TableSummary> {
           rows: rows + loadedRows,
           pages: pages + loadedPages,
           done: nextUrl === null,
+          state,
         });
       });
       rows += loadedRows;
@@ -128,12 +151,18 @@ export async function extractTable(input: ExtractInput): Promise<TableSummary> {
         table,
         parentId: part.parentId,
         fields,
-        filter,
+        filter: part.filter && filter ? [filter, part.filter] : (part.filter ?? filter),
         startUrl: checkpoint?.nextUrl ?? undefined,
         signal: input.signal,
         // Strings stay UTF-8 bytes from the answer to the COPY where that is exact (byte-strings.ts).
         byteStrings: true,
       })) {
+        if (!state) {
+          // Klaviyo's clock from the first answer (never the worker's, which may be skewed), once per part.
+          const now = new Date();
+          state = { readStartedAt: (input.client.serverTime() ?? now).toISOString(), startedAt: now.toISOString() };
+          started(state);
+        }
         if (page.data.length > 0) {
           const map = mapRow[page.strings];
           batch.push(
@@ -169,29 +198,70 @@ export async function extractTable(input: ExtractInput): Promise<TableSummary> {
     summary.rows += rows;
     summary.pages += pages;
   }
+  // A table with no part (no parent rows) made no request: the clocks now stand for its start.
+  const now = new Date();
+  const read = readStarted ?? {
+    readStartedAt: (input.client.serverTime() ?? now).toISOString(),
+    startedAt: now.toISOString(),
+  };
+  const record = (sweptAt: string | null) =>
+    supportsIncremental(table)
+      ? recordTableRead(input.pool, {
+          dataflowId: input.dataflowId,
+          version: input.version,
+          table: table.name,
+          read: { readStartedAt: read.readStartedAt, sweptAt },
+        })
+      : Promise.resolve();
   if (!incremental) {
     // A full load's table was created without its key (see keyAfterLoad): build it now, in one pass.
     await withTransaction(input.pool, (db) =>
       addPrimaryKey(db, { schema: input.schema, version: input.version, definition: layout }),
     );
+    // A full read saw every id Klaviyo had: it is as good as a deletion sweep.
+    await record(read.startedAt);
     return summary;
   }
 
   const rowsRead = summary.rows;
-  const total = await withTransaction(input.pool, async (db) => {
-    await copyForwardVersion(db, {
-      schema: input.schema,
-      table: table.name,
-      from: incremental.fromVersion,
-      to: input.version,
-    });
+  let sweptAt = incremental.lastSweptAt ?? null;
+  const { total, deleted } = await withTransaction(input.pool, async (db) => {
+    let swept: Awaited<ReturnType<typeof loadLiveKeys>> | undefined;
+    if (incremental.deletionSweep) {
+      sweptAt = new Date().toISOString();
+      swept = await loadLiveKeys(db, {
+        client: input.client,
+        table,
+        layout,
+        passes: parts,
+        signal: input.signal,
+      });
+    }
+    const from = incremental.fromVersion;
+    const forward = { schema: input.schema, table: table.name, from, to: input.version };
+    await copyForwardVersion(db, { ...forward, keep: swept?.keys });
+    const left = swept ? await countLeftBehind(db, { ...forward, key: layout.primaryKey }) : undefined;
     const { rows } = await db.query<{ count: string }>(
       `SELECT count(*) AS count FROM ${qualifiedName(input.schema, target.table)}`,
     );
-    return Number(rows[0].count);
+    return { total: Number(rows[0].count), deleted: left };
   });
+  await record(sweptAt);
   // The version's rows, as after a full read; what was read from Klaviyo is told apart.
-  return { ...summary, rows: total, incremental: { ...incremental, rowsRead } };
+  const { deletionSweep: _sweep, lastSweptAt: _last, ...plan } = incremental;
+  return {
+    ...summary,
+    rows: total,
+    incremental: { ...plan, rowsRead },
+    ...(deleted === undefined ? {} : { deleted }),
+  };
+}
+
+/** The state a part's checkpoint saved, if it is one. */
+function partState(value: unknown): PartState | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { readStartedAt, startedAt } = value as Partial<PartState>;
+  return typeof readStartedAt === 'string' && typeof startedAt === 'string' ? { readStartedAt, startedAt } : undefined;
 }
 
 /**
@@ -201,23 +271,33 @@ export async function extractTable(input: ExtractInput): Promise<TableSummary> {
  */
 async function listParts(client: KlaviyoClient, table: CatalogTable, signal?: AbortSignal): Promise<Part[]> {
   if (table.requiredFilter?.kind === 'channel') {
-    return table.requiredFilter.values.map((channel) => ({ part: channel, parentId: channel, context: { channel } }));
+    return withHiddenRows(
+      table,
+      table.requiredFilter.values.map((channel) => ({ part: channel, parentId: channel, context: { channel } })),
+    );
   }
   const parentTable =
     table.parent?.table ?? (table.requiredFilter?.kind === 'parent' ? table.requiredFilter.table : null);
-  if (!parentTable) return [{ part: '', context: {} }];
+  if (!parentTable) return withHiddenRows(table, [{ part: '', context: {} }]);
   const ids = await listIds(client, getTable(parentTable), signal);
   return ids.map((id) => ({ part: id, parentId: id, context: { parentId: id } }));
 }
 
-/** Every id of a table, reading as little as Klaviyo allows (the smallest sparse fieldset). */
+/** The parts, each followed by its pass over the rows Klaviyo lists only when asked (archived ones). */
+function withHiddenRows(table: CatalogTable, parts: Part[]): Part[] {
+  const hidden = table.hiddenUnlessFiltered;
+  if (!hidden) return parts;
+  const filter = klaviyoFilter.equals(hidden.field, hidden.value);
+  return parts.flatMap((p) => [p, { ...p, part: p.part ? `${p.part}:${hidden.field}` : hidden.field, filter }]);
+}
+
+/** Every id of a table (archived rows included), reading as little as Klaviyo allows: `fields[<type>]=id`. */
 async function listIds(client: KlaviyoClient, table: CatalogTable, signal?: AbortSignal): Promise<string[]> {
-  const parts =
-    table.parent || table.requiredFilter ? await listParts(client, table, signal) : [{ part: '', context: {} }];
+  const parts = await listParts(client, table, signal);
   const ids: string[] = [];
-  const fields = table.idsOnly || table.fields.length === 0 ? undefined : [table.fields[0].name];
+  const fields = table.idsOnly || table.fields.length === 0 ? undefined : ['id'];
   for (const part of parts) {
-    for await (const page of client.pages({ table, parentId: part.parentId, fields, signal })) {
+    for await (const page of client.pages({ table, parentId: part.parentId, fields, filter: part.filter, signal })) {
       for (const resource of page.data) ids.push(resource.id);
     }
   }

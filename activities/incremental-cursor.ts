@@ -3,6 +3,7 @@ import { klaviyoFilter } from './klaviyo/query';
 import type { Queryable } from './control-plane/postgres';
 import { qualifiedName, quoteIdent, versionedTableName } from './warehouse/identifiers';
 import type { TableLayout } from './warehouse/table-layout';
+import type { TableRead } from './control-plane/versions';
 
 /**
  * Incremental refresh (DESIGN §3): version N+1 of a table is built from version N plus the rows Klaviyo
@@ -12,6 +13,10 @@ import type { TableLayout } from './warehouse/table-layout';
  * committed table N itself. That state cannot drift from the data it describes, a rollback moves it back
  * with the pointer, and a crash can never leave a watermark ahead of the rows. The price: a table whose
  * cursor field the user deselected cannot be read incrementally (the run says so in its notices).
+ *
+ * It is bounded by when N's read of the table started, on Klaviyo's clock: Klaviyo accepts rows dated in the
+ * future (an event dated next month), and a watermark pushed there would skip every real row dated in between.
+ * Rows dated after the bound are kept and read again by each refresh until Klaviyo's clock passes them.
  */
 
 /** Re-read this much before the watermark, so rows sharing its timestamp at a page edge are never lost. */
@@ -44,6 +49,10 @@ export interface IncrementalPlan {
   fromVersion: number;
   /** ISO 8601, whole seconds: the filter value (watermark minus overlap or late-arrival window). */
   since: string;
+  /** List every id Klaviyo still has and leave out the rows it no longer does (deletion-sweep.ts). @default false */
+  deletionSweep?: boolean;
+  /** When the base version last saw every id (its TableRead.sweptAt), kept on when this refresh does not sweep. */
+  lastSweptAt?: string | null;
 }
 
 /**
@@ -70,12 +79,13 @@ export function incrementalFilter(table: CatalogTable, since: string): string {
   }
 }
 
-export type IncrementalDecision = { plan: IncrementalPlan; notice?: undefined } | { plan: null; notice?: string };
+export type IncrementalDecision = { plan: IncrementalPlan; notice?: string } | { plan: null; notice?: string };
 
 /**
  * Decides how `table` is read in a run that stages a new version on top of committed version `base`:
  * incrementally from `base` when `base` holds the table with exactly `layout`'s columns and its cursor
- * column has a value; else in full, with a notice when the user might wonder why.
+ * column has a value; else in full, with a notice when the user might wonder why. `baseRead` is how the base
+ * version read the table (absent for versions from before it was recorded: then the watermark is unbounded).
  */
 export async function planIncremental(
   db: Queryable,
@@ -86,6 +96,7 @@ export async function planIncremental(
     base: number | null;
     full: boolean;
     options: IncrementalOptions;
+    baseRead?: TableRead;
   },
 ): Promise<IncrementalDecision> {
   const { table, layout, base } = input;
@@ -107,15 +118,26 @@ export async function planIncremental(
       notice: `${table.name}: read in full, because its selected fields changed since version ${base}`,
     };
   }
-  const watermark = await maxCursor(db, input.schema, versionedTableName(table.name, base), cursorColumn.name);
+  const latest = await maxCursor(db, input.schema, versionedTableName(table.name, base), cursorColumn.name);
   // An empty table (or one without any cursor value) has no watermark; reading it in full costs little.
-  if (watermark === null) return { plan: null };
+  if (latest === null) return { plan: null };
+  const readStarted = input.baseRead ? new Date(input.baseRead.readStartedAt) : null;
+  const bounded = readStarted !== null && !Number.isNaN(readStarted.getTime()) && readStarted < latest;
+  const watermark = bounded ? readStarted : latest;
+  const notice = bounded
+    ? `${table.name}: rows dated after version ${base} was read (latest ${iso(latest)}) are read again until then`
+    : undefined;
   const lookBackSeconds = Math.max(
     CURSOR_OVERLAP_SECONDS,
     LATE_ARRIVING_TABLES.has(table.name) ? input.options.lateArrivalHours * 3600 : 0,
   );
   const sinceMs = Math.floor(watermark.getTime() / 1000 - lookBackSeconds) * 1000;
-  return { plan: { fromVersion: base, since: new Date(sinceMs).toISOString().replace(/\.000Z$/, 'Z') } };
+  return { plan: { fromVersion: base, since: iso(new Date(sinceMs)) }, notice };
+}
+
+/** ISO 8601 in whole seconds, as Klaviyo's filters take it. */
+function iso(date: Date): string {
+  return new Date(Math.floor(date.getTime() / 1000) * 1000).toISOString().replace(/\.000Z$/, 'Z');
 }
 
 /** `name type` of each loaded column of a per-version table (system columns left out), sorted; null if absent. */

@@ -71,6 +71,8 @@ export interface TableSummary {
    * Klaviyo reported changed since `since` (ISO 8601).
    */
   incremental?: { fromVersion: number; since: string; rowsRead: number };
+  /** Set when a deletion sweep ran: rows of `fromVersion` left out because Klaviyo no longer has them. */
+  deleted?: number;
 }
 
 export const TABLE_STATES = ['pending', 'running', 'done', 'failed'] as const;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { z } from 'zod';
+import { DEFAULT_DELETION_SWEEP, DELETION_SWEEPS, type DeletionSweep } from '../deletion-sweep';
 import { CATALOG, COLUMN_TYPES, type CatalogField, type Purpose } from '../klaviyo/catalog';
 import { apiKeyHint, validateApiKeyFormat } from './api-key';
 import { CONTROL_TABLES } from './control-schema';
@@ -38,6 +39,8 @@ export interface Dataflow {
   schedule: string | null;
   /** The version the warehouse views show; null before the first commit. */
   currentVersion: number | null;
+  /** When tables refreshed incrementally are swept for rows deleted in Klaviyo, if not cheap (deletion-sweep.ts). */
+  deletionSweep: DeletionSweep;
   /** Selected tables. */
   tablesCount: number;
   createdAt: Date;
@@ -64,6 +67,7 @@ const changesShape = {
   baseUrl: z.string().optional(),
   accountId: z.string().nullable().optional(),
   schedule: z.string().nullable().optional(),
+  deletionSweep: z.enum(DELETION_SWEEPS).optional(),
   tables: z.array(tableSelectionSchema).optional(),
 };
 
@@ -85,6 +89,8 @@ export interface NewDataflow {
   baseUrl?: string;
   accountId?: string | null;
   schedule?: string | null;
+  /** @default 'daily' */
+  deletionSweep?: DeletionSweep;
   /** @default every catalog table with all its fields */
   tables?: TableSelectionInput[];
 }
@@ -95,7 +101,7 @@ export type DataflowChanges = Partial<Omit<NewDataflow, 'name' | 'connectorType'
 const SELECT_DATAFLOW = `
   SELECT d.id, d.name, d.display_name, d.description, d.connector_type, d.base_url, d.api_key_hint,
          d.account_id, d.status, d.last_error, d.schedule, d.current_version, d.created_at, d.updated_at,
-         d.last_refresh_at,
+         d.last_refresh_at, d.deletion_sweep,
          (SELECT count(*)::int FROM ${CONTROL_TABLES.dataflowTables} t WHERE t.dataflow_id = d.id AND t.selected)
            AS tables_count
   FROM ${CONTROL_TABLES.dataflows} d`;
@@ -116,6 +122,7 @@ interface DataflowRow {
   created_at: Date;
   updated_at: Date;
   last_refresh_at: Date | null;
+  deletion_sweep: DeletionSweep;
   tables_count: number;
 }
 
@@ -151,8 +158,8 @@ export async function createDataflow(pool: pg.Pool, secrets: SecretBox, input: N
       await client.query(
         `INSERT INTO ${CONTROL_TABLES.dataflows}
            (id, name, display_name, description, connector_type, base_url, api_key_encrypted, api_key_hint,
-            account_id, schedule)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+            account_id, schedule, deletion_sweep)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
         [
           id,
           name,
@@ -164,6 +171,7 @@ export async function createDataflow(pool: pg.Pool, secrets: SecretBox, input: N
           apiKeyHint(apiKey),
           parsed.accountId ?? null,
           schedule,
+          parsed.deletionSweep ?? DEFAULT_DELETION_SWEEP,
         ],
       );
       await writeTables(client, id, tables);
@@ -224,6 +232,7 @@ export async function updateDataflow(
   if (parsed.baseUrl !== undefined) set('base_url', checkBaseUrl(parsed.baseUrl));
   if (parsed.accountId !== undefined) set('account_id', parsed.accountId);
   if (parsed.schedule !== undefined) set('schedule', checkSchedule(parsed.schedule));
+  if (parsed.deletionSweep !== undefined) set('deletion_sweep', parsed.deletionSweep);
   const apiKey = parsed.apiKey === undefined ? undefined : validateApiKeyFormat(parsed.apiKey);
   const tables = parsed.tables === undefined ? undefined : resolveSelection(parsed.tables);
 
@@ -404,6 +413,7 @@ function toDataflow(row: DataflowRow): Dataflow {
     lastError: row.last_error,
     schedule: row.schedule,
     currentVersion: row.current_version,
+    deletionSweep: row.deletion_sweep,
     tablesCount: row.tables_count,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

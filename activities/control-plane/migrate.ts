@@ -3,6 +3,7 @@ import { CONTROL_SCHEMA } from './control-schema';
 import * as controlPlane0001 from './migrations/0001-control-plane';
 import * as tableMissingScopes0002 from './migrations/0002-table-missing-scopes';
 import * as needsAttentionStatus0003 from './migrations/0003-needs-attention-status';
+import * as deletionSweeps0004 from './migrations/0004-deletion-sweeps';
 
 interface NamedMigration {
   name: string;
@@ -17,6 +18,7 @@ const MIGRATIONS: readonly NamedMigration[] = [
   { name: '0001-control-plane', migration: controlPlane0001 },
   { name: '0002-table-missing-scopes', migration: tableMissingScopes0002 },
   { name: '0003-needs-attention-status', migration: needsAttentionStatus0003 },
+  { name: '0004-deletion-sweeps', migration: deletionSweeps0004 },
 ];
 
 export const migrationSource: Knex.MigrationSource<NamedMigration> = {

@@ -11,6 +11,18 @@ import { PG_ERRORS, pgErrorCode, type Queryable } from './postgres';
 export const VERSION_STATES = ['staging', 'committed', 'discarded', 'dropped', 'rolled_back'] as const;
 export type VersionState = (typeof VERSION_STATES)[number];
 
+/**
+ * How a version's table was read, for the next incremental refresh built on it: when the read started on Klaviyo's
+ * clock (its `Date` header), which bounds the next watermark, and when it last saw every id Klaviyo had (a deletion
+ * sweep, or a full read), on the worker's clock because the sweep cadence is wall time.
+ */
+export interface TableRead {
+  /** ISO 8601 */
+  readStartedAt: string;
+  /** ISO 8601; null when no complete listing is known (a version from before sweeps, never swept since). */
+  sweptAt: string | null;
+}
+
 export interface VersionRecord {
   dataflowId: string;
   version: number;
@@ -22,6 +34,8 @@ export interface VersionRecord {
   tables: string[];
   /** Rows per table, recorded at commit. */
   rows: Record<string, number>;
+  /** Per table, as each extraction recorded it; tables of versions from before this was recorded are absent. */
+  reads: Record<string, TableRead>;
   createdAt: Date;
   committedAt: Date | null;
   /** When it was discarded, dropped or rolled back. */
@@ -38,6 +52,7 @@ interface VersionRow {
   trigger: Trigger | null;
   tables: string[];
   rows: Record<string, number>;
+  reads: Record<string, TableRead> | undefined;
   created_at: Date;
   committed_at: Date | null;
   ended_at: Date | null;
@@ -159,6 +174,18 @@ export async function recordCommit(
   );
 }
 
+/** Records how one table of a (staged) version was read; a retried extraction records it again, the same. */
+export async function recordTableRead(
+  db: Queryable,
+  input: { dataflowId: string; version: number; table: string; read: TableRead },
+): Promise<void> {
+  await db.query(
+    `UPDATE ${CONTROL_TABLES.versions} SET reads = reads || jsonb_build_object($3::text, $4::jsonb)
+     WHERE dataflow_id = $1 AND version = $2`,
+    [input.dataflowId, input.version, input.table, JSON.stringify(input.read)],
+  );
+}
+
 /** Points the dataflow at another committed version (rollback). */
 export async function setCurrentVersion(db: Queryable, dataflowId: string, version: number | null): Promise<void> {
   await db.query(`UPDATE ${CONTROL_TABLES.dataflows} SET current_version = $2 WHERE id = $1`, [dataflowId, version]);
@@ -205,6 +232,7 @@ function toVersion(row: VersionRow): VersionRecord {
     trigger: row.trigger,
     tables: row.tables,
     rows: row.rows,
+    reads: row.reads ?? {},
     createdAt: row.created_at,
     committedAt: row.committed_at,
     endedAt: row.ended_at,

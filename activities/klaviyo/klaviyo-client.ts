@@ -216,6 +216,8 @@ export class KlaviyoClient {
   readonly #settings: Settings;
   readonly #budgets: RateBudgetSource;
   readonly #onRequest: ((info: RequestInfo) => void) | undefined;
+  /** The `Date` header of the latest answer: Klaviyo's clock. */
+  #serverDate: string | undefined;
   readonly #onRateWait: ((info: { tier: string; ms: number }) => void) | undefined;
 
   constructor(options: KlaviyoClientOptions) {
@@ -442,6 +444,15 @@ export class KlaviyoClient {
     }
   }
 
+  /**
+   * Klaviyo's clock as its latest answer stated it (the `Date` header, whole seconds), or undefined before any
+   * answer or when it had none. What Klaviyo dates (`updated`) is dated by this clock, not the worker's.
+   */
+  serverTime(): Date | undefined {
+    const ms = this.#serverDate === undefined ? NaN : Date.parse(this.#serverDate);
+    return Number.isNaN(ms) ? undefined : new Date(ms);
+  }
+
   /** Closes idle keep-alive connections. The client must not be used afterwards. */
   close(): void {
     this.#agents.http.destroy();
@@ -627,7 +638,10 @@ export class KlaviyoClient {
     this.report({ url, status, ms: performance.now() - started, bytes: body.length, table: table.name, tier });
     const withStatus = { ...context, status };
 
-    if (status >= 200 && status < 300) return { kind: 'answer', raw: body, status };
+    if (status >= 200 && status < 300) {
+      this.#serverDate = response.headers.date;
+      return { kind: 'answer', raw: body, status };
+    }
 
     const problem = this.parseErrorBody(body);
     const detail = problem?.detail;

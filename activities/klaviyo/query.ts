@@ -22,8 +22,11 @@ export interface TableQuery {
    * ids only.
    */
   fields?: readonly string[];
-  /** A Klaviyo filter expression (see `klaviyoFilter`), ANDed with the table's required filter. */
-  filter?: string;
+  /**
+   * A Klaviyo filter expression (see `klaviyoFilter`), or several, ANDed with the table's required filter in one
+   * flat `and(…)`.
+   */
+  filter?: string | readonly string[];
   /** One of `table.sorts`, e.g. `updated` or `-updated`. */
   sort?: string;
   /** Relationships to include (`included[]` in the answer); each must be in `table.includes`. */
@@ -56,14 +59,18 @@ export function tableQueryString(query: TableQuery): string {
       throw refuse('no field is selected; select at least one field, or leave the selection out for the defaults');
     }
     const known = new Set(table.fields.map((f) => f.name));
-    const unknown = query.fields.filter((f) => !known.has(f.split('.')[0]));
+    // `id` is in every sparse fieldset Klaviyo offers: the smallest one, for reading ids only.
+    const unknown = query.fields.filter((f) => f !== 'id' && !known.has(f.split('.')[0]));
     if (unknown.length > 0) throw refuse(`unknown field(s) ${unknown.join(', ')}`, `fields[${table.resourceType}]`);
     if (query.fields.length > 0) params.set(`fields[${table.resourceType}]`, query.fields.join(','));
     const additional = table.additionalFields.filter((name) => query.fields?.some((f) => f.split('.')[0] === name));
     if (additional.length > 0) params.set(`additional-fields[${table.resourceType}]`, additional.join(','));
   }
 
-  const filter = combineFilters(requiredFilter(query), query.filter);
+  const filter = combineFilters(
+    requiredFilter(query),
+    ...(typeof query.filter === 'string' ? [query.filter] : (query.filter ?? [])),
+  );
   if (filter) params.set('filter', filter);
 
   if (query.sort !== undefined) {

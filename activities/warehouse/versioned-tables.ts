@@ -380,12 +380,13 @@ export async function discardVersion(
 /**
  * Incremental refresh: copies into version `to` the rows of version `from` whose key `to` does not
  * hold yet (load the changed rows first, then copy the rest forward). Only columns both versions
- * have with the same type are copied; `_extracted_at` keeps when a row was really read.
+ * have with the same type are copied; `_extracted_at` keeps when a row was really read. With `keep` (a
+ * deletion sweep's table of the keys Klaviyo still has, e.g. a temporary one), rows whose key it lacks stay behind.
  * Runs on the caller's client, inside its transaction. @returns the rows copied
  */
 export async function copyForwardVersion(
   client: Queryable,
-  input: { schema: string; table: string; from: number; to: number },
+  input: { schema: string; table: string; from: number; to: number; keep?: KeyTable },
 ): Promise<number> {
   const source = versionedTableName(input.table, input.from);
   const target = versionedTableName(input.table, input.to);
@@ -405,12 +406,48 @@ export async function copyForwardVersion(
     .map((c) => quoteIdent(c.name));
   if (columns.length === 0)
     throw new StagedTableMissingError(`There is no table ${input.schema}.${source} to copy from.`);
+  const keep = input.keep;
+  const kept = keep
+    ? ` s WHERE EXISTS (SELECT 1 FROM ${keyTableName(keep)} k WHERE ${keyMatch(keep.key, 'k', 's')})`
+    : '';
   const result = await client.query(
     `INSERT INTO ${qualifiedName(input.schema, target)} (${columns.join(', ')})
-     SELECT ${columns.join(', ')} FROM ${qualifiedName(input.schema, source)}
+     SELECT ${columns.join(', ')} FROM ${qualifiedName(input.schema, source)}${kept}
      ON CONFLICT DO NOTHING`,
   );
   return result.rowCount ?? 0;
+}
+
+/** A table of keys (the key columns of a versioned table), in the caller's session: `temporary` means pg_temp. */
+export interface KeyTable {
+  /** A temporary table's name (validated as an identifier). */
+  name: string;
+  key: readonly string[];
+}
+
+/**
+ * Rows of version `from` whose key version `to` does not hold: after a copy forward with `keep`, the rows Klaviyo
+ * deleted (the changed rows read into `to` are never among them).
+ */
+export async function countLeftBehind(
+  client: Queryable,
+  input: { schema: string; table: string; from: number; to: number; key: readonly string[] },
+): Promise<number> {
+  const source = qualifiedName(input.schema, versionedTableName(input.table, input.from));
+  const target = qualifiedName(input.schema, versionedTableName(input.table, input.to));
+  const { rows } = await client.query<{ count: string }>(
+    `SELECT count(*) AS count FROM ${source} s WHERE NOT EXISTS (SELECT 1 FROM ${target} t WHERE ${keyMatch(input.key, 't', 's')})`,
+  );
+  return Number(rows[0].count);
+}
+
+function keyTableName(keys: KeyTable): string {
+  return `pg_temp.${quoteIdent(validateIdentifier(keys.name, 'table'))}`;
+}
+
+function keyMatch(key: readonly string[], a: string, b: string): string {
+  if (key.length === 0) throw new InvalidIdentifierError('A key needs at least one column.');
+  return key.map((c) => `${a}.${quoteIdent(validateIdentifier(c, 'column'))} = ${b}.${quoteIdent(c)}`).join(' AND ');
 }
 
 /** Points the view of every table in `tables` at version `version`, and drops our views of other tables. */
