@@ -131,6 +131,19 @@ export interface StartedOperation {
   url: string;
 }
 
+/** A retry of a run that needs attention, started: which tables, into which version, answering which wait. */
+export interface RetryStarted extends StartedOperation {
+  tables: string[];
+  version: number | null;
+  round: number;
+}
+
+/** A run that needed attention, ended on request: the version discarded and the failure the history shows. */
+export interface DiscardResult extends StartedOperation {
+  version: number | null;
+  error: string;
+}
+
 export interface TableProgress {
   table: string;
   state: 'pending' | 'running' | 'done' | 'failed';
@@ -143,10 +156,13 @@ export interface TableProgress {
 
 export interface RunProgressView {
   status: string;
+  /** …, `extracting`, `needs-attention` (tables failed for good; the run waits for Retry or Discard), `committing`… */
   phase: string;
   version: number | null;
   tables: TableProgress[];
   url: string;
+  /** While the run needs attention: since when, and when it discards by itself (ISO 8601). */
+  attention?: { since: string; discardAt: string; round: number };
 }
 
 export interface DataflowListItem extends DataflowView {

@@ -2,7 +2,15 @@ import type { z } from 'zod/v4';
 import { findTable } from '../../activities/klaviyo/catalog';
 import { selectionFor, slowTierFields, type DataflowApi } from '../../client/dataflow-api';
 import { reportOf } from '../../client/error-report';
-import type { ConnectorInfo, DataflowListItem, NameCheck, SavedTable, TableChoice } from '../api-types';
+import type {
+  ConnectorInfo,
+  DataflowListItem,
+  DiscardResult,
+  NameCheck,
+  RetryStarted,
+  SavedTable,
+  TableChoice,
+} from '../api-types';
 import { ConsoleHttpError } from './http-errors';
 import { schemas } from './request-schemas';
 import { connectResult, dataflowView, historyRecord, progressView, scheduleView } from './views';
@@ -224,6 +232,26 @@ export const API_ROUTES: ApiRoute[] = [
     body: schemas.emptyBody,
     returns: 'StartedOperation',
     handle: async ({ api, params }) => api.cancel(params.name),
+  }),
+  route<z.infer<typeof schemas.retryBody>>({
+    method: 'POST',
+    path: '/api/dataflows/:name/retry',
+    summary:
+      'For a run that needs attention: extracts its failed tables (or those named) again into its kept version, ' +
+      'then commits. Answers at once; the progress shows the run going on.',
+    body: schemas.retryBody,
+    status: 202,
+    returns: 'RetryStarted',
+    handle: async ({ api, params, body }): Promise<RetryStarted> => api.retry(params.name, body.tables),
+  }),
+  route({
+    method: 'POST',
+    path: '/api/dataflows/:name/discard',
+    summary:
+      'For a run that needs attention: ends it as a failed run (its staged version is discarded, the live one stays).',
+    body: schemas.emptyBody,
+    returns: 'DiscardResult',
+    handle: async ({ api, params }): Promise<DiscardResult> => api.discard(params.name),
   }),
   route({
     method: 'POST',

@@ -47,6 +47,15 @@ export const schemas = {
     .strict(),
   runBody: z.object({ full: z.boolean().optional() }).strict(),
   emptyBody: z.object({}).strict(),
+  retryBody: z
+    .object({
+      tables: z
+        .array(z.string().min(1).max(100))
+        .max(100)
+        .optional()
+        .describe('The failed tables to extract again; omitted or empty: every failed one.'),
+    })
+    .strict(),
   historyQuery: z.object({ limit: z.coerce.number().int().min(1).max(500).optional() }).strict(),
   previewQuery: z.object({ limit: z.coerce.number().int().min(1).max(500).optional() }).strict(),
   scheduleBody: z.union([

@@ -61,6 +61,7 @@ export function progressView(progress: LiveProgress & { url: string }): RunProgr
     phase: progress.phase,
     version: progress.version,
     url: progress.url,
+    ...(progress.attention ? { attention: progress.attention } : {}),
     tables: progress.tables.map((t) => ({
       table: t.table,
       state: t.state,

@@ -256,6 +256,86 @@ test('a schedule is set, paused, resumed and deleted, and the dataflow shows its
   expect((await call('GET', `/api/dataflows/${NAME}/schedule`)).body).toBeNull();
 });
 
+/** Polls the progress until the run waits for a decision, and returns that progress. */
+async function untilNeedsAttention(name: string): Promise<RunProgressView> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const { body } = await call<RunProgressView | null>('GET', `/api/dataflows/${name}/progress`);
+    if (body?.phase === 'needs-attention') return body;
+    if (body === null) throw new Error(`${name}'s run ended instead of waiting for attention`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  throw new Error(`${name} never came to need attention`);
+}
+
+/** profiles has 120 rows read 100 a page: page 2 is met only by a full read, never by the scope check. */
+const PROFILES_PAGE_2_REFUSED = { rules: [{ table: 'profiles', page: 2, kind: 'status' as const, status: 400 }] };
+
+test('a table that fails for good leaves the run needing attention; Retry re-reads it and commits', async () => {
+  engine.sandbox.setFaults(PROFILES_PAGE_2_REFUSED);
+  let waiting: RunProgressView;
+  try {
+    await call('POST', `/api/dataflows/${NAME}/runs`, { full: true });
+    waiting = await untilNeedsAttention(NAME);
+  } finally {
+    engine.sandbox.setFaults({});
+  }
+  expect(waiting.tables.find((t) => t.table === 'profiles')).toMatchObject({ state: 'failed' });
+  expect(
+    waiting.tables
+      .filter((t) => t.state === 'done')
+      .map((t) => t.table)
+      .sort(),
+  ).toEqual(['events', 'metrics']);
+  expect(Date.parse(waiting.attention!.discardAt)).toBeGreaterThan(Date.now() + 23 * 3_600_000);
+  const row = (await call<DataflowListItem[]>('GET', '/api/dataflows')).body.find((d) => d.name === NAME)!;
+  expect(row.status).toBe('NeedsAttention');
+  expect(row.lastError).toMatch(/^Needs attention: "profiles": Klaviyo refused the request/);
+  expect(row.running?.progress?.phase).toBe('needs-attention');
+  const history = (await call<HistoryRecord[]>('GET', `/api/dataflows/${NAME}/history`)).body;
+  expect(history[0]).toMatchObject({ status: 'NEEDS_ATTENTION', version: waiting.version });
+  expect(history[0].description).toMatch(/^Needs attention: "profiles"/);
+
+  const wrong = await call<{ error: { code: string; message: string } }>('POST', `/api/dataflows/${NAME}/retry`, {
+    tables: ['events'],
+  });
+  expect([wrong.status, wrong.body.error.code]).toEqual([400, 'TableNotFailed']);
+  expect(wrong.body.error.message).toContain('"events" did not fail');
+
+  engine.sandbox.resetRequestLog();
+  const retried = await call<{ tables: string[]; version: number }>('POST', `/api/dataflows/${NAME}/retry`, {});
+  expect(retried.status).toBe(202);
+  expect(retried.body).toMatchObject({ tables: ['profiles'], version: waiting.version });
+  await settle(NAME);
+  expect([...new Set(engine.sandbox.requestLog().map((r) => r.table))]).toEqual(['profiles']);
+  const after = (await call<HistoryRecord[]>('GET', `/api/dataflows/${NAME}/history`)).body;
+  expect(after[0]).toMatchObject({ status: 'COMPLETED', version: waiting.version, description: null });
+  const dataflow = (await call<DataflowView>('GET', `/api/dataflows/${NAME}`)).body;
+  expect(dataflow).toMatchObject({ status: 'Succeeded', currentVersion: waiting.version, lastError: null });
+}, 180_000);
+
+test('Discard ends a run that needs attention as failed, with the table’s error as its Description', async () => {
+  engine.sandbox.setFaults(PROFILES_PAGE_2_REFUSED);
+  let waiting: RunProgressView;
+  try {
+    await call('POST', `/api/dataflows/${NAME}/runs`, { full: true });
+    waiting = await untilNeedsAttention(NAME);
+  } finally {
+    engine.sandbox.setFaults({});
+  }
+  const live = (await call<DataflowView>('GET', `/api/dataflows/${NAME}`)).body.currentVersion;
+  const discarded = await call<{ version: number; error: string }>('POST', `/api/dataflows/${NAME}/discard`, {});
+  expect(discarded.status).toBe(200);
+  expect(discarded.body.version).toBe(waiting.version);
+  expect(discarded.body.error).toMatch(/^Klaviyo refused the request for the table "profiles" as invalid/);
+  const history = (await call<HistoryRecord[]>('GET', `/api/dataflows/${NAME}/history`)).body;
+  expect(history[0]).toMatchObject({ status: 'FAILED', description: discarded.body.error });
+  const row = (await call<DataflowListItem[]>('GET', '/api/dataflows')).body.find((d) => d.name === NAME)!;
+  expect(row).toMatchObject({ status: 'Failed', lastError: discarded.body.error, currentVersion: live, running: null });
+  const again = await call<{ error: { code: string } }>('POST', `/api/dataflows/${NAME}/discard`, {});
+  expect([again.status, again.body.error.code]).toEqual([400, 'NothingWaiting']);
+}, 180_000);
+
 test('an unknown dataflow is a 404 with the CLI’s words', async () => {
   const { status, body } = await call<{ error: { code: string; message: string } }>('GET', '/api/dataflows/Nobody');
   expect(status).toBe(404);

@@ -1,6 +1,6 @@
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import type { StartedOperation } from '../../api-types';
+import type { DiscardResult, RetryStarted, StartedOperation } from '../../api-types';
 import { api, ApiError, enc } from '../api';
 import { ConfirmDialog } from './dialog';
 
@@ -10,6 +10,10 @@ type Pending = { kind: 'rollback' | 'remove'; name: string; displayName: string;
 export interface DataflowActions {
   run: (name: string, full?: boolean) => Promise<void>;
   cancel: (name: string) => Promise<void>;
+  /** For a run that needs attention: extract its failed tables again (all of them, or `tables`), then commit. */
+  retry: (name: string, tables?: string[]) => Promise<void>;
+  /** For a run that needs attention: end it as failed; its staged version is dropped, the live one stays. */
+  discard: (name: string) => Promise<void>;
   askRollback: (name: string, displayName: string) => void;
   askRemove: (name: string, displayName: string) => void;
   /** The confirmation dialog in flight, to render once in the page. */
@@ -127,6 +131,16 @@ export function useDataflowActions(onChanged: () => void, onRemoved?: (name: str
       act(async () => {
         await api.post<StartedOperation>(`/api/dataflows/${enc(name)}/cancel`);
         return `Cancelling the run of ${name}; the previous version stays live.`;
+      }),
+    retry: (name, tables) =>
+      act(async () => {
+        const started = await api.post<RetryStarted>(`/api/dataflows/${enc(name)}/retry`, tables ? { tables } : {});
+        return `Retrying ${started.tables.join(', ')} of ${name} into version ${started.version ?? '?'}.`;
+      }),
+    discard: (name) =>
+      act(async () => {
+        const result = await api.post<DiscardResult>(`/api/dataflows/${enc(name)}/discard`);
+        return `Discarded version ${result.version ?? '?'} of ${name}; the previous version stays live.`;
       }),
     askRollback: (name, displayName) => {
       setDialogError(null);

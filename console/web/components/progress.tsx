@@ -21,11 +21,14 @@ export function ProgressSummary({ progress, operation }: { progress: RunProgress
     );
   }
   const { done, total, rows } = progressCounts(progress);
+  const failed = progress.tables.filter((t) => t.state === 'failed').length;
+  const state = progress.phase === 'needs-attention' ? 'Needs attention' : 'Running';
   // Before extraction the run has no tables yet: say what it is doing (validating, discovering).
   const text =
     total === 0
-      ? `Running · ${progress.phase}`
-      : `Running · ${formatNumber(done)} of ${formatNumber(total)} tables · ${formatNumber(rows)} rows`;
+      ? `${state} · ${progress.phase}`
+      : `${state} · ${formatNumber(done)} of ${formatNumber(total)} tables` +
+        `${failed > 0 ? ` · ${formatNumber(failed)} failed` : ''} · ${formatNumber(rows)} rows`;
   return (
     <div class="progress-summary">
       <span>{text}</span>

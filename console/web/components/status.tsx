@@ -8,6 +8,9 @@ const LABELS: Record<string, string> = {
   TERMINATED: 'Terminated',
   TIMED_OUT: 'Timed out',
   CONTINUED_AS_NEW: 'Continued',
+  // A run whose tables failed for good, waiting for Retry or Discard: the history's and the dataflow's word for it.
+  NEEDS_ATTENTION: 'Needs attention',
+  NEEDSATTENTION: 'Needs attention',
 };
 
 export function statusLabel(status: string): string {
@@ -25,6 +28,7 @@ function tone(label: string): string {
     case 'Running':
       return 'run';
     case 'Cancelled':
+    case 'Needs attention':
       return 'warn';
     default:
       return 'idle';

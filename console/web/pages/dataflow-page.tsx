@@ -24,7 +24,10 @@ export function DataflowPage({ name }: { name: string; session: SessionInfo | nu
   useTitle(name);
   const base = `/api/dataflows/${enc(name)}`;
   const view = usePolled<DataflowView>(base, (v) => (v?.status === 'Running' ? 3000 : 15000));
-  const progress = usePolled<RunProgressView | null>(`${base}/progress`, (p) => (p ? 1000 : 5000));
+  // A run waiting for a decision changes only when someone decides: no need to ask every second.
+  const progress = usePolled<RunProgressView | null>(`${base}/progress`, (p) =>
+    p ? (p.phase === 'needs-attention' ? 5000 : 1000) : 5000,
+  );
   const entities = usePolled<EntityView[]>(`${base}/entities`);
   const history = usePolled<HistoryRecord[]>(`${base}/history`);
   const [full, setFull] = useState(false);
@@ -52,7 +55,8 @@ export function DataflowPage({ name }: { name: string; session: SessionInfo | nu
   }, [running]);
 
   const v = view.data;
-  const busy = running || v?.status === 'Running';
+  const busy = running || v?.status === 'Running' || v?.status === 'NeedsAttention';
+  const attention = progress.data?.phase === 'needs-attention' ? progress.data : null;
   const runUrl = progress.data?.url ?? history.data?.[0]?.url ?? null;
 
   if (view.error && !v) {
@@ -73,7 +77,11 @@ export function DataflowPage({ name }: { name: string; session: SessionInfo | nu
   return (
     <>
       <Breadcrumbs items={[{ label: name }]} />
-      <PageHeading sub={v && <StatusPill status={busy ? 'Running' : v.status} />}>{v?.displayName ?? name}</PageHeading>
+      <PageHeading
+        sub={v && <StatusPill status={attention ? 'NeedsAttention' : busy && running ? 'Running' : v.status} />}
+      >
+        {v?.displayName ?? name}
+      </PageHeading>
       {!v ? (
         <p class="muted">Loading…</p>
       ) : (
@@ -138,6 +146,13 @@ export function DataflowPage({ name }: { name: string; session: SessionInfo | nu
               </p>
             </div>
           )}
+          {attention && (
+            <NeedsAttentionAlert
+              progress={attention}
+              onRetry={() => void actions.retry(name)}
+              onDiscard={() => void actions.discard(name)}
+            />
+          )}
           <div class="toolbar actions-bar">
             <button type="button" class="btn btn-primary" disabled={busy} onClick={() => void actions.run(name, full)}>
               Run
@@ -145,7 +160,7 @@ export function DataflowPage({ name }: { name: string; session: SessionInfo | nu
             <label class="check-inline">
               <input type="checkbox" checked={full} onChange={(e) => setFull(e.currentTarget.checked)} /> Full read
             </label>
-            {busy && (
+            {busy && !attention && (
               <button type="button" class="btn" onClick={() => void actions.cancel(name)}>
                 Cancel
               </button>
@@ -183,12 +198,51 @@ export function DataflowPage({ name }: { name: string; session: SessionInfo | nu
   );
 }
 
+/**
+ * A run whose tables failed for good waits with its version kept: which tables failed and why, and the two ways
+ * on. Retry re-reads only the failed tables; Discard (or the wait running out) ends the run as failed.
+ */
+function NeedsAttentionAlert(props: { progress: RunProgressView; onRetry: () => void; onDiscard: () => void }) {
+  const failed = props.progress.tables.filter((t) => t.state === 'failed');
+  return (
+    <div class="alert alert-warn" data-testid="needs-attention">
+      <p>
+        <strong>Needs attention:</strong> {failed.length === 1 ? 'a table' : `${failed.length} tables`} failed after{' '}
+        {failed.length === 1 ? 'its' : 'their'} retries. Version {props.progress.version} is kept with the other tables;
+        Retry reads only the failed {failed.length === 1 ? 'table' : 'tables'} again and commits, Discard ends the run
+        as failed.
+        {props.progress.attention && (
+          <>
+            {' '}
+            Left alone, it is discarded <DateTime iso={props.progress.attention.discardAt} />.
+          </>
+        )}
+      </p>
+      <ul>
+        {failed.map((t) => (
+          <li key={t.table} data-testid={`failed-${t.table}`}>
+            <strong>{t.table}</strong>: <span class="error-text">{t.error}</span>
+          </li>
+        ))}
+      </ul>
+      <p class="toolbar">
+        <button type="button" class="btn btn-primary" onClick={props.onRetry}>
+          Retry
+        </button>
+        <button type="button" class="btn btn-danger-outline" onClick={props.onDiscard}>
+          Discard
+        </button>
+      </p>
+    </div>
+  );
+}
+
 function RunProgress({ progress }: { progress: RunProgressView }) {
   return (
     <section class="section" aria-labelledby="progress-heading">
       <h2 id="progress-heading">
-        Run in progress{progress.version ? ` · version ${progress.version}` : ''}{' '}
-        <span class="muted small">({progress.phase})</span>
+        {progress.phase === 'needs-attention' ? 'Run needs attention' : 'Run in progress'}
+        {progress.version ? ` · version ${progress.version}` : ''} <span class="muted small">({progress.phase})</span>
       </h2>
       <ProgressSummary progress={progress} />
       <div class="table-scroll" tabIndex={0} role="region" aria-label="Tables of the run">

@@ -18,8 +18,13 @@ function isRunning(row: DataflowListItem): boolean {
   return row.running !== null || row.status === 'Running';
 }
 
+/** A run waiting for Retry or Discard is running in Temporal's eyes, but it needs attention, not patience. */
+function needsAttention(row: DataflowListItem): boolean {
+  return row.running?.progress?.phase === 'needs-attention' || row.status === 'NeedsAttention';
+}
+
 function rowStatus(row: DataflowListItem): string {
-  return row.running ? 'Running' : row.status;
+  return needsAttention(row) ? 'NeedsAttention' : row.running ? 'Running' : row.status;
 }
 
 /** The Imports list: every dataflow with its live status, grouped and filtered, with each one's actions. */
@@ -168,7 +173,7 @@ function DataflowRow({ row, actions }: { row: DataflowListItem; actions: ReturnT
       <td data-testid={`status-${row.name}`} class="status-cell">
         <StatusPill status={status} />
         {running && <ProgressSummary progress={row.running?.progress ?? null} operation={row.running?.operation} />}
-        {!running && status === 'Failed' && row.lastError && (
+        {((!running && status === 'Failed') || status === 'NeedsAttention') && row.lastError && (
           <div class="error-text small" title={row.lastError}>
             {shorten(row.lastError, 70)}
           </div>
@@ -191,9 +196,16 @@ function DataflowRow({ row, actions }: { row: DataflowListItem; actions: ReturnT
           label={`Actions for ${row.name}`}
           items={[
             { label: 'Edit', onSelect: () => navigate(dataflowPath(row.name, 'edit')) },
-            running
-              ? { label: 'Cancel run', onSelect: () => void actions.cancel(row.name) }
-              : { label: 'Run', onSelect: () => void actions.run(row.name) },
+            ...(status === 'NeedsAttention'
+              ? [
+                  { label: 'Retry failed tables', onSelect: () => void actions.retry(row.name) },
+                  { label: 'Discard run', onSelect: () => void actions.discard(row.name) },
+                ]
+              : [
+                  running
+                    ? { label: 'Cancel run', onSelect: () => void actions.cancel(row.name) }
+                    : { label: 'Run', onSelect: () => void actions.run(row.name) },
+                ]),
             { label: 'Rollback', onSelect: () => actions.askRollback(row.name, row.displayName) },
             { label: 'Remove', onSelect: () => actions.askRemove(row.name, row.displayName), danger: true },
             { label: 'Run History', onSelect: () => navigate(dataflowPath(row.name, 'history')) },
