@@ -62,7 +62,7 @@ export function renderRunResult(result: RunResult): string {
   return [
     `Committed version ${result.version} of ${result.dataflow}.`,
     renderTable(
-      ['Table', 'Rows', 'Pages', 'Read'],
+      ['Table', 'Rows', 'Pages', 'Read', 'Deleted'],
       result.tables.map((t) => [
         t.table,
         t.rows,
@@ -70,6 +70,8 @@ export function renderRunResult(result: RunResult): string {
         t.incremental
           ? `${t.incremental.rowsRead} changed since ${t.incremental.since}, rest from v${t.incremental.fromVersion}`
           : 'in full',
+        // Only a deletion sweep counts them; a full read leaves deleted rows out without counting.
+        t.deleted === undefined ? '' : t.deleted,
       ]),
     ),
     ...result.notices.map((n) => `note: ${n}`),
@@ -143,6 +145,7 @@ export function renderDataflow(
     ['Tables', `${d.tablesCount} selected`],
     ['Version', d.currentVersion === null ? 'none committed yet' : String(d.currentVersion)],
     ['Schedule', schedule],
+    ['Deletion sweep', deletionSweepText(d.deletionSweep)],
     ['Created', formatTime(d.createdAt)],
     ['Updated', formatTime(d.updatedAt)],
     ['Last refresh', formatTime(d.lastRefreshAt) || 'never'],
@@ -150,6 +153,15 @@ export function renderDataflow(
   ];
   const width = Math.max(...fields.map(([k]) => k.length));
   return fields.map(([k, v]) => `${`${k}:`.padEnd(width + 1)}  ${v}`).join('\n');
+}
+
+/** How the deletion-sweep setting reads (cheap sweeps run with every refresh whatever it says, but `off`). */
+function deletionSweepText(sweep: Dataflow['deletionSweep']): string {
+  return sweep === 'off'
+    ? 'off (rows deleted in Klaviyo stay until a full run)'
+    : sweep === 'every-run'
+      ? 'every run'
+      : `${sweep}, cheap tables every run`;
 }
 
 /** `dataflow tables <name>`: a table the key cannot read says so, and which scopes it needs. */

@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import readline from 'node:readline/promises';
 import type { Dataflow } from '../activities/control-plane/dataflows';
 import { maskApiKey } from '../activities/control-plane/api-key';
+import { DELETION_SWEEPS } from '../activities/deletion-sweep';
 import { DataflowApi, type DataflowListRow, type StartedOperation } from './dataflow-api';
 import type { RunResult } from '../shared/operations';
 import { dataflowSummary } from './dataflow-summary';
@@ -33,6 +34,15 @@ const list = (value: string) =>
     .split(',')
     .map((v) => v.trim())
     .filter(Boolean);
+
+/** `--deletion-sweep`: how often a table refreshed incrementally is swept for deletions when that is not cheap. */
+function deletionSweepOption(): Option {
+  return new Option(
+    '--deletion-sweep <when>',
+    'how often tables refreshed incrementally are checked for rows deleted in Klaviyo, when that is not cheap ' +
+      '(cheap ones every run); default daily',
+  ).choices(DELETION_SWEEPS);
+}
 
 function maskedKey(dataflow: Dataflow): string {
   return maskApiKey(dataflow.apiKeyHint);
@@ -129,6 +139,7 @@ export function buildProgram(): Command {
       'add fields left out by default (e.g. profiles.predictive_analytics: a slower rate tier)',
       list,
     )
+    .addOption(deletionSweepOption())
     .addOption(json)
     .action(async (name: string, opts) => {
       const apiKey = (await readApiKey(opts.apiKeyStdin, true)) as string;
@@ -143,6 +154,7 @@ export function buildProgram(): Command {
           excludeFields: opts.excludeFields,
           fields: opts.fields,
           includeFields: opts.includeFields,
+          deletionSweep: opts.deletionSweep,
         }),
       );
       print(opts, dataflowSummary(created), () =>
@@ -200,6 +212,7 @@ export function buildProgram(): Command {
       'add fields left out by default (e.g. profiles.predictive_analytics: a slower rate tier)',
       list,
     )
+    .addOption(deletionSweepOption())
     .addOption(json)
     .action(async (name: string, opts) => {
       const apiKey = opts.apiKeyStdin ? await readApiKey(true, true) : undefined;
@@ -213,6 +226,7 @@ export function buildProgram(): Command {
           excludeFields: opts.excludeFields,
           fields: opts.fields,
           includeFields: opts.includeFields,
+          deletionSweep: opts.deletionSweep,
         }),
       );
       print(opts, { ...dataflowSummary(updated), changed: updated.changed }, () =>

@@ -68,6 +68,16 @@ import {
   type ScheduleView,
 } from './schedules';
 import { UserInputError } from './user-input-error';
+import { DELETION_SWEEPS, type DeletionSweep } from '../activities/deletion-sweep';
+
+/** One of {@link DELETION_SWEEPS}, or a UserInputError that lists them. */
+function checkDeletionSweep(value: string): DeletionSweep {
+  if ((DELETION_SWEEPS as readonly string[]).includes(value)) return value as DeletionSweep;
+  throw new UserInputError(
+    `The deletion sweep must be one of ${DELETION_SWEEPS.join(', ')}, not ${JSON.stringify(value)}: ` +
+      'how often tables refreshed incrementally are checked for rows deleted in Klaviyo (cheap ones: every run).',
+  );
+}
 
 export interface CreateDataflowInput {
   name: string;
@@ -86,6 +96,8 @@ export interface CreateDataflowInput {
   includeFields?: string[];
   /** Exactly these fields for each table named; see {@link SelectionChoice.tableFields}. */
   tableFields?: Record<string, string[]>;
+  /** When tables refreshed incrementally are swept for deletions if not cheap: every-run, daily, weekly, off. @default daily */
+  deletionSweep?: string;
 }
 
 export interface EditDataflowInput {
@@ -98,6 +110,7 @@ export interface EditDataflowInput {
   fields?: string[];
   includeFields?: string[];
   tableFields?: Record<string, string[]>;
+  deletionSweep?: string;
 }
 
 export interface DataflowListRow extends Dataflow {
@@ -232,6 +245,7 @@ export class DataflowApi {
     const name = await this.checkNewName(input.name);
     const apiKey = validateApiKeyFormat(input.apiKey);
     if (input.baseUrl !== undefined) checkBaseUrl(input.baseUrl);
+    const deletionSweep = input.deletionSweep === undefined ? undefined : checkDeletionSweep(input.deletionSweep);
     const { accountId, readable, missing } = await this.discover(apiKey, input.baseUrl);
     const tables = withMissingScopes(selectionFor(readable, input), missing);
     return createDataflow(this.pool, this.secrets, {
@@ -242,6 +256,7 @@ export class DataflowApi {
       baseUrl: input.baseUrl,
       accountId,
       tables,
+      deletionSweep,
     });
   }
 
@@ -254,6 +269,7 @@ export class DataflowApi {
     const dataflow = await getDataflow(this.pool, name);
     const apiKey = input.apiKey === undefined ? undefined : validateApiKeyFormat(input.apiKey);
     const baseUrl = input.baseUrl === undefined ? undefined : checkBaseUrl(input.baseUrl);
+    const deletionSweep = input.deletionSweep === undefined ? undefined : checkDeletionSweep(input.deletionSweep);
     const keyChanged = apiKey !== undefined && apiKey !== (await this.savedKey(dataflow));
     const hostChanged = baseUrl !== undefined && baseUrl !== dataflow.baseUrl;
     const fieldsChanged = Boolean(input.excludeFields || input.fields || input.includeFields || input.tableFields);
@@ -288,6 +304,7 @@ export class DataflowApi {
       ...(keyChanged ? { apiKey } : {}),
       ...(hostChanged ? { baseUrl } : {}),
       ...(accountId !== undefined && accountId !== dataflow.accountId ? { accountId } : {}),
+      ...(deletionSweep !== undefined && deletionSweep !== dataflow.deletionSweep ? { deletionSweep } : {}),
       ...(tables && !sameSelection(saved, tables) ? { tables } : {}),
     };
     const changed = Object.keys(changes).length > 0;

@@ -17,6 +17,8 @@ export interface DataflowSummary {
   updated: Date;
   lastRefresh: Date | null;
   lastError: string | null;
+  /** When tables refreshed incrementally are swept for rows deleted in Klaviyo, if not cheap. */
+  deletionSweep: string;
 }
 
 /** The CLI's `--json` and the console's API both answer with this shape. */
@@ -35,5 +37,6 @@ export function dataflowSummary(d: Dataflow): DataflowSummary {
     updated: d.updatedAt,
     lastRefresh: d.lastRefreshAt,
     lastError: d.lastError,
+    deletionSweep: d.deletionSweep,
   };
 }

@@ -90,6 +90,8 @@ export interface DataflowView {
   updated: string;
   lastRefresh: string | null;
   lastError: string | null;
+  /** `every-run`, `daily`, `weekly` or `off`: how often a table refreshed incrementally is swept for deletions. */
+  deletionSweep: string;
   schedule: ScheduleView | null;
 }
 

@@ -140,6 +140,7 @@ export const API_ROUTES: ApiRoute[] = [
         description: body.description,
         apiKey: body.apiKey,
         baseUrl: body.baseUrl || undefined,
+        deletionSweep: body.deletionSweep,
         ...selection(body.tables),
       });
       return dataflowView(created, null);
@@ -164,6 +165,7 @@ export const API_ROUTES: ApiRoute[] = [
         description: body.description,
         apiKey: body.apiKey,
         baseUrl: body.baseUrl || undefined,
+        deletionSweep: body.deletionSweep,
         ...selection(body.tables),
       });
       return dataflowView(updated, await schedule(api, params.name));

@@ -1,4 +1,5 @@
 import { z } from 'zod/v4';
+import { DELETION_SWEEPS } from '../../activities/deletion-sweep';
 
 /**
  * What the API accepts, checked at the edge; inside, the types are trusted. The same schemas describe the
@@ -12,6 +13,12 @@ const tables = z
   .array(z.object({ name: z.string().min(1).max(100), fields: z.array(z.string().min(1).max(200)).max(500) }).strict())
   .max(500)
   .describe('The tables to import, each with exactly these fields; omitted: every readable table, default fields.');
+const deletionSweep = z
+  .enum(DELETION_SWEEPS)
+  .describe(
+    'How often tables refreshed incrementally are checked for rows deleted in Klaviyo when that is not cheap ' +
+      '(cheap ones: every run); default daily.',
+  );
 
 export const schemas = {
   nameCheckQuery: z.object({ name: z.string().max(200) }).strict(),
@@ -25,6 +32,7 @@ export const schemas = {
       apiKey,
       baseUrl: baseUrl.optional(),
       tables: tables.optional(),
+      deletionSweep: deletionSweep.optional(),
     })
     .strict(),
   editBody: z
@@ -34,6 +42,7 @@ export const schemas = {
       apiKey: apiKey.optional(),
       baseUrl: baseUrl.optional(),
       tables: tables.optional(),
+      deletionSweep: deletionSweep.optional(),
     })
     .strict(),
   removeQuery: z

@@ -129,6 +129,7 @@ describe('list and history', () => {
         lastError: `The API key lacks scopes that selected tables need: ${'x'.repeat(200)}`,
         schedule: null,
         currentVersion: null,
+        deletionSweep: 'daily',
         tablesCount: 1,
         createdAt: new Date(),
         updatedAt: new Date(),
