@@ -1,5 +1,7 @@
 import { CATALOG, type CatalogTable } from '../../activities/klaviyo/catalog';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
+import { cutText, longText } from '../../sandbox/data/values';
+import { RowRandom } from '../../sandbox/random';
 import { collect, get, readAll, type JsonApiResource } from './http-helpers';
 
 const SIZES = {
@@ -128,6 +130,60 @@ describe('edge values', () => {
       expect(text).toContain('DROP TABLE x; --');
     } finally {
       await hostile.close();
+    }
+  });
+});
+
+/** A lone surrogate: half of a character outside the BMP (an emoji), which is not valid UTF-16. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Every string in a JSON value, keys included. */
+function stringsOf(value: unknown, out: string[] = []): string[] {
+  if (typeof value === 'string') out.push(value);
+  else if (Array.isArray(value)) for (const item of value) stringsOf(item, out);
+  else if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      out.push(key);
+      stringsOf(item, out);
+    }
+  }
+  return out;
+}
+
+describe('UTF-16', () => {
+  test('long texts are cut between characters, never inside an emoji', () => {
+    const broken: number[] = [];
+    for (let i = 0; i < 3000; i++) {
+      if (LONE_SURROGATE.test(longText(1000 + (i % 13), new RowRandom(i, 7, i)))) broken.push(i);
+    }
+    expect(broken).toEqual([]);
+    expect(cutText('ab🎈', 3)).toBe('ab');
+    expect(cutText('ab🎈', 4)).toBe('ab🎈');
+  });
+
+  test('every string of every table is valid UTF-16 unless hostile data is on', async () => {
+    const sizes = { profiles: 400, events: 2000, templates: 60, reviews: 200, catalogItems: 120 };
+    const plain = await startSandbox({ seed: 4, sizes, rateLimits: { enabled: false } });
+    const hostile = await startSandbox({ seed: 4, sizes, hostile: true, rateLimits: { enabled: false } });
+    try {
+      const lone = async (target: Sandbox) => {
+        const found: string[] = [];
+        for (const table of CATALOG.filter((t) => !t.idsOnly)) {
+          const extra =
+            table.additionalFields.length > 0
+              ? `additional-fields[${table.resourceType}]=${table.additionalFields.join(',')}`
+              : '';
+          for (const text of stringsOf(await rowsOf(target, table.name, extra))) {
+            if (LONE_SURROGATE.test(text)) found.push(`${table.name}: ${JSON.stringify(text.slice(0, 40))}`);
+          }
+        }
+        return found;
+      };
+      expect(await lone(plain)).toEqual([]);
+      // The check can see one: hostile data carries lone surrogates on purpose.
+      expect((await lone(hostile)).length).toBeGreaterThan(0);
+    } finally {
+      await Promise.all([plain.close(), hostile.close()]);
     }
   });
 });

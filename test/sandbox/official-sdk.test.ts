@@ -126,6 +126,40 @@ describe('the official klaviyo-api SDK against the sandbox', () => {
     expect(ids.length).toBeLessThan(sandbox.expectedCount('campaigns'));
   });
 
+  test('reads single objects: a list with its profile_count, a profile, an event with its profile', async () => {
+    const members = await collect(sandbox.expectedIds('list_memberships'));
+    const lists = client(new ListsApi(session(sandbox.keys.full)));
+    for (const listId of await collect(sandbox.expectedIds('lists'))) {
+      const { body } = await lists.getList(listId, { additionalFieldsList: ['profile_count'], include: ['tags'] });
+      expect(body.data.id).toBe(listId);
+      expect(body.data.attributes.profileCount).toBe(members.filter((m) => m.startsWith(`${listId}:`)).length);
+    }
+    const [profileId] = await collect(sandbox.expectedIds('profiles'));
+    const profiles = client(new ProfilesApi(session(sandbox.keys.full)));
+    const profile = await profiles.getProfile(profileId, { additionalFieldsProfile: ['subscriptions'] });
+    expect(profile.body.data.id).toBe(profileId);
+    expect(profile.body.data.attributes.subscriptions?.email?.marketing).toBeDefined();
+    const [eventId] = await collect(sandbox.expectedIds('events'));
+    const events = client(new EventsApi(session(sandbox.keys.full)));
+    const event = await events.getEvent(eventId, { include: ['profile', 'metric'] });
+    const related = event.body.data.relationships?.profile?.data?.id;
+    expect((event.body.included ?? []).some((r) => r.type === 'profile' && r.id === related)).toBe(true);
+  });
+
+  test('reads the recipient estimation of every campaign', async () => {
+    const campaigns = client(new CampaignsApi(session(sandbox.keys.full)));
+    for (const campaignId of await collect(sandbox.expectedIds('campaigns'))) {
+      const { body } = await campaigns.getCampaignRecipientEstimation(campaignId);
+      expect(body.data.id).toBe(campaignId);
+      expect(body.data.attributes.estimatedRecipientCount).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  test('sees 404 not_found for a list the account lacks', async () => {
+    const lists = client(new ListsApi(session(sandbox.keys.full)));
+    expect(await failure(lists.getList('NOSUCH'))).toMatchObject({ status: 404, code: 'not_found' });
+  });
+
   test('sees 401 authentication_failed for an unknown key', async () => {
     const profiles = client(new ProfilesApi(session('pk_' + '0'.repeat(34))));
     expect(await failure(profiles.getProfiles())).toMatchObject({ status: 401, code: 'authentication_failed' });
