@@ -168,7 +168,7 @@ export function createActivities(deps: ActivityDependencies) {
      * One cheap call proves the key; then each scope the selected tables need is probed once, so a
      * missing scope is reported, per table, before anything is extracted.
      */
-    async validateApiKey(input: { dataflowId: string }): Promise<{ accountId: string | null }> {
+    async validateApiKey(input: { dataflowId: string }): Promise<{ accountId: string | null; notices?: string[] }> {
       const dataflow = await failuresAsApplicationFailures(() => getDataflowById(pool, input.dataflowId));
       const selected = (await getTables(pool, dataflow.id)).filter((t) => t.selected).map((t) => getTable(t.table));
       return withKlaviyo(dataflow, async (client) => {
@@ -186,7 +186,8 @@ export function createActivities(deps: ActivityDependencies) {
               'Add the scopes to the key in Klaviyo (Settings → API keys) or deselect those tables.',
           });
         }
-        return { accountId: dataflow.accountId };
+        const revision = client.revisionNotice();
+        return { accountId: dataflow.accountId, notices: revision ? [revision] : [] };
       });
     },
 

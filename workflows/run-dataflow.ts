@@ -71,7 +71,7 @@ export async function runDataflow(input: RunInput): Promise<RunResult> {
   let version: number | null = null;
   try {
     state.phase = 'validating';
-    await controlActivities.validateApiKey({ dataflowId });
+    const validated = await controlActivities.validateApiKey({ dataflowId });
 
     state.phase = 'discovering';
     const plan = await controlActivities.discoverTables({ dataflowId });
@@ -89,7 +89,8 @@ export async function runDataflow(input: RunInput): Promise<RunResult> {
     state.version = version;
     // Histories of runs begun before incremental refresh existed carry neither field.
     const incremental = begun.incremental ?? {};
-    const notices = [...plan.notices, ...(begun.notices ?? [])];
+    // Histories of runs begun before revision notices existed carry none.
+    const notices = [...(validated.notices ?? []), ...plan.notices, ...(begun.notices ?? [])];
     // One upsert, at the same point in every run, so a reset replays the same commands as the original.
     upsertSearchAttributes([
       { key: DataflowVersionKey, value: version },

@@ -20,6 +20,7 @@ import {
 } from './errors';
 import { bytesOf, bytesToText, decodableAsBytes } from './byte-strings';
 import { tablePageCheck, type PageStrings } from './page-check';
+import { revisionNoticeOf } from './revision-notice';
 import { tablePath, tableQueryString, tableRateLimits, type TableQuery } from './query';
 import { PROCESS_RATE_BUDGETS, tierName, type RateBudgetSource, type RateLimits } from './rate-budget';
 import {
@@ -670,12 +671,25 @@ export class KlaviyoClient {
     };
   }
 
+  /** Set once an answer says the pinned revision is deprecated (see revision-notice.ts). */
+  #revisionNotice: string | undefined;
+
+  /**
+   * A notice that the revision this client sends (KLAVIYO_REVISION) is deprecated, with its sunset date, once any
+   * answer has said so; undefined otherwise.
+   */
+  revisionNotice(): string | undefined {
+    return this.#revisionNotice;
+  }
+
   private async send(url: string, signal: AbortSignal | undefined): Promise<Response<Buffer>> {
     const request = this.#http.get(url, { responseType: 'buffer' });
     const cancel = () => request.cancel();
     signal?.addEventListener('abort', cancel, { once: true });
     try {
-      return await request;
+      const response = await request;
+      this.#revisionNotice ??= revisionNoticeOf(KLAVIYO_REVISION, response.headers);
+      return response;
     } finally {
       signal?.removeEventListener('abort', cancel);
     }
