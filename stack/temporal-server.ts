@@ -40,6 +40,8 @@ export interface TemporalServerOptions {
   uiPort?: number;
   /** SQLite file that persists everything across restarts; unset keeps the server's state in memory. */
   dbFile?: string;
+  /** The server's log level; tests raise it to info so their key scan reads what the server says. @default 'warn' */
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** @default 'default' */
   namespace?: string;
   /** How long closed executions stay in history. @default DEFAULT_RETENTION (30 days) */
@@ -160,7 +162,7 @@ async function launchCli(cliPath: string, settings: LaunchSettings): Promise<Run
     '--namespace',
     settings.namespace,
     '--log-level',
-    'warn',
+    settings.logLevel ?? 'warn',
     ...Object.entries(settings.searchAttributes).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
   ];
   const child = await startProcess(cliPath, args, { logFile: settings.logFile });
@@ -263,7 +265,7 @@ async function launchWithSdk(settings: LaunchSettings, attempts: string[]): Prom
         uiPort: settings.uiPort,
         dbFilename: settings.dbFile,
         namespace: settings.namespace,
-        log: { format: 'pretty', level: 'warn' },
+        log: { format: 'pretty', level: settings.logLevel ?? 'warn' },
       },
     });
   } catch (err) {

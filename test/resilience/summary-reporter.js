@@ -28,25 +28,38 @@ class ResilienceSummaryReporter {
       .map((line) => JSON.parse(line));
     fs.rmSync(this.file, { force: true });
     if (entries.length === 0) return;
-    const fields = ['trials', 'faults', 'survived', 'rowsLost', 'rowsDuplicated', 'keysLeaked'];
+    const fields = ['trials', 'faults', 'survived', 'rowsLost', 'rowsDuplicated', 'rowsWrong', 'keysLeaked'];
     const total = Object.fromEntries(fields.map((f) => [f, entries.reduce((sum, e) => sum + (Number(e[f]) || 0), 0)]));
+    // A file that crashed may have tallied nothing, or too little: its scenario is marked FAILED, whatever it tallied.
+    const failedFiles = results.testResults
+      .filter(
+        (r) =>
+          r.testFilePath.includes(`${path.sep}resilience${path.sep}`) && (r.numFailingTests > 0 || r.failureMessage),
+      )
+      .map((r) => r.testFilePath);
+    const failed = (e) => failedFiles.some((f) => f === e.file || path.resolve(String(e.file)) === f);
     const width = Math.max(...entries.map((e) => String(e.scenario).length), 'total'.length);
-    const row = (name, e) =>
-      `  ${String(name).padEnd(width)}  ${fields.map((f) => String(e[f]).padStart(f.length)).join('  ')}`;
-    // A file that crashed may have tallied nothing, or too little: its failure must show beside the totals.
-    const failedFiles = results.testResults.filter(
-      (r) => r.testFilePath.includes(`${path.sep}resilience${path.sep}`) && (r.numFailingTests > 0 || r.failureMessage),
-    );
+    /** @param {Record<string, number> | undefined} fired */
+    const firedText = (fired) =>
+      Object.entries(fired ?? {})
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([kind, n]) => `${kind}×${n}`)
+        .join(' ');
+    const row = (name, e, mark) =>
+      `  ${String(name).padEnd(width)}  ${fields.map((f) => String(e[f] ?? 0).padStart(f.length)).join('  ')}  ${
+        mark ? 'FAILED  ' : ''
+      }${e.fired ? firedText(e.fired) : ''}`;
+    const clean = total.rowsLost === 0 && total.rowsDuplicated === 0 && total.rowsWrong === 0 && total.keysLeaked === 0;
     const lines = [
       '',
-      'Resilience summary',
-      `  ${''.padEnd(width)}  ${fields.join('  ')}`,
-      ...entries.map((e) => row(e.scenario, e)),
-      row('total', total),
-      total.rowsLost === 0 && total.rowsDuplicated === 0 && total.keysLeaked === 0
-        ? '  zero rows lost, zero rows duplicated, zero keys leaked'
-        : '  FAILED: rows were lost or duplicated, or a key leaked',
-      ...failedFiles.map((r) => `  FAILED: ${path.relative(process.cwd(), r.testFilePath)}`),
+      'Resilience summary (faults fired by kind, from the sandbox request log or as caused)',
+      `  ${''.padEnd(width)}  ${fields.join('  ')}  fired`,
+      ...entries.map((e) => row(e.scenario, e, failed(e))),
+      row('total', total, false),
+      clean && failedFiles.length === 0
+        ? '  zero rows lost, zero rows duplicated or unexpected, zero values wrong, zero keys leaked'
+        : '  FAILED: a scenario failed, rows were lost, duplicated or wrong, or a key leaked',
+      ...failedFiles.map((f) => `  FAILED: ${path.relative(process.cwd(), f)}`),
       '',
     ];
     process.stdout.write(`${lines.join('\n')}\n`);

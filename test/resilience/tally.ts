@@ -3,6 +3,8 @@ import fs from 'node:fs';
 /** What one scenario of the resilience suite tried and what came of it. */
 export interface TallyEntry {
   scenario: string;
+  /** The test file that tallied it: the summary marks the scenario FAILED when that file failed. */
+  file: string;
   /** Runs or requests the scenario drove. */
   trials: number;
   /** Faults injected: kills, restarts, terminated connections, fault rules, hostile inputs. */
@@ -11,7 +13,11 @@ export interface TallyEntry {
   survived: number;
   rowsLost: number;
   rowsDuplicated: number;
+  /** Rows with the right id and a wrong value (the value digest of test/support/value-digest.ts). */
+  rowsWrong: number;
   keysLeaked: number;
+  /** Faults that fired, by kind: from the sandbox's request log, or counted as the test caused them (kills). */
+  fired: Record<string, number>;
 }
 
 /**
@@ -28,23 +34,36 @@ export function recordTally(entry: TallyEntry): void {
   console.log(`resilience: ${JSON.stringify(entry)}`);
 }
 
-/** Starts an entry and lets a test file add to it as it goes; `save()` records it once. */
-export function startTally(scenario: string) {
+type Counter = Exclude<keyof TallyEntry, 'scenario' | 'file' | 'fired'>;
+
+/**
+ * Starts an entry and lets a test file add to it as it goes; `save()` records it once. Add `survived` only after
+ * a trial's assertions passed, and faults only as `fire()`d: a fault counted is a fault seen to happen.
+ */
+export function startTally(scenario: string, file: string) {
   const entry: TallyEntry = {
     scenario,
+    file,
     trials: 0,
     faults: 0,
     survived: 0,
     rowsLost: 0,
     rowsDuplicated: 0,
+    rowsWrong: 0,
     keysLeaked: 0,
+    fired: {},
   };
   let saved = false;
   return {
     entry,
-    add(part: Partial<Omit<TallyEntry, 'scenario'>>): void {
-      for (const [key, value] of Object.entries(part) as [keyof Omit<TallyEntry, 'scenario'>, number][]) {
-        entry[key] += value;
+    add(part: Partial<Pick<TallyEntry, Exclude<Counter, 'faults'>>>): void {
+      for (const [key, value] of Object.entries(part) as [Counter, number][]) entry[key] += value;
+    },
+    /** Faults that fired, by kind; `faults` is their sum. */
+    fire(kinds: Record<string, number>): void {
+      for (const [kind, n] of Object.entries(kinds)) {
+        entry.fired[kind] = (entry.fired[kind] ?? 0) + n;
+        entry.faults += n;
       }
     },
     save(): void {

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { warehouseSchemaName } from '../../activities/control-plane/dataflow-name';
 import { qualifiedName } from '../../activities/warehouse/identifiers';
 import type { Sandbox } from '../../sandbox/server';
+import { compareValues } from '../support/value-digest';
 
 /** How one warehouse table compares with what a complete read of the sandbox yields. */
 export interface TableComparison {
@@ -53,5 +54,46 @@ export async function compareDataflow(pool: pg.Pool, sandbox: Sandbox, dataflow:
     duplicated: sum('duplicated'),
     unexpected: sum('unexpected'),
     exact: comparisons.every((c) => c.lost === 0 && c.duplicated === 0 && c.unexpected === 0),
+  };
+}
+
+/** Ids and values of every table: what the warehouse holds against the sandbox's own truth. */
+export interface DataflowCheck {
+  lost: number;
+  /** Rows beyond the first with one id, and rows whose id the sandbox does not have: neither may exist. */
+  duplicated: number;
+  /** Rows with the right id and some wrong value. */
+  wrong: number;
+  /** One line per table that is not exact, for the assertion's message. */
+  problems: string[];
+}
+
+/** {@link compareDataflow} and, per table, the value digest of test/support/value-digest.ts. */
+export async function checkDataflow(
+  pool: pg.Pool,
+  sandbox: Sandbox,
+  dataflow: string,
+  tables: string[],
+): Promise<DataflowCheck> {
+  const ids = await compareDataflow(pool, sandbox, dataflow, tables);
+  const values = await Promise.all(tables.map((t) => compareValues(pool, sandbox, dataflow, t)));
+  const problems = [
+    ...ids.comparisons
+      .filter((c) => c.lost || c.duplicated || c.unexpected)
+      .map((c) => `${dataflow}.${c.table}: ${c.lost} lost, ${c.duplicated} duplicated, ${c.unexpected} unexpected`),
+    ...values
+      .filter((v) => !v.equal)
+      .map(
+        (v) =>
+          `${dataflow}.${v.table}: ${v.warehouse.rows} rows (${v.warehouse.distinctIds} ids) digest ` +
+          `${v.warehouse.digest.slice(0, 12)}, sandbox ${v.sandbox.rows} rows (says ${v.sandboxCount}) digest ` +
+          `${v.sandbox.digest.slice(0, 12)}; ${v.wrongRows} rows differ: ${v.differences.join('; ')}`,
+      ),
+  ];
+  return {
+    lost: ids.lost,
+    duplicated: ids.duplicated + ids.unexpected,
+    wrong: values.reduce((n, v) => n + v.wrongRows, 0),
+    problems,
   };
 }

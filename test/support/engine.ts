@@ -30,14 +30,26 @@ export interface TestEngine {
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 let runtimeInstalled = false;
 
-/** In-process workers log errors only: expected activity failures would bury the test report. */
+/**
+ * What the in-process workers logged, at info level and above, one line per entry with its metadata: the key scan
+ * reads it (test/support/key-scan.ts). Only errors are printed: expected activity failures would bury the report.
+ */
+export const workerLogLines: string[] = [];
+
 function quietRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
+    const logger = new DefaultLogger('INFO', (entry) => {
+      const line = `${entry.level} ${entry.message} ${JSON.stringify(entry.meta ?? {}, (_k, v: unknown) =>
+        typeof v === 'bigint' ? v.toString() : v,
+      )}`;
+      workerLogLines.push(line);
+      if (entry.level === 'ERROR') console.error(line);
+    });
+    Runtime.install({ logger });
   } catch {
-    // Already installed by an earlier worker of this process: keep it.
+    // Already installed by an earlier worker of this process: keep it (the key scan's canary then finds no log).
   }
 }
 

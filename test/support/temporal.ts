@@ -37,6 +37,8 @@ export async function startTestTemporal(options: TestTemporalOptions = {}): Prom
       dbFile: options.persist ? path.join(dir, 'temporal.db') : undefined,
       port: 0,
       ui: false,
+      // Info, not warn: the resilience suite's key scan reads this log (test/support/key-scan.ts).
+      logLevel: 'info',
     });
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
