@@ -1,9 +1,9 @@
 import { KLAVIYO_REVISION } from '../../activities/klaviyo/catalog';
 import { startTestEngine, type TestEngine } from '../support/engine';
 import { runCli, type CliOutcome } from '../engine/cli-process';
-import { findKeysInNamespace } from './namespace-key-scan';
+import { assertNoKeys, scanForKeys } from '../support/key-scan';
 import { startTally } from './tally';
-import { compareDataflow } from './warehouse-check';
+import { checkDataflow } from './warehouse-check';
 
 /**
  * Hostile input gets a clear error or is stored faithfully, and nothing executes as SQL: dataflow
@@ -19,7 +19,7 @@ const HOSTILE = 'Hostile';
 const TABLES = ['profiles', 'events', 'catalog_items'];
 const SQLISH = `'; DROP SCHEMA dataflow_control CASCADE; -- "quoted" $1 $$body$$ \\ ✓ 日本語 🙂`;
 
-const tally = startTally('hostile input');
+const tally = startTally('hostile input', __filename);
 /** Every key the cases use: none may show in a history. */
 const usedKeys: string[] = [];
 const cliOutput: CliOutcome[] = [];
@@ -92,7 +92,8 @@ describe('dataflow names and descriptions', () => {
     ['10,000 characters', `A${'b'.repeat(9_999)}`],
   ])('a name with %s is refused in words, and nothing changes', async (_what, name) => {
     const before = await snapshot();
-    tally.add({ trials: 1, faults: 1 });
+    tally.add({ trials: 1 });
+    tally.fire({ 'hostile input': 1 });
     const message = await refusal(
       engine.api.create({
         name,
@@ -110,7 +111,8 @@ describe('dataflow names and descriptions', () => {
 
   test('a description of 10,000 characters is refused, saying the maximum, and nothing changes', async () => {
     const before = await snapshot();
-    tally.add({ trials: 1, faults: 1 });
+    tally.add({ trials: 1 });
+    tally.fire({ 'hostile input': 1 });
     const message = await refusal(
       engine.api.create({
         name: 'Wordy',
@@ -127,7 +129,8 @@ describe('dataflow names and descriptions', () => {
 
   test('a display name and the longest description, full of SQL, quotes and unicode, are stored as given', async () => {
     const description = `${SQLISH}\n${'x'.repeat(4_000 - [...SQLISH].length - 1)}`;
-    tally.add({ trials: 1, faults: 1 });
+    tally.add({ trials: 1 });
+    tally.fire({ 'hostile input': 1 });
     await engine.api.create({
       name: 'Storied',
       displayName: SQLISH,
@@ -140,7 +143,7 @@ describe('dataflow names and descriptions', () => {
     expect(stored.displayName).toBe(SQLISH);
     expect(stored.description).toBe(description);
     await engine.api.waitForRun(await engine.api.run('Storied'));
-    expect((await compareDataflow(engine.api.pool, engine.sandbox, 'Storied', ['metrics'])).exact).toBe(true);
+    expect((await checkDataflow(engine.api.pool, engine.sandbox, 'Storied', ['metrics'])).problems).toEqual([]);
     tally.add({ survived: 1 });
   }, 60_000);
 });
@@ -153,15 +156,16 @@ describe("hostile values and field names from Klaviyo's side", () => {
       baseUrl: engine.sandbox.baseUrl,
       tables: TABLES,
     });
-    tally.add({ trials: 1, faults: 1 });
+    tally.add({ trials: 1 });
+    tally.fire({ 'hostile values': 1 });
     await engine.api.waitForRun(await engine.api.run(HOSTILE));
-    tally.add({ survived: 1 });
   }, 90_000);
 
   test('every row arrives once', async () => {
-    const check = await compareDataflow(engine.api.pool, engine.sandbox, HOSTILE, TABLES);
-    tally.add({ rowsLost: check.lost, rowsDuplicated: check.duplicated });
-    expect(check.comparisons.filter((c) => c.lost || c.duplicated || c.unexpected)).toEqual([]);
+    const check = await checkDataflow(engine.api.pool, engine.sandbox, HOSTILE, TABLES);
+    tally.add({ rowsLost: check.lost, rowsDuplicated: check.duplicated, rowsWrong: check.wrong });
+    expect(check.problems).toEqual([]);
+    tally.add({ survived: 1 });
   });
 
   test('text values and JSON keys and values are stored exactly as sent, NUL as U+FFFD', async () => {
@@ -214,7 +218,8 @@ describe('keys', () => {
     ['a leading space', (key: string) => ` ${key}`],
   ])('a key with %s is refused with a clear error that does not echo it', async (_what, mangle) => {
     const before = await snapshot();
-    tally.add({ trials: 1, faults: 1 });
+    tally.add({ trials: 1 });
+    tally.fire({ 'hostile input': 1 });
     const key = mangle(engine.sandbox.keys.full);
     const message = await refusal(
       engine.api.create({ name: 'Blanky', apiKey: key, baseUrl: engine.sandbox.baseUrl, tables: ['metrics'] }),
@@ -227,7 +232,8 @@ describe('keys', () => {
 
   test('the CLI refuses a piped key with a space inside, exit code 2, without echoing it', async () => {
     const before = await snapshot();
-    tally.add({ trials: 1, faults: 1 });
+    tally.add({ trials: 1 });
+    tally.fire({ 'hostile input': 1 });
     const key = engine.sandbox.keys.full;
     const outcome = await runCli(
       engine.env,
@@ -247,7 +253,7 @@ describe('keys', () => {
     await engine.api.edit(HOSTILE, { apiKey: key });
     const before = await engine.api.entities(HOSTILE);
     engine.sandbox.setFaults({ rules: [{ table: 'events', kind: 'slow', delayMs: 1000 }] });
-    tally.add({ trials: 1, faults: 1 });
+    tally.add({ trials: 1 });
     try {
       // In full: an incremental run would ask only for what changed, and be over before the key is revoked.
       const run = await engine.api.run(HOSTILE, { full: true });
@@ -258,6 +264,7 @@ describe('keys', () => {
         await new Promise((r) => setTimeout(r, 50));
       }
       engine.sandbox.revokeKey(key);
+      tally.fire({ 'key revoked': 1 });
       const failure = await engine.api.waitForRun(run).then(
         () => null,
         (err: Error) => err,
@@ -268,20 +275,17 @@ describe('keys', () => {
       engine.sandbox.setFaults({});
     }
     expect(await engine.api.entities(HOSTILE)).toEqual(before);
-    const check = await compareDataflow(engine.api.pool, engine.sandbox, HOSTILE, TABLES);
-    expect(check.exact).toBe(true);
+    const check = await checkDataflow(engine.api.pool, engine.sandbox, HOSTILE, TABLES);
+    tally.add({ rowsLost: check.lost, rowsDuplicated: check.duplicated, rowsWrong: check.wrong });
+    expect(check.problems).toEqual([]);
     tally.add({ survived: 1 });
   }, 90_000);
 
   test('no key used appears in any workflow history or in the CLI’s output', async () => {
-    const { leaks } = await findKeysInNamespace(
-      await engine.temporal.client(),
-      [engine.sandbox.keys.full, ...usedKeys],
-      {
-        cli: cliOutput.flatMap((o) => [o.stdout, o.stderr]),
-      },
-    );
-    tally.add({ keysLeaked: leaks.length });
-    expect(leaks).toEqual([]);
-  }, 60_000);
+    const scan = await scanForKeys(engine, [engine.sandbox.keys.full, ...usedKeys], {
+      outputs: { 'CLI runs': cliOutput.flatMap((o) => [o.stdout, o.stderr]) },
+    });
+    tally.add({ keysLeaked: scan.leaks.length });
+    assertNoKeys(scan);
+  }, 120_000);
 });
