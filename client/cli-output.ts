@@ -232,7 +232,7 @@ export function renderHistory(name: string, runs: RunRecord[]): string {
     .map(
       (r) =>
         `${r.operation} ${formatTime(r.start)}${r.version ? ` (v${r.version})` : ''}:\n${wrap(
-          r.tables.map((t) => `${t.table}=${t.rows}`),
+          r.tables.map((t) => `${t.table}=${t.rows}${t.deleted ? ` (${t.deleted} deleted)` : ''}`),
           116,
         )}`,
     );

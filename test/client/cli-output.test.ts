@@ -1,4 +1,4 @@
-import { ProgressBoard, renderHistory, renderDataflowList, eraseLines } from '../../client/cli-output';
+import { ProgressBoard, renderHistory, renderDataflowList, renderRunResult, eraseLines } from '../../client/cli-output';
 import { reportError } from '../../client/cli';
 import { OperationFailedError, retryingText, type LiveProgress } from '../../client/dataflow-api';
 import type { RunRecord } from '../../client/run-history';
@@ -112,6 +112,20 @@ describe('list and history', () => {
     const text = renderHistory('Acme', runs);
     expect(text).toMatch(/^rollback\s+manual\s+COMPLETED\s+2 → 1\s/m);
     expect(text).toMatch(/^run\s+schedule\s+SKIPPED\s+.*Skipped: a run was in progress\.$/m);
+  });
+
+  test('a run swept for deletions shows how many rows each table lost, in the history and in run --wait', () => {
+    const tables = [
+      { table: 'profiles', rows: 2995, pages: 1, bytes: 0, deleted: 5 },
+      { table: 'events', rows: 40, pages: 1, bytes: 0 },
+    ];
+    const history = renderHistory('Acme', [{ ...base, operation: 'run', status: 'COMPLETED', version: 4, tables }]);
+    expect(history).toContain('profiles=2995 (5 deleted)');
+    expect(history).toContain('events=40');
+    expect(history).not.toContain('events=40 (');
+    const result = renderRunResult({ dataflow: 'Acme', version: 4, tables, notices: [] });
+    expect(result).toMatch(/^profiles\s+2995\s+1\s+in full\s+5$/m);
+    expect(result).toMatch(/^events\s+40\s+1\s+in full\s*$/m);
   });
 
   test('the list shows the last error, shortened', () => {
