@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Entity } from '../../activities/warehouse/entities';
-import type { StartedOperation } from '../../client/dataflow-api';
+import { RunNeedsAttentionError, type StartedOperation } from '../../client/dataflow-api';
 import type { RunResult } from '../../shared/operations';
 import { startWorker } from '../../worker/create-worker';
 import { startTestEngine, workflowBundle, type TestEngine } from '../support/engine';
 import { activityRecords, firstWorkflowTaskCompletedEventId } from './workflow-events';
 
 /**
- * A table that keeps failing fails the run after the activity's retries; once the fault is gone, an
- * operator resets the failed execution the way the Web UI does, and the new run commits a fresh version.
+ * A table that keeps failing leaves the run needing attention after the activity's retries; discarded, the run
+ * fails. Once the fault is gone, an operator resets the failed execution the way the Web UI does, and the new run
+ * commits a fresh version.
  */
 let engine: TestEngine;
 const NAME = 'ResetDemo';
@@ -18,7 +19,9 @@ const PROFILES_PAGE_2_ALWAYS_FAILS = { rules: [{ table: 'profiles', page: 2, kin
 
 let before: Entity[];
 let failed: StartedOperation;
-let failure: Error;
+let needsAttention: RunNeedsAttentionError;
+/** The failure the discarded run ended with. */
+let failure: string;
 let resetRunId: string;
 let resetResult: RunResult;
 
@@ -48,25 +51,31 @@ beforeAll(async () => {
   engine.sandbox.setFaults(PROFILES_PAGE_2_ALWAYS_FAILS);
   // Full: an incremental refresh of unchanged profiles would read one page and never meet the fault.
   failed = await engine.api.run(NAME, { full: true });
-  failure = await engine.api.waitForRun(failed).then(
+  const waiting = await engine.api.waitForRun(failed).then(
     () => {
       throw new Error('The run succeeded although profiles kept failing.');
     },
-    (err: unknown) => err as Error,
+    (err: unknown) => err,
   );
+  if (!(waiting instanceof RunNeedsAttentionError)) throw waiting;
+  needsAttention = waiting;
+  failure = (await engine.api.discard(NAME)).error;
 }, 150_000);
 
 afterAll(async () => {
   await engine?.stop();
 });
 
-test('a table that always fails fails the run, naming the table, after five attempts', async () => {
-  expect(failure.message).toMatch(/^Klaviyo answered HTTP 500 to \d+ attempt\(s\) to read the table "profiles"\./);
+test('a table that always fails leaves the run needing attention after five attempts; discarded, it fails', async () => {
+  expect(needsAttention.message).toMatch(
+    /^The run of ResetDemo needs attention: "profiles": Klaviyo answered HTTP 500 to \d+ attempt\(s\) to read the table "profiles"\./,
+  );
+  expect(failure).toMatch(/^Klaviyo answered HTTP 500 to \d+ attempt\(s\) to read the table "profiles"\./);
   const extract = (await activityRecords(await engine.temporal.client(), failed.workflowId, failed.runId)).get(
     'extractTable',
   );
   expect(Math.max(...(extract?.attempts ?? []))).toBe(5);
-  expect(extract?.failures).toEqual([failure.message]);
+  expect(extract?.failures).toEqual([failure]);
 });
 
 test('the failed run leaves the previous version live', async () => {
@@ -121,5 +130,5 @@ test('the history shows the failed run and the reset run that committed', async 
     { runId: failed.runId, status: 'FAILED', version: 2, trigger: 'manual' },
     { runId: expect.any(String), status: 'COMPLETED', version: 1, trigger: 'manual' },
   ]);
-  expect(runs[1].error).toBe(failure.message);
+  expect(runs[1].error).toBe(failure);
 });

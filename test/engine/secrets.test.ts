@@ -9,8 +9,8 @@ import { spawnWorkerProcess, type WorkerProcess } from './worker-process';
 /**
  * The API key appears nowhere: not in any run's Temporal history (inputs, results, heartbeats,
  * failures), not in the worker's logs, not in CLI output. Runs that succeed, fail (revoked key,
- * missing scope, a persistent Klaviyo 5xx) and are cancelled are driven through the real CLI against
- * a worker process, then everything they left behind is scanned for every key used.
+ * missing scope, a persistent Klaviyo 5xx: needs attention, then discarded) and are cancelled are driven
+ * through the real CLI against a worker process, then everything they left behind is scanned for every key used.
  */
 let engine: TestEngine;
 let worker: WorkerProcess;
@@ -172,11 +172,19 @@ test('a cancelled run ends cancelled', async () => {
   expect((await cli(['history', 'Slowpoke'])).code).toBe(0);
 }, 90_000);
 
-test('a run that Klaviyo keeps answering with 503 fails after its retries', async () => {
+test('a run that Klaviyo keeps answering with 503 needs attention after its retries, and fails once discarded', async () => {
   const run = await flakyRun;
-  expect(run.code).not.toBe(0);
-  expect(run.stderr).toContain('Klaviyo answered HTTP 503');
-  expect((await cli(['history', 'Flaky'])).code).toBe(0);
+  expect(run.code).toBe(3);
+  expect(run.stderr).toContain('The run of Flaky needs attention: "profiles": Klaviyo answered HTTP 503');
+  const discarded = await cli(['discard', 'Flaky']);
+  expect(discarded.code).toBe(0);
+  expect(discarded.stdout).toContain('Klaviyo answered HTTP 503');
+  const history = await cli(['history', 'Flaky', '--json']);
+  expect(history.code).toBe(0);
+  expect((JSON.parse(history.stdout) as { status: string; error: string }[])[0]).toMatchObject({
+    status: 'FAILED',
+    error: expect.stringContaining('Klaviyo answered HTTP 503'),
+  });
 }, 180_000);
 
 describe('after those runs, no key used appears', () => {
