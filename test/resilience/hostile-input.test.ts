@@ -247,7 +247,7 @@ describe('keys', () => {
     tally.add({ survived: 1 });
   }, 30_000);
 
-  test('a key revoked mid-run fails the run saying Klaviyo rejected the key, and the previous version stays', async () => {
+  test('a key revoked mid-run leaves the run needing attention, saying Klaviyo rejected the key; discarded, it fails and the previous version stays', async () => {
     const key = engine.sandbox.createKey('full');
     usedKeys.push(key);
     await engine.api.edit(HOSTILE, { apiKey: key });
@@ -269,8 +269,13 @@ describe('keys', () => {
         () => null,
         (err: Error) => err,
       );
-      expect(failure?.message).toMatch(/Klaviyo rejected the API key pk_…/);
+      // Every table refused for good: the run keeps its version and waits (the key could be replaced and retried).
+      expect(failure?.message).toMatch(/needs attention: .*Klaviyo rejected the API key pk_…/);
       expect(failure?.message).not.toContain(key.slice(3));
+      const discarded = await engine.api.discard(HOSTILE);
+      expect(discarded.error).toMatch(/^Klaviyo rejected the API key pk_…/);
+      expect(discarded.error).not.toContain(key.slice(3));
+      expect((await engine.api.history(HOSTILE))[0]).toMatchObject({ status: 'FAILED', error: discarded.error });
     } finally {
       engine.sandbox.setFaults({});
     }
