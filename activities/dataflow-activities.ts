@@ -58,6 +58,11 @@ export interface ActivityDependencies {
   /** Counters and timings for the worker's metrics endpoint. @default none */
   metrics?: DataflowMetrics;
   /**
+   * Aborted when the worker begins to shut down (SIGTERM): extractions hand their table back at once, as a retryable
+   * failure, and another worker resumes it from its checkpoint; short steps run to their end.
+   */
+  shutdownSignal?: AbortSignal;
+  /**
    * How the Klaviyo client retries one page within an activity attempt. Tests shorten the delays so
    * an always-failing table reaches the workflow's retry policy in seconds. @default the client's (5 attempts from 500 ms)
    */
@@ -320,7 +325,9 @@ export function createActivities(deps: ActivityDependencies) {
             version: input.version,
             selection,
             incremental: input.incremental,
-            signal: context.cancellationSignal,
+            signal: deps.shutdownSignal
+              ? AbortSignal.any([context.cancellationSignal, deps.shutdownSignal])
+              : context.cancellationSignal,
             onProgress: (progress) => {
               metrics.loaded({
                 table: input.table,

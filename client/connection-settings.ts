@@ -1,4 +1,5 @@
 import type { Config } from '../shared/config';
+import { readTemporalSecurity, TemporalSecurityError, type TemporalSecurity } from '../shared/temporal-connection';
 import { readStackFile } from '../stack/stack-file';
 import { UserInputError } from './user-input-error';
 
@@ -7,6 +8,8 @@ export interface ConnectionSettings {
   temporalAddress: string;
   namespace: string;
   uiUrl: string;
+  /** TLS and API key for Temporal (shared/temporal-connection.ts). @default plain gRPC */
+  temporalSecurity?: TemporalSecurity;
 }
 
 /**
@@ -21,11 +24,21 @@ export function resolveConnectionSettings(config: Config, env: NodeJS.ProcessEnv
       'No database: set DATABASE_URL (e.g. postgres://user@host:5432/db) or start the local stack with `npm run stack`.',
     );
   }
+  let temporalSecurity: TemporalSecurity;
+  try {
+    temporalSecurity = readTemporalSecurity(env);
+  } catch (err) {
+    throw err instanceof TemporalSecurityError ? new UserInputError(err.message) : err;
+  }
   return {
+    temporalSecurity,
     databaseUrl,
-    temporalAddress: env.TEMPORAL_ADDRESS ? config.temporalAddress : (stack?.temporal.address ?? config.temporalAddress),
-    namespace: env.TEMPORAL_NAMESPACE ? config.temporalNamespace : (stack?.temporal.namespace ?? config.temporalNamespace),
+    temporalAddress: env.TEMPORAL_ADDRESS
+      ? config.temporalAddress
+      : (stack?.temporal.address ?? config.temporalAddress),
+    namespace: env.TEMPORAL_NAMESPACE
+      ? config.temporalNamespace
+      : (stack?.temporal.namespace ?? config.temporalNamespace),
     uiUrl: env.TEMPORAL_UI_URL ? config.temporalUiUrl : (stack?.temporal.uiUrl ?? config.temporalUiUrl),
   };
 }
-

@@ -58,6 +58,7 @@ import {
 } from '../shared/operations';
 import { DataflowNameKey, DataflowOperationKey, DataflowTriggerKey } from '../shared/search-attributes';
 import { resolveConnectionSettings, type ConnectionSettings } from './connection-settings';
+import { connectionOptions, explainConnectionFailure, PLAIN_GRPC } from '../shared/temporal-connection';
 import { listRuns, runningOperation, runUrl, type RunRecord } from './run-history';
 import {
   deleteSchedule,
@@ -219,14 +220,22 @@ export class DataflowApi {
     await migrateToLatest(settings.databaseUrl);
     const pool = new Pool({ connectionString: settings.databaseUrl, max: 4 });
     pool.on('error', () => undefined); // an idle connection dropped by Postgres; the next query reconnects
+    const security = settings.temporalSecurity ?? PLAIN_GRPC;
     let connection: Connection;
     try {
-      connection = await Connection.connect({ address: settings.temporalAddress, connectTimeout: '5s' });
+      connection = await Connection.connect({
+        address: settings.temporalAddress,
+        connectTimeout: '5s',
+        ...connectionOptions(security),
+      });
+      // Connecting checks nothing the server demands of the caller (an API key, a namespace): one cheap call does.
+      await connection.workflowService.describeNamespace({ namespace: settings.namespace });
     } catch (err) {
       await pool.end();
+      const secured = Boolean(security.tls || security.apiKey);
       throw new UserInputError(
-        `Cannot reach Temporal at ${settings.temporalAddress} (${err instanceof Error ? err.message : String(err)}). ` +
-          'Start the local stack with `npm run stack`, or set TEMPORAL_ADDRESS.',
+        (await explainConnectionFailure(settings.temporalAddress, security, err)) +
+          (secured ? '' : ' Start the local stack with `npm run stack`, or set TEMPORAL_ADDRESS.'),
       );
     }
     const temporal = new Client({ connection, namespace: settings.namespace });

@@ -1,26 +1,56 @@
+import { Runtime } from '@temporalio/worker';
 import { readConfig } from '../shared/config';
 import { resolveConnectionSettings } from '../client/connection-settings';
-import { startWorker } from './create-worker';
+import { dataflowMetrics } from '../activities/dataflow-metrics';
+import { startWorker, type RunningWorker } from './create-worker';
+import { readMetricsAddress } from './metrics-address';
 import { workflowBundlePath } from './workflow-bundle';
 
-/** The worker process, started as `node worker/launch.js` (`npm run worker`). Stops cleanly on SIGINT/SIGTERM (Temporal's Runtime handles both). */
+/**
+ * The worker process, started as `node worker/launch.js` (`npm run worker`). On SIGTERM or SIGINT it stops polling,
+ * hands back the tables it is extracting (they resume elsewhere from their checkpoint) and lets short steps finish;
+ * a second signal exits at once.
+ */
 async function main(): Promise<void> {
   const config = readConfig();
   const settings = resolveConnectionSettings(config);
-  const running = await startWorker({
+  const metricsAddress = readMetricsAddress();
+  // The signals are ours (not the Runtime's), so a shutdown always goes through RunningWorker.shutdown().
+  Runtime.install({
+    shutdownSignals: [],
+    ...(metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress } } } } : {}),
+  });
+  let running: RunningWorker | undefined;
+  let stopping = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (stopping) process.exit(1);
+      stopping = true;
+      console.log(`worker: ${signal}: handing back extractions, finishing short steps`);
+      void running?.shutdown();
+    });
+  }
+  running = await startWorker({
     temporalAddress: settings.temporalAddress,
     namespace: settings.namespace,
     databaseUrl: settings.databaseUrl,
+    temporalSecurity: settings.temporalSecurity,
     // Never webpack in the worker: a bundle given (`npm run build:workflows`) or built once into a cache.
     workflowBundle: {
       codePath: workflowBundlePath({ explicit: process.env.DATAFLOW_WORKFLOW_BUNDLE, dataDir: config.dataDir }),
     },
+    activities: metricsAddress ? { metrics: dataflowMetrics(Runtime.instance().metricMeter) } : undefined,
   });
+  if (stopping) void running.shutdown();
+  if (metricsAddress) console.log(`worker: metrics on http://${metricsAddress}/metrics`);
   console.log(`worker: polling ${settings.temporalAddress} (namespace ${settings.namespace})`);
   await running.done;
+  console.log('worker: stopped');
 }
 
-main().catch((err) => {
-  console.error(err);
+main().catch((err: unknown) => {
+  // Errors of our own are worded for the user; an unexpected one keeps its stack.
+  const worded = err instanceof Error && ['UserInputError', 'TemporalConnectError'].includes(err.name);
+  console.error(worded ? `worker: ${(err as Error).message}` : err);
   process.exit(1);
 });
