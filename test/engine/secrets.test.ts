@@ -1,5 +1,8 @@
 import crypto from 'node:crypto';
 import { defaultPayloadConverter } from '@temporalio/common';
+import { updateDataflow } from '../../activities/control-plane/dataflows';
+import { SecretBox } from '../../activities/control-plane/secret-box';
+import { readConfig } from '../../shared/config';
 import { operationWorkflowId } from '../../shared/operations';
 import { startTestEngine, type TestEngine } from '../support/engine';
 import { runCli, type CliOutcome } from './cli-process';
@@ -148,8 +151,14 @@ test('a run with a key that lacks a selected table’s scope fails, naming the t
   expect((await cli(['create', 'Scoped', ...base, '--tables', 'profiles,lists'], { apiKey: keys.readOnly })).code).toBe(
     0,
   );
+  // `edit` now refuses a key that cannot read a selected table; a dataflow saved before that rule (or edited in the
+  // control plane directly) can still hold one, and the run must then stop before extracting, naming the table.
   const edited = await cli(['edit', 'Scoped', '--api-key-stdin'], { stdin: `${keys.noProfiles}\n` });
-  expect(edited.code).toBe(0);
+  expect(edited.code).toBe(2);
+  expect(edited.stderr).toContain('cannot read the table "profiles"');
+  await updateDataflow(engine.api.pool, await SecretBox.fromConfig(readConfig(engine.env)), 'Scoped', {
+    apiKey: keys.noProfiles,
+  });
   const run = await cli(['run', 'Scoped', '--wait']);
   expect(run.code).not.toBe(0);
   expect(run.stderr).toContain('"profiles" needs profiles:read');
