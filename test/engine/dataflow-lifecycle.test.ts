@@ -44,6 +44,12 @@ test('a created dataflow selects every table the key can read, all fields but th
   expect(tables.filter((t) => !t.selected || t.fieldsSelected !== t.fieldsTotal - slow(t.name))).toEqual([]);
 });
 
+/** Rows of the live version of a table, counted in Postgres through its reader view. */
+async function storedRows(table: string): Promise<number> {
+  const { rows } = await engine.api.pool.query<{ n: string }>(`SELECT count(*) AS n FROM lifecycledemo.${table}`);
+  return Number(rows[0].n);
+}
+
 test('a run imports every table with exactly the sandbox row count', async () => {
   const started = await engine.api.run(NAME);
   const result = await engine.api.waitForRun(started);
@@ -52,9 +58,12 @@ test('a run imports every table with exactly the sandbox row count', async () =>
   expect(entities).toHaveLength(CATALOG.length);
   for (const table of CATALOG) {
     const entity = entities.find((e) => e.table === table.name);
-    expect({ table: table.name, rows: entity?.rows, version: entity?.version }).toEqual({
+    // Counted in Postgres, not taken from the engine's report; the report must agree with the count.
+    const stored = await storedRows(table.name);
+    expect({ table: table.name, rows: stored, reported: entity?.rows, version: entity?.version }).toEqual({
       table: table.name,
       rows: engine.sandbox.expectedCount(table.name),
+      reported: stored,
       version: 1,
     });
   }
@@ -65,7 +74,7 @@ test('a second run commits version 2 while a concurrent reader never sees a mix 
   // One statement across every view: what a reader gets from one query is one version.
   const sql = `SELECT ${tables
     .map((t) => `(SELECT coalesce(min(_version), 0) || '-' || coalesce(max(_version), 0) FROM lifecycledemo.${t})`)
-    .join(' || \',\' || ')} AS versions`;
+    .join(" || ',' || ")} AS versions`;
   const reader = new PgClient({ connectionString: engine.database.url });
   await reader.connect();
   const seen = new Set<string>();
@@ -99,7 +108,8 @@ test('rollback brings version 1 back to every table', async () => {
   expect(rolled).toMatchObject({ fromVersion: 2, toVersion: 1 });
   const entities = await engine.api.entities(NAME);
   expect(new Set(entities.map((e) => e.version))).toEqual(new Set([1]));
-  expect(entities.find((e) => e.table === 'profiles')?.rows).toBe(engine.sandbox.expectedCount('profiles'));
+  expect(await storedRows('profiles')).toBe(engine.sandbox.expectedCount('profiles'));
+  expect(entities.find((e) => e.table === 'profiles')?.rows).toBe(await storedRows('profiles'));
 });
 
 test('history lists every run and the rollback, newest first, with rows per table', async () => {
@@ -112,7 +122,9 @@ test('history lists every run and the rollback, newest first, with rows per tabl
   const firstRun = history[2];
   expect(firstRun.trigger).toBe('manual');
   expect(firstRun.version).toBe(1);
-  expect(firstRun.tables.find((t) => t.table === 'events')?.rows).toBe(engine.sandbox.expectedCount('events'));
+  // Version 1 is live again after the rollback: its events counted in Postgres are what the history must say.
+  expect(await storedRows('events')).toBe(engine.sandbox.expectedCount('events'));
+  expect(firstRun.tables.find((t) => t.table === 'events')?.rows).toBe(await storedRows('events'));
 });
 
 test('remove leaves no schema, no table, no schedule and no control-plane row', async () => {

@@ -57,10 +57,6 @@ async function measuredRun(full = false): Promise<{ result: RunResult; requests:
   return { result, requests };
 }
 
-function summary(run: { result: RunResult }, table: string) {
-  return run.result.tables.find((t) => t.table === table);
-}
-
 /** Rows of one version table not in the other, both ways, system columns left out. */
 async function differences(table: string, a: number, b: number): Promise<number> {
   const columns = await query<{ column_name: string }>(
@@ -77,12 +73,19 @@ async function differences(table: string, a: number, b: number): Promise<number>
   return Number(count);
 }
 
+/** Rows of the live version of a table, counted in Postgres through its reader view. */
+async function storedRows(table: string): Promise<number> {
+  const { rows } = await engine.api.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${SCHEMA}.${table}`);
+  return Number(rows[0].n);
+}
+
 test('the first run reads every table in full', async () => {
   fullRun = await measuredRun();
   expect(fullRun.result.version).toBe(1);
   expect(fullRun.result.tables.filter((t) => t.incremental)).toEqual([]);
-  expect(summary(fullRun, 'profiles')?.rows).toBe(PROFILES);
-  expect(summary(fullRun, 'events')?.rows).toBe(EVENTS);
+  // Counted in Postgres, not taken from the engine's report.
+  expect(await storedRows('profiles')).toBe(PROFILES);
+  expect(await storedRows('events')).toBe(EVENTS);
 }, 300_000);
 
 test('after 1% changes, a refresh makes at most 2% of a full run’s requests plus a small constant', async () => {
@@ -109,10 +112,10 @@ test('tables with a change cursor are refreshed incrementally from the committed
   expect(modes).toEqual({ profiles: 'from v1', events: 'from v1', metrics: 'full', lists: 'from v1' });
 });
 
-test('the incremental version holds every row the account now has', () => {
-  expect(summary(incrementalRun, 'profiles')?.rows).toBe(engine.sandbox.expectedCount('profiles'));
-  expect(summary(incrementalRun, 'events')?.rows).toBe(engine.sandbox.expectedCount('events'));
-  expect(summary(incrementalRun, 'events')?.rows).toBe(EVENTS + EVENTS / 100);
+test('the incremental version holds every row the account now has', async () => {
+  expect(await storedRows('profiles')).toBe(engine.sandbox.expectedCount('profiles'));
+  expect(await storedRows('events')).toBe(engine.sandbox.expectedCount('events'));
+  expect(await storedRows('events')).toBe(EVENTS + EVENTS / 100);
 });
 
 test('a forced full refresh reads everything again and equals the incremental version row for row', async () => {
