@@ -142,6 +142,7 @@ export class Dataset {
 
   /** A resource by type and id, as its single-object GET serves it; undefined when the account has none. */
   resource(type: string, id: string): Resource | undefined {
+    if (this.state.deleted(type)?.has(id)) return undefined;
     const table = Dataset.tableOfType(type);
     const at = table === undefined ? undefined : this.locate(table, id);
     return (

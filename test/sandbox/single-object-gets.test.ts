@@ -101,6 +101,18 @@ describe('single-object GETs', () => {
     expect(withProfile.status).toBe(403);
   });
 
+  test('a deleted list answers 404 on its single GET, like in the list answer it left', async () => {
+    const other = await startSandbox({ seed: 21, sizes: { profiles: 20, events: 20 }, rateLimits: { enabled: false } });
+    try {
+      const [listId] = await collect(other.expectedIds('lists'));
+      expect((await get(other, `/api/lists/${listId}`)).status).toBe(200);
+      other.deleteRecords('lists', [listId]);
+      expect((await get(other, `/api/lists/${listId}`)).status).toBe(404);
+    } finally {
+      await other.close();
+    }
+  });
+
   test('an event is found by id among many without reading the others', async () => {
     const ids = await collect(sandbox.expectedIds('events'));
     for (const id of [ids[0], ids[ids.length >> 1], ids[ids.length - 1]]) {
