@@ -20,17 +20,7 @@ async function main(): Promise<void> {
     shutdownSignals: [],
     ...(metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress } } } } : {}),
   });
-  let running: RunningWorker | undefined;
-  let stopping = false;
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(signal, () => {
-      if (stopping) process.exit(1);
-      stopping = true;
-      console.log(`worker: ${signal}: handing back extractions, finishing short steps`);
-      void running?.shutdown();
-    });
-  }
-  running = await startWorker({
+  const starting: Promise<RunningWorker> = startWorker({
     temporalAddress: settings.temporalAddress,
     namespace: settings.namespace,
     databaseUrl: settings.databaseUrl,
@@ -41,7 +31,17 @@ async function main(): Promise<void> {
     },
     activities: metricsAddress ? { metrics: dataflowMetrics(Runtime.instance().metricMeter) } : undefined,
   });
-  if (stopping) void running.shutdown();
+  let stopping = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (stopping) process.exit(1);
+      stopping = true;
+      console.log(`worker: ${signal}: handing back extractions, finishing short steps`);
+      // A signal while still starting stops the worker as soon as it runs.
+      void starting.then((worker) => worker.shutdown()).catch(() => undefined);
+    });
+  }
+  const running = await starting;
   if (metricsAddress) console.log(`worker: metrics on http://${metricsAddress}/metrics`);
   console.log(`worker: polling ${settings.temporalAddress} (namespace ${settings.namespace})`);
   await running.done;

@@ -6,6 +6,7 @@ import { readKlaviyoRateLimits } from '../../activities/dataflow-activities';
 import { resolveConnectionSettings } from '../../client/connection-settings';
 import { readConfig } from '../../shared/config';
 import { SEARCH_ATTRIBUTES } from '../../shared/search-attributes';
+import { TEMPORAL_SECURITY_VARIABLES } from '../../shared/temporal-connection';
 
 /**
  * docker-compose.yml cannot be run here (no Docker engine): it is parsed, and what it says is checked against what
@@ -224,4 +225,14 @@ test('serves the console from the workers’ image, bound to all interfaces only
     DATAFLOW_CONSOLE_HOST: '0.0.0.0',
   });
   expect(ports('console')).toEqual([{ host: 8234, container: Number(env('console').DATAFLOW_CONSOLE_PORT) }]);
+});
+
+test('gives the worker and the console the same secured-Temporal settings, and the worker a metrics address', () => {
+  for (const name of TEMPORAL_SECURITY_VARIABLES) {
+    expect({ name, console: service('console').environment?.[name] }).toEqual({
+      name,
+      console: service('worker').environment?.[name],
+    });
+  }
+  expect(env('worker').DATAFLOW_METRICS_ADDRESS).toMatch(/^0\.0\.0\.0:\d+$/);
 });
