@@ -23,7 +23,7 @@ export const NO_METRICS: DataflowMetrics = {
   tableExtracted: () => undefined,
 };
 
-/** Metric names as Prometheus shows them (the Runtime adds no prefix to custom metrics; counters get `_total`). */
+/** Metric names as Prometheus shows them: the Runtime adds no prefix and (by default) no `_total` suffix to counters. */
 export const METRIC_NAMES = {
   requests: 'dataflow_klaviyo_requests',
   throttled: 'dataflow_klaviyo_throttled',
