@@ -155,9 +155,32 @@ test('deleted lists and campaigns leave the next version, counted per table; big
   expect(await count('profiles')).toBe(PROFILES);
   const swept = engine.sandbox
     .requestLog()
-    .filter((r) => r.table === 'profiles' && r.query.includes('fields%5Bprofile%5D=id'));
+    .filter((r) => r.table === 'profiles' && decodeURIComponent(r.query).includes('fields[profile]=id'));
   expect(swept).toHaveLength(0);
+  // The incremental read of profiles itself was made, with its own fields.
+  expect(engine.sandbox.requestLog().some((r) => r.table === 'profiles')).toBe(true);
   expect(renderRunResult(result)).toMatch(/^\s*campaigns\s.*\s3\s*$/m);
+}, 300_000);
+
+test('a day after the last complete read, the daily sweep of profiles falls due and deletes them', async () => {
+  // The committed version says when profiles were last swept (v1's full read): move that a day back.
+  await query(
+    `UPDATE dataflow_control.dataflow_versions v SET reads = jsonb_set(reads, '{profiles,sweptAt}', to_jsonb($1::text))
+     FROM dataflow_control.dataflows d WHERE d.id = v.dataflow_id AND d.name = $2 AND v.version = d.current_version`,
+    [new Date(Date.now() - 25 * 3_600_000).toISOString(), NAME],
+  );
+  const result = await run();
+  expect(await count('profiles')).toBe(engine.sandbox.expectedCount('profiles'));
+  expect(await count('profiles')).toBe(PROFILES - 5);
+  expect(summary(result, 'profiles').deleted).toBe(5);
+  // Swept now: the next refresh does not sweep profiles again.
+  await admin('delete', {
+    table: 'profiles',
+    ids: (await collect(engine.sandbox.expectedIds('profiles'))).slice(0, 3),
+  });
+  const next = await run();
+  expect(summary(next, 'profiles').deleted).toBeUndefined();
+  expect(await count('profiles')).toBe(PROFILES - 5);
 }, 300_000);
 
 test('with the sweep set to every run, deleted profiles leave the next version, for one request per 100 ids', async () => {
@@ -166,14 +189,14 @@ test('with the sweep set to every run, deleted profiles leave the next version, 
   engine.sandbox.resetRequestLog();
   const result = await run();
   expect(await count('profiles')).toBe(engine.sandbox.expectedCount('profiles'));
-  expect(await count('profiles')).toBe(PROFILES - 5);
-  expect(summary(result, 'profiles').deleted).toBe(5);
+  expect(await count('profiles')).toBe(PROFILES - 8);
+  expect(summary(result, 'profiles').deleted).toBe(3);
   const sweep = engine.sandbox
     .requestLog()
     .filter((r) => r.table === 'profiles' && decodeURIComponent(r.query).includes('fields[profile]=id'));
-  // 2,995 ids at page[size]=100: 30 pages (100,000 profiles: 1,000).
-  expect(sweep).toHaveLength(Math.ceil((PROFILES - 5) / 100));
-  console.log(`profiles sweep: ${sweep.length} requests for ${PROFILES - 5} profiles`);
+  // 2,992 ids at page[size]=100: 30 pages (100,000 profiles: 1,000).
+  expect(sweep).toHaveLength(Math.ceil((PROFILES - 8) / 100));
+  console.log(`profiles sweep: ${sweep.length} requests for ${PROFILES - 8} profiles`);
   // Nothing else was deleted since: the sweep of every other table counts none.
   for (const table of ['lists', 'campaigns', 'flows', 'events']) expect(summary(result, table).deleted).toBe(0);
   expect(await count('events')).toBe(engine.sandbox.expectedCount('events'));
