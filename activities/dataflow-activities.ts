@@ -6,7 +6,7 @@ import { deleteSchedule } from '../client/schedules';
 import { FAILURE_TYPES, type Operation, type TableSummary, type Trigger } from '../shared/operations';
 import { toApplicationFailure } from './activity-failures';
 import { CATALOG, getTable, type CatalogTable } from './klaviyo/catalog';
-import { KlaviyoClient, type KlaviyoClientOptions } from './klaviyo/klaviyo-client';
+import { KlaviyoClient, type KlaviyoClientOptions, type RetryInfo } from './klaviyo/klaviyo-client';
 import { LeasedRateBudgets } from './klaviyo/leased-rate-budget';
 import { tierName, type RateBudgetSource } from './klaviyo/rate-budget';
 import { tableRateLimits } from './klaviyo/query';
@@ -28,9 +28,19 @@ import { acquireOperationLock, releaseOperationLock } from './control-plane/oper
 import { SecretBox } from './control-plane/secret-box';
 import { allocateVersion, getVersion } from './control-plane/versions';
 import { sweepDue } from './deletion-sweep';
-import { commitVersion as commitWarehouseVersion, createVersionTables, discardVersion as discardWarehouseVersion, rollbackToPrevious } from './warehouse/versioned-tables';
+import {
+  commitVersion as commitWarehouseVersion,
+  createVersionTables,
+  discardVersion as discardWarehouseVersion,
+  rollbackToPrevious,
+} from './warehouse/versioned-tables';
 import { dropDataflowWarehouse } from './warehouse/warehouse-schema';
-import { extractTable as extractIntoVersion, selectedLayout, type ExtractProgress } from './extract-table';
+import {
+  extractTable as extractIntoVersion,
+  retryingWords,
+  selectedLayout,
+  type ExtractProgress,
+} from './extract-table';
 import {
   planIncremental,
   readIncrementalOptions,
@@ -106,7 +116,11 @@ export function createActivities(deps: ActivityDependencies) {
   const secrets = () => (secretBox ??= SecretBox.fromConfig());
 
   /** Runs `fn` with a Klaviyo client for the dataflow; failures leave as ApplicationFailures with the key cut out. */
-  async function withKlaviyo<T>(dataflow: Dataflow, fn: (client: KlaviyoClient) => Promise<T>): Promise<T> {
+  async function withKlaviyo<T>(
+    dataflow: Dataflow,
+    fn: (client: KlaviyoClient) => Promise<T>,
+    hooks: { onRetry?: (info: RetryInfo) => void } = {},
+  ): Promise<T> {
     const apiKey = await failuresAsApplicationFailures(async () => loadApiKey(pool, await secrets(), dataflow.id));
     let client: KlaviyoClient | undefined;
     try {
@@ -119,6 +133,7 @@ export function createActivities(deps: ActivityDependencies) {
         retry: deps.klaviyoRetry,
         onRequest: (info) => metrics.request(info),
         onRateWait: (info) => metrics.rateWait(info),
+        onRetry: hooks.onRetry,
       });
       return await fn(client);
     } catch (err) {
@@ -150,7 +165,11 @@ export function createActivities(deps: ActivityDependencies) {
      * Takes the dataflow's operation lock for this workflow: at most one run, rollback or remove per
      * dataflow. A lock left by a workflow that no longer runs (terminated) is taken over.
      */
-    async acquireLock(input: { dataflow: string; operation: Operation; workflowId: string }): Promise<{ dataflowId: string }> {
+    async acquireLock(input: {
+      dataflow: string;
+      operation: Operation;
+      workflowId: string;
+    }): Promise<{ dataflowId: string }> {
       return failuresAsApplicationFailures(async () => {
         const dataflow = await getDataflow(pool, input.dataflow);
         const lock = { dataflowId: dataflow.id, workflowId: input.workflowId, operation: input.operation };
@@ -207,7 +226,8 @@ export function createActivities(deps: ActivityDependencies) {
           const gone = selection.selectedFields.filter((f) => !now.has(f));
           const added = [...now].filter((f) => !before.has(f));
           if (gone.length) notices.push(`${selection.table}: Klaviyo no longer offers ${gone.join(', ')}`);
-          if (added.length) notices.push(`${selection.table}: new fields available (not selected): ${added.join(', ')}`);
+          if (added.length)
+            notices.push(`${selection.table}: new fields available (not selected): ${added.join(', ')}`);
         }
         const tables = saved.filter((t) => t.selected).map((t) => t.table);
         if (tables.length === 0) {
@@ -316,30 +336,42 @@ export function createActivities(deps: ActivityDependencies) {
       const beat = setInterval(() => context.heartbeat(last), 2_000);
       try {
         context.heartbeat(last);
-        const summary = await withKlaviyo(dataflow, (client) =>
-          extractIntoVersion({
-            pool,
-            client,
-            dataflowId: dataflow.id,
-            schema: warehouseSchemaName(dataflow.name),
-            version: input.version,
-            selection,
-            incremental: input.incremental,
-            signal: deps.shutdownSignal
-              ? AbortSignal.any([context.cancellationSignal, deps.shutdownSignal])
-              : context.cancellationSignal,
-            onProgress: (progress) => {
-              metrics.loaded({
-                table: input.table,
-                tier,
-                rows: Math.max(0, progress.rows - counted.rows),
-                pages: Math.max(0, progress.pages - counted.pages),
-              });
-              counted = { rows: Math.max(counted.rows, progress.rows), pages: Math.max(counted.pages, progress.pages) };
-              last = progress;
-              context.heartbeat(progress);
+        const summary = await withKlaviyo(
+          dataflow,
+          (client) =>
+            extractIntoVersion({
+              pool,
+              client,
+              dataflowId: dataflow.id,
+              schema: warehouseSchemaName(dataflow.name),
+              version: input.version,
+              selection,
+              incremental: input.incremental,
+              signal: deps.shutdownSignal
+                ? AbortSignal.any([context.cancellationSignal, deps.shutdownSignal])
+                : context.cancellationSignal,
+              onProgress: (progress) => {
+                metrics.loaded({
+                  table: input.table,
+                  tier,
+                  rows: Math.max(0, progress.rows - counted.rows),
+                  pages: Math.max(0, progress.pages - counted.pages),
+                });
+                counted = {
+                  rows: Math.max(counted.rows, progress.rows),
+                  pages: Math.max(counted.pages, progress.pages),
+                };
+                last = progress;
+                context.heartbeat(progress);
+              },
+            }),
+          {
+            // Retries inside one attempt of the activity can take a minute: say why nothing arrives meanwhile.
+            onRetry: (info) => {
+              last = { ...last, retrying: retryingWords(info) };
+              context.heartbeat(last);
             },
-          }),
+          },
         );
         outcome = 'completed';
         return summary;
@@ -376,7 +408,11 @@ export function createActivities(deps: ActivityDependencies) {
     },
 
     /** Records how a run ended for the dataflow list; the message is what the user reads. */
-    async markEnded(input: { dataflowId: string; status: 'Failed' | 'Cancelled'; message: string | null }): Promise<void> {
+    async markEnded(input: {
+      dataflowId: string;
+      status: 'Failed' | 'Cancelled';
+      message: string | null;
+    }): Promise<void> {
       await failuresAsApplicationFailures(() => setDataflowStatus(pool, input.dataflowId, input.status, input.message));
     },
 
@@ -396,7 +432,10 @@ export function createActivities(deps: ActivityDependencies) {
       await failuresAsApplicationFailures(() => setDataflowStatus(pool, input.dataflowId, 'Running'));
     },
 
-    async rollbackVersion(input: { dataflowId: string; requestId: string }): Promise<{ fromVersion: number; toVersion: number }> {
+    async rollbackVersion(input: {
+      dataflowId: string;
+      requestId: string;
+    }): Promise<{ fromVersion: number; toVersion: number }> {
       return failuresAsApplicationFailures(async () => {
         const dataflow = await getDataflowById(pool, input.dataflowId);
         const outcome = await rollbackToPrevious(pool, {

@@ -29,6 +29,13 @@ export interface ExtractProgress {
   rows: number;
   pages: number;
   nextUrl: string | null;
+  /** While a page is being retried: why, which attempt, when the next (see {@link retryingWords}). */
+  retrying?: string;
+}
+
+/** `Klaviyo 503, attempt 3/5, next in 8 s`: a retried page in the words of the run's progress. */
+export function retryingWords(info: { reason: string; attempt: number; attempts: number; waitMs: number }): string {
+  return `${info.reason}, attempt ${info.attempt}/${info.attempts}, next in ${Math.max(1, Math.round(info.waitMs / 1000))} s`;
 }
 
 export interface ExtractInput {

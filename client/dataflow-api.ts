@@ -476,9 +476,15 @@ export class DataflowApi {
     for (const activity of description.raw.pendingActivities ?? []) {
       const payload = activity.heartbeatDetails?.payloads?.[0];
       if (!payload) continue;
-      const details = defaultPayloadConverter.fromPayload<{ table?: string; rows?: number; pages?: number }>(payload);
+      const details = defaultPayloadConverter.fromPayload<{
+        table?: string;
+        rows?: number;
+        pages?: number;
+        retrying?: string;
+      }>(payload);
       if (!details?.table) continue;
-      const retrying = retryingText(activity);
+      // The client's own retries of a page (heartbeated), else Temporal's retries of the whole activity.
+      const retrying = details.retrying ?? retryingText(activity);
       live.set(details.table, {
         rows: details.rows ?? 0,
         pages: details.pages ?? 0,

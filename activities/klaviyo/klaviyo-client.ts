@@ -72,8 +72,25 @@ export interface KlaviyoClientOptions {
   rateBudgets?: RateBudgetSource;
   /** Called after every HTTP attempt (status 0: no answer). Errors it throws are ignored. */
   onRequest?: (info: RequestInfo) => void;
+  /**
+   * Called before each wait between attempts at one page (a 5xx, a reset, a malformed answer, a 429), so a caller
+   * can say why nothing arrives. Errors it throws are ignored.
+   */
+  onRetry?: (info: RetryInfo) => void;
   /** Called after each wait for the rate budget, with how long it took (for metrics). Errors it throws are ignored. */
   onRateWait?: (info: { tier: string; ms: number }) => void;
+}
+
+/** A wait before the next attempt at a page, as reported to `onRetry`. */
+export interface RetryInfo {
+  table: string;
+  /** e.g. `Klaviyo 503`, `Klaviyo 429`, `no answer from Klaviyo`, `a malformed answer`. */
+  reason: string;
+  /** The attempt about to be made (2 for the first retry). */
+  attempt: number;
+  /** The most attempts a failure may have; throttling (429) waits do not count against it. */
+  attempts: number;
+  waitMs: number;
 }
 
 /** One HTTP attempt, as reported to `onRequest`. */
@@ -153,6 +170,7 @@ const optionsSchema = z.object({
   rateBudgets: z.custom<RateBudgetSource>((v) => typeof v === 'object' && v !== null).optional(),
   onRateWait: z.custom<(info: { tier: string; ms: number }) => void>((v) => typeof v === 'function').optional(),
   onRequest: z.custom<(info: RequestInfo) => void>((v) => typeof v === 'function').optional(),
+  onRetry: z.custom<(info: RetryInfo) => void>((v) => typeof v === 'function').optional(),
 });
 
 interface Settings {
@@ -217,9 +235,10 @@ export class KlaviyoClient {
   readonly #settings: Settings;
   readonly #budgets: RateBudgetSource;
   readonly #onRequest: ((info: RequestInfo) => void) | undefined;
+  readonly #onRateWait: ((info: { tier: string; ms: number }) => void) | undefined;
+  readonly #onRetry: ((info: RetryInfo) => void) | undefined;
   /** The `Date` header of the latest answer: Klaviyo's clock. */
   #serverDate: string | undefined;
-  readonly #onRateWait: ((info: { tier: string; ms: number }) => void) | undefined;
 
   constructor(options: KlaviyoClientOptions) {
     const parsed = optionsSchema.safeParse(options);
@@ -250,6 +269,7 @@ export class KlaviyoClient {
     this.#budgets = options.rateBudgets ?? PROCESS_RATE_BUDGETS;
     this.#onRequest = options.onRequest;
     this.#onRateWait = options.onRateWait;
+    this.#onRetry = options.onRetry;
     this.#agents = {
       http: new http.Agent({ keepAlive: true }),
       https: new https.Agent({ keepAlive: true }),
@@ -567,6 +587,13 @@ export class KlaviyoClient {
           });
         }
         tries.throttledMs += waitMs;
+        this.reportRetry({
+          table: table.name,
+          reason: 'Klaviyo 429',
+          attempt: tries.sent + 1,
+          attempts: this.#settings.attempts,
+          waitMs,
+        });
         // Every caller of this tier waits, not only this one: the account's window is spent.
         if (budget) budget.pauseUntil(Date.now() + waitMs);
         else await sleep(waitMs, signal);
@@ -581,7 +608,23 @@ export class KlaviyoClient {
     const { attempts, baseDelayMs, maxDelayMs } = this.#settings;
     tries.failures++;
     if (tries.failures >= attempts) throw error;
-    await sleep(backoffDelay(tries.failures, baseDelayMs, maxDelayMs), signal);
+    const waitMs = backoffDelay(tries.failures, baseDelayMs, maxDelayMs);
+    this.reportRetry({
+      table: error.table ?? '',
+      reason: retryReason(error),
+      attempt: tries.failures + 1,
+      attempts,
+      waitMs,
+    });
+    await sleep(waitMs, signal);
+  }
+
+  private reportRetry(info: RetryInfo): void {
+    try {
+      this.#onRetry?.(info);
+    } catch {
+      // A reporting hook must never change what the client does.
+    }
   }
 
   /** A raw 2xx answer parsed and validated as a page of `table`, or the malformed-response error it earns. */
@@ -876,4 +919,12 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** Why an attempt failed, in the few words a progress line has room for. */
+function retryReason(error: KlaviyoError): string {
+  if (error.status !== undefined && error.status >= 400) return `Klaviyo ${error.status}`;
+  if (error.type === 'KlaviyoNetworkError') return 'no answer from Klaviyo';
+  if (error.type === 'KlaviyoMalformedResponse') return 'a malformed answer';
+  return error.type;
 }
