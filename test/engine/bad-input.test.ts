@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client as PgClient } from 'pg';
 import { WorkflowFailedError } from '@temporalio/client';
 import { rootCauseMessage } from '../../shared/operations';
 import { TASK_QUEUE } from '../../shared/config';
 import { scheduleId } from '../../shared/operations';
 import type { RunRecord } from '../../client/run-history';
+import { queryRows } from '../support/database';
 import { startTestEngine, type TestEngine } from '../support/engine';
 
 /**
@@ -42,15 +42,7 @@ afterAll(async () => {
   await engine?.stop();
 });
 
-async function query<T>(sql: string): Promise<T[]> {
-  const client = new PgClient({ connectionString: engine.database.url });
-  await client.connect();
-  try {
-    return (await client.query(sql)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
+const query = <T>(sql: string, values: unknown[] = []) => queryRows<T>(engine.database.url, sql, values);
 
 /** Everything a request could change: the control plane, the warehouse, Temporal's schedules and executions. */
 async function snapshot() {

@@ -1,6 +1,7 @@
 import { Client as PgClient } from 'pg';
 import { CATALOG } from '../../activities/klaviyo/catalog';
 import { slowTierFields } from '../../client/dataflow-api';
+import { queryRows } from '../support/database';
 import { startTestEngine, type TestEngine } from '../support/engine';
 
 /**
@@ -20,15 +21,7 @@ afterAll(async () => {
   await engine?.stop();
 });
 
-async function query<T>(sql: string): Promise<T[]> {
-  const client = new PgClient({ connectionString: engine.database.url });
-  await client.connect();
-  try {
-    return (await client.query(sql)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
+const query = <T>(sql: string, values: unknown[] = []) => queryRows<T>(engine.database.url, sql, values);
 
 test('a created dataflow selects every table the key can read, all fields but the slow-tier ones', async () => {
   const created = await engine.api.create({

@@ -1,6 +1,6 @@
-import { Client as PgClient } from 'pg';
 import { renderRunResult } from '../../client/cli-output';
 import type { RunResult, TableSummary } from '../../shared/operations';
+import { queryRows } from '../support/database';
 import { startTestEngine, type TestEngine } from '../support/engine';
 import { collect, readAll } from '../sandbox/http-helpers';
 
@@ -32,15 +32,7 @@ afterAll(async () => {
   await engine?.stop();
 });
 
-async function query<T>(sql: string, values: unknown[] = []): Promise<T[]> {
-  const client = new PgClient({ connectionString: engine.database.url });
-  await client.connect();
-  try {
-    return (await client.query(sql, values)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
+const query = <T>(sql: string, values: unknown[] = []) => queryRows<T>(engine.database.url, sql, values);
 
 /** Rows the readers' view of a table shows now. */
 async function count(table: string, where = 'true'): Promise<number> {

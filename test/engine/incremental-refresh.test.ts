@@ -1,4 +1,4 @@
-import { Client as PgClient } from 'pg';
+import { queryRows } from '../support/database';
 import { startTestEngine, type TestEngine } from '../support/engine';
 import type { RunResult } from '../../shared/operations';
 
@@ -39,15 +39,7 @@ afterAll(async () => {
   await engine?.stop();
 });
 
-async function query<T>(sql: string): Promise<T[]> {
-  const client = new PgClient({ connectionString: engine.database.url });
-  await client.connect();
-  try {
-    return (await client.query(sql)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
+const query = <T>(sql: string, values: unknown[] = []) => queryRows<T>(engine.database.url, sql, values);
 
 /** Runs the dataflow and counts the requests the sandbox answered meanwhile. */
 async function measuredRun(full = false): Promise<{ result: RunResult; requests: number }> {

@@ -1,8 +1,8 @@
 import { WorkflowFailedError } from '@temporalio/client';
-import { Client as PgClient } from 'pg';
 import { describeSchedule } from '../../client/schedules';
 import { TASK_QUEUE } from '../../shared/config';
 import { rootCauseMessage, rootCauseType, type RemoveInput } from '../../shared/operations';
+import { queryRows } from '../support/database';
 import { startTestEngine, type TestEngine } from '../support/engine';
 import { runCli } from './cli-process';
 
@@ -32,15 +32,7 @@ afterAll(async () => {
   await engine?.stop();
 });
 
-async function query<T>(sql: string, values: unknown[] = []): Promise<T[]> {
-  const client = new PgClient({ connectionString: engine.database.url });
-  await client.connect();
-  try {
-    return (await client.query(sql, values)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
+const query = <T>(sql: string, values: unknown[] = []) => queryRows<T>(engine.database.url, sql, values);
 
 async function relationExists(qualified: string): Promise<boolean> {
   const [row] = await query<{ found: boolean }>('SELECT to_regclass($1) IS NOT NULL AS found', [qualified]);
