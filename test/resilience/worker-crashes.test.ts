@@ -189,8 +189,11 @@ async function waitForTarget(target: Target, capMs: number): Promise<string[]> {
 }
 
 test(`runs of three dataflows survive ${KILLS} SIGKILLs of their worker aimed at every phase`, async () => {
+  // Every named phase is aimed at once, in a seeded order, before the draws: twenty uniform draws miss one of five
+  // targets about once in a hundred runs, and the test below asserts where the kills landed.
+  const firstRound = TARGETS.filter((t) => t !== 'random').sort(() => random() - 0.5);
   for (let kill = 1; kill <= KILLS; kill++) {
-    const target = TARGETS[Math.floor(random() * TARGETS.length)];
+    const target = firstRound[kill - 1] ?? TARGETS[Math.floor(random() * TARGETS.length)];
     const { at, reader } =
       target === 'committing' ? await lockedCommit() : { at: await waitForTarget(target, 120_000), reader: null };
     // A random extra pause inside the phase, so the kill is not always at its first instant.
