@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
-import { deleteSchedule } from '../client/schedules';
+import { deleteSchedule } from '../shared/schedules';
 import { FAILURE_TYPES, type Operation, type TableSummary, type Trigger } from '../shared/operations';
 import { toApplicationFailure } from './activity-failures';
 import { CATALOG, getTable, type CatalogTable } from './klaviyo/catalog';

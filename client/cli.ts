@@ -22,7 +22,7 @@ import {
 } from './cli-output';
 import { reportOf } from './error-report';
 import { formatTime } from './text-table';
-import { UserInputError } from './user-input-error';
+import { UserInputError } from '../shared/user-input-error';
 
 /** Every command accepts --json; human output otherwise. */
 interface Output {

@@ -57,7 +57,7 @@ import {
   type Trigger,
 } from '../shared/operations';
 import { DataflowNameKey, DataflowOperationKey, DataflowTriggerKey } from '../shared/search-attributes';
-import { resolveConnectionSettings, type ConnectionSettings } from './connection-settings';
+import { resolveConnectionSettings, type ConnectionSettings } from '../shared/connection-settings';
 import { connectionOptions, explainConnectionFailure, PLAIN_GRPC } from '../shared/temporal-connection';
 import { listRuns, runningOperation, runUrl, type RunRecord } from './run-history';
 import {
@@ -67,8 +67,8 @@ import {
   setSchedule,
   type ScheduleSpecInput,
   type ScheduleView,
-} from './schedules';
-import { UserInputError } from './user-input-error';
+} from '../shared/schedules';
+import { UserInputError } from '../shared/user-input-error';
 import { DELETION_SWEEPS, type DeletionSweep } from '../activities/deletion-sweep';
 
 /** One of {@link DELETION_SWEEPS}, or a UserInputError that lists them. */

@@ -13,7 +13,7 @@ import { reportError } from './cli';
 import { progressLine, renderDataflowList, renderEntities, renderHistory, renderRunResult } from './cli-output';
 import { DataflowApi, type LiveProgress, type StartedOperation } from './dataflow-api';
 import { runUrl, type RunRecord } from './run-history';
-import { UserInputError } from './user-input-error';
+import { UserInputError } from '../shared/user-input-error';
 
 /**
  * `npm run demo`: the product end to end on one machine. Uses the local stack when one runs (its `stack.json`),

@@ -1,6 +1,6 @@
 import { isKlaviyoError } from '../activities/klaviyo/errors';
 import { DataflowError } from '../activities/control-plane/errors';
-import { UserInputError } from './user-input-error';
+import { UserInputError } from '../shared/user-input-error';
 
 /**
  * What kind of failure a user is looking at; the CLI turns it into an exit status and the console into an

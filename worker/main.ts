@@ -1,6 +1,6 @@
 import { Runtime } from '@temporalio/worker';
 import { readConfig } from '../shared/config';
-import { resolveConnectionSettings } from '../client/connection-settings';
+import { resolveConnectionSettings } from '../shared/connection-settings';
 import { dataflowMetrics } from '../activities/dataflow-metrics';
 import { startWorker, type RunningWorker } from './create-worker';
 import { readMetricsAddress } from './metrics-address';

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { UserInputError } from '../../client/user-input-error';
+import { UserInputError } from '../../shared/user-input-error';
 
 /** The console's default address: reachable from this machine only. */
 export const DEFAULT_CONSOLE_HOST = '127.0.0.1';

@@ -2,7 +2,7 @@ import type { Dataflow } from '../../activities/control-plane/dataflows';
 import type { Discovery, LiveProgress } from '../../client/dataflow-api';
 import { dataflowSummary } from '../../client/dataflow-summary';
 import type { RunRecord } from '../../client/run-history';
-import type { ScheduleView as ApiScheduleView } from '../../client/schedules';
+import type { ScheduleView as ApiScheduleView } from '../../shared/schedules';
 import type {
   ConnectResult,
   DataflowView,

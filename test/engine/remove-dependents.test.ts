@@ -1,5 +1,5 @@
 import { WorkflowFailedError } from '@temporalio/client';
-import { describeSchedule } from '../../client/schedules';
+import { describeSchedule } from '../../shared/schedules';
 import { TASK_QUEUE } from '../../shared/config';
 import { rootCauseMessage, rootCauseType, type RemoveInput } from '../../shared/operations';
 import { queryRows } from '../support/database';

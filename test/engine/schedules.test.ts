@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunRecord } from '../../client/run-history';
-import { describeSchedule } from '../../client/schedules';
+import { describeSchedule } from '../../shared/schedules';
 import { startTestEngine, type TestEngine } from '../support/engine';
 
 /**

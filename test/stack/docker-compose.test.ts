@@ -3,7 +3,7 @@ import path from 'node:path';
 import { load } from 'js-yaml';
 import { z } from 'zod';
 import { readKlaviyoRateLimits } from '../../activities/dataflow-activities';
-import { resolveConnectionSettings } from '../../client/connection-settings';
+import { resolveConnectionSettings } from '../../shared/connection-settings';
 import { readConfig } from '../../shared/config';
 import { SEARCH_ATTRIBUTES } from '../../shared/search-attributes';
 import { TEMPORAL_SECURITY_VARIABLES } from '../../shared/temporal-connection';
@@ -87,7 +87,7 @@ function variablesTheWorkerReads(): string[] {
   const sources = ['worker', 'activities', 'workflows', 'shared'].flatMap((dir) =>
     typeScriptFiles(path.join(root, dir)),
   );
-  for (const file of [...sources, path.join(root, 'client', 'connection-settings.ts')]) {
+  for (const file of sources) {
     for (const match of fs.readFileSync(file, 'utf8').matchAll(/\benv(?:\.|\[')([A-Z][A-Z0-9_]+)/g)) read.add(match[1]);
   }
   return [...read].filter((key) => /^[A-Z][A-Z0-9_]*$/.test(key)).sort();

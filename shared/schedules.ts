@@ -5,9 +5,9 @@ import {
   ScheduleNotFoundError,
 } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
-import { TASK_QUEUE } from '../shared/config';
-import { operationWorkflowId, scheduleId, type RunInput } from '../shared/operations';
-import { DataflowNameKey, DataflowOperationKey, DataflowTriggerKey } from '../shared/search-attributes';
+import { TASK_QUEUE } from './config';
+import { operationWorkflowId, scheduleId, type RunInput } from './operations';
+import { DataflowNameKey, DataflowOperationKey, DataflowTriggerKey } from './search-attributes';
 import { UserInputError } from './user-input-error';
 
 export type ScheduleSpecInput = { cron: string } | { every: string };

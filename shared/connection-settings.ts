@@ -1,5 +1,5 @@
-import type { Config } from '../shared/config';
-import { readTemporalSecurity, TemporalSecurityError, type TemporalSecurity } from '../shared/temporal-connection';
+import type { Config } from './config';
+import { readTemporalSecurity, TemporalSecurityError, type TemporalSecurity } from './temporal-connection';
 import { readStackFile } from '../stack/stack-file';
 import { UserInputError } from './user-input-error';
 

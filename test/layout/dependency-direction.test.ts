@@ -1,0 +1,38 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/**
+ * Dependencies point one way: workflows → activities → libraries; the CLI (`client/`) and the console sit on top.
+ * Nothing below them may import from them, or a change to a user-facing page could break a running worker.
+ */
+const root = path.resolve(__dirname, '..', '..');
+const lowerLayers = ['workflows', 'activities', 'worker', 'shared', 'stack', 'sandbox'];
+const upperLayers = ['client', 'console'];
+
+function sourceFiles(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return entry.name === 'node_modules' ? [] : sourceFiles(full);
+    return /\.(ts|tsx|js)$/.test(entry.name) ? [full] : [];
+  });
+}
+
+function importedPaths(file: string, text = fs.readFileSync(file, 'utf8')): string[] {
+  const specifiers = [...text.matchAll(/(?:from\s+|import\s*\(\s*|require\(\s*)'(\.[^']+)'/g)].map((m) => m[1]);
+  return specifiers.map((spec) => path.relative(root, path.resolve(path.dirname(file), spec)));
+}
+
+test.each(lowerLayers)('%s/ imports nothing from client/ or console/', (layer) => {
+  const wrongWay = sourceFiles(path.join(root, layer)).flatMap((file) =>
+    importedPaths(file)
+      .filter((target) => upperLayers.some((upper) => target === upper || target.startsWith(`${upper}${path.sep}`)))
+      .map((target) => `${path.relative(root, file)} → ${target}`),
+  );
+  expect(wrongWay).toEqual([]);
+});
+
+test('the check sees an import that points the wrong way', () => {
+  const file = path.join(root, 'activities', 'example.ts');
+  const text = "import { a } from '../client/dataflow-api';\nconst b = await import('../console/main');\n";
+  expect(importedPaths(file, text)).toEqual([path.join('client', 'dataflow-api'), path.join('console', 'main')]);
+});
