@@ -10,8 +10,8 @@ export const TRIGGERS = ['manual', 'schedule', 'retry'] as const;
 export type Trigger = (typeof TRIGGERS)[number];
 
 /**
- * Stable `type`s of the ApplicationFailures that cross Temporal. The non-retryable ones are named in
- * the workflows' retry policies; the CLI maps them to the words a user reads.
+ * Stable `type`s of the ApplicationFailures that cross Temporal; the CLI maps them to the words a user reads.
+ * Whether one is retryable is said by the error that carries it, not here.
  */
 export const FAILURE_TYPES = {
   DataflowNotFound: 'DataflowNotFound',
@@ -30,18 +30,6 @@ export const FAILURE_TYPES = {
 } as const;
 export type FailureType = (typeof FAILURE_TYPES)[keyof typeof FAILURE_TYPES];
 
-/** Failures that retrying cannot fix: the user has to change something first. */
-export const NON_RETRYABLE_FAILURES: FailureType[] = [
-  FAILURE_TYPES.DataflowNotFound,
-  FAILURE_TYPES.DataflowBusy,
-  FAILURE_TYPES.InvalidApiKey,
-  FAILURE_TYPES.MissingScope,
-  FAILURE_TYPES.BadRequest,
-  FAILURE_TYPES.NotFound,
-  FAILURE_TYPES.NothingToRollBack,
-  FAILURE_TYPES.InvalidSelection,
-  FAILURE_TYPES.DependentObjects,
-];
 
 export interface OperationInput {
   /** The dataflow's name, as saved (case-insensitive). Never the API key. */

@@ -1,6 +1,11 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { DataflowActivities } from '../activities/dataflow-activities';
-import { NON_RETRYABLE_FAILURES } from '../shared/operations';
+
+/*
+ * Whether a failure is worth retrying is declared once, by the error that describes it (its `retryable`), and
+ * travels as the ApplicationFailure's `nonRetryable` flag (activities/activity-failures.ts); the retry policies
+ * below name no types.
+ */
 
 /** Short control-plane steps: validation, discovery, version bookkeeping, locks. */
 export const controlActivities = proxyActivities<DataflowActivities>({
@@ -12,7 +17,6 @@ export const controlActivities = proxyActivities<DataflowActivities>({
     backoffCoefficient: 2,
     maximumInterval: '30s',
     maximumAttempts: 5,
-    nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
   },
 });
 
@@ -29,6 +33,5 @@ export const extractActivities = proxyActivities<DataflowActivities>({
     backoffCoefficient: 2,
     maximumInterval: '1 minute',
     maximumAttempts: 5,
-    nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
   },
 });

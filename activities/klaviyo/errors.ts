@@ -17,13 +17,6 @@ export const KLAVIYO_ERROR_TYPES = [
 ] as const;
 export type KlaviyoErrorType = (typeof KLAVIYO_ERROR_TYPES)[number];
 
-/** Types that retrying the same request cannot fix: name them in `nonRetryableErrorTypes`. */
-export const NON_RETRYABLE_KLAVIYO_ERROR_TYPES = [
-  'KlaviyoInvalidApiKey',
-  'KlaviyoMissingScope',
-  'KlaviyoBadRequest',
-  'KlaviyoNotFound',
-] as const satisfies readonly KlaviyoErrorType[];
 
 /** Where a failure happened; every field is safe to show (URLs of Klaviyo pages contain no secret). */
 export interface KlaviyoErrorContext {
