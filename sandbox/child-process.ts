@@ -3,7 +3,7 @@ import http from 'node:http';
 import readline from 'node:readline';
 import { z } from 'zod';
 import { projectRoot } from '../stack/project-root';
-import type { RequestLogEntry } from './server';
+import type { LatencyUpdate, RequestLogEntry } from './server';
 
 /**
  * The sandbox as a child process (`node --import tsx sandbox/main.ts`), driven through its admin API.
@@ -15,6 +15,8 @@ export interface SandboxProcess {
   readonly baseUrl: string;
   readonly keys: { full: string; readOnly: string; noProfiles: string };
   setRateLimits(settings: { enabled: boolean; scale?: number }): Promise<void>;
+  /** Replaces the latency model (`{}` = off): `{baseMs?, perKbMs?, jitter?, seed?}`. */
+  setLatency(settings: LatencyUpdate): Promise<void>;
   resetRequestLog(): Promise<void>;
   requestLog(): Promise<RequestLogEntry[]>;
   expectedCount(table: string): Promise<number>;
@@ -64,6 +66,9 @@ export async function startSandboxProcess(args: readonly string[]): Promise<Sand
     keys,
     async setRateLimits(settings) {
       await admin('PUT', 'rate-limits', settings);
+    },
+    async setLatency(settings) {
+      await admin('PUT', 'latency', settings);
     },
     async resetRequestLog() {
       await admin('POST', 'requests/reset');

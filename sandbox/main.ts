@@ -1,5 +1,6 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { nonNegativeInt, positiveNumber } from '../shared/number-options';
+import { parseDurationMs } from './http/latency';
 import { SIZE_KEYS, type SandboxSizes } from './sizes';
 import { startSandbox } from './server';
 
@@ -16,6 +17,20 @@ function flagOf(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
+function durationOption(value: string): number {
+  try {
+    return parseDurationMs(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+function nonNegativeNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number, 0 or more');
+  return n;
+}
+
 async function main(): Promise<void> {
   const program = new Command('sandbox')
     .description('Klaviyo sandbox: a local stand-in for the Klaviyo REST API (revision 2026-07-15)')
@@ -24,6 +39,9 @@ async function main(): Promise<void> {
     .option('--seed <seed>', 'data and key seed', nonNegativeInt, 1)
     .option('--no-rate-limits', 'turn rate limiting off')
     .option('--rate-scale <factor>', 'multiply every rate limit by this factor', positiveNumber, 1)
+    .option('--latency <duration>', 'median time of an empty answer, e.g. 300ms (off by default)', durationOption, 0)
+    .option('--latency-per-kb <duration>', 'time added per KB of answer, e.g. 0.5ms', durationOption, 0)
+    .option('--latency-jitter <sigma>', 'σ of the log-normal jitter around the median, e.g. 0.25', nonNegativeNumber, 0)
     .option('--hostile', 'add control characters, NUL and injection-looking strings to the data', false)
     .option('--start-time <iso>', 'sandbox clock before any advance', '2026-01-01T00:00:00Z')
     .option('--revisions-as-of <day>', 'the day revisions are judged on (deprecated, retired)', '2026-10-15');
@@ -40,6 +58,11 @@ async function main(): Promise<void> {
     seed: opts.seed as number,
     sizes,
     rateLimits: { enabled: opts.rateLimits as boolean, scale: opts.rateScale as number },
+    latency: {
+      baseMs: opts.latency as number,
+      perKbMs: opts.latencyPerKb as number,
+      jitter: opts.latencyJitter as number,
+    },
     hostile: opts.hostile as boolean,
     startTime: opts.startTime as string,
     revisionsAsOf: opts.revisionsAsOf as string,

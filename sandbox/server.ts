@@ -8,6 +8,7 @@ import { handleAdmin } from './http/admin-handler';
 import { handleApi } from './http/api-handler';
 import { ApiKeys, type KeyScopes } from './http/api-keys';
 import { FaultInjector, type FaultConfig } from './http/faults';
+import { LatencyModel, type LatencyConfig, type LatencyUpdate } from './http/latency';
 import { RateLimiter } from './http/rate-limiter';
 import { RequestLog, type RequestLogEntry } from './http/request-log';
 import { parseRevisionsAsOf } from './http/revisions';
@@ -15,6 +16,7 @@ import { resolveSizes, type SandboxSizes } from './sizes';
 
 export type { FaultConfig, FaultKind, FaultRule } from './http/faults';
 export type { RequestLogEntry } from './http/request-log';
+export type { LatencyConfig, LatencyUpdate } from './http/latency';
 export type { SandboxSizes } from './sizes';
 export type { AdvanceRequest, AdvanceResult } from './data/world-state';
 export type { DeleteResult } from './data/deletions';
@@ -31,6 +33,8 @@ export interface SandboxOptions {
   /** @default { enabled: true, scale: 1 } */
   rateLimits?: { enabled: boolean; scale?: number };
   faults?: FaultConfig;
+  /** How long answers take (http/latency.ts). @default none: answers as fast as the sandbox makes them */
+  latency?: LatencyUpdate;
   /** Adds control characters, NUL and injection-looking text to string values. @default false */
   hostile?: boolean;
   /** The sandbox clock before any `advance`, ISO 8601. @default '2026-01-01T00:00:00Z' */
@@ -52,6 +56,8 @@ export interface Sandbox {
   /** Replaces the fault configuration; `{}` = none. */
   setFaults(faults: FaultConfig): void;
   setRateLimits(r: { enabled: boolean; scale?: number }): void;
+  /** Replaces the latency model (`{}` = off). */
+  setLatency(latency: LatencyUpdate): void;
   /**
    * Moves the clock (one hour unless `hours` says otherwise), changes `changeProfiles` profiles (`updated` within the
    * new hour, `first_name`/`title`/`properties.sandbox_revision` change), appends `addEvents` events dated within the
@@ -100,6 +106,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const limiter = new RateLimiter(options.rateLimits ?? { enabled: true });
   const faults = new FaultInjector(dataset.seed);
   faults.set(options.faults ?? {});
+  const latency = new LatencyModel(dataset.seed);
+  latency.set(options.latency ?? {});
   const log = new RequestLog(options.requestLogCapacity ?? 10_000);
   const revisionsAsOf = parseRevisionsAsOf(options.revisionsAsOf);
   let baseUrl = '';
@@ -113,6 +121,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     keys: { ...keys.standard },
     setFaults: (config) => faults.set(config),
     setRateLimits: (settings) => limiter.set(settings),
+    setLatency: (settings) => latency.set(settings),
     advance: (request: AdvanceRequest) => dataset.state.advance(request),
     deleteRecords: (table, ids) => deleteRecords(dataset, table, ids),
     createKey: (scopes: KeyScopes) => keys.create(scopes),
@@ -141,9 +150,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     hostile: dataset.hostile,
     rateLimits: limiter.current,
     faults: faults.current,
+    latency: latency.current satisfies LatencyConfig,
     revisionsAsOf,
   });
-  const apiContext = { dataset, keys, limiter, faults, log, revisionsAsOf, baseUrl: () => baseUrl };
+  const apiContext = { dataset, keys, limiter, faults, latency, log, revisionsAsOf, baseUrl: () => baseUrl };
 
   const server = http.createServer((req, res) => {
     const handler = (req.url ?? '').startsWith('/__sandbox')

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { findTable } from '../../activities/klaviyo/catalog';
 import type { Sandbox } from '../server';
 import { faultConfigSchema } from './faults';
+import { latencyConfigSchema } from './latency';
 
 /**
  * The sandbox's own HTTP API under `/__sandbox/` (no Klaviyo auth), for tests that run it in another process:
@@ -10,6 +11,7 @@ import { faultConfigSchema } from './faults';
  * - `GET  /__sandbox/info`                    base URL, keys, clock, sizes, settings
  * - `GET|PUT /__sandbox/faults`               FaultConfig (PUT replaces; `{}` = none)
  * - `GET|PUT /__sandbox/rate-limits`          `{enabled, scale?}`
+ * - `GET|PUT /__sandbox/latency`              `{baseMs?, perKbMs?, jitter?, seed?}` (PUT replaces; `{}` = off)
  * - `POST /__sandbox/advance`                 `{changeProfiles?, addEvents?, backdatedEvents?, backdateWindowHours?,
  *                                              futureEvents?, futureHours?, hours?}`
  * - `POST /__sandbox/delete`                  `{table, ids}` → `{table, deleted}`: records leave every listing
@@ -76,6 +78,11 @@ export async function handleAdmin(ctx: AdminContext, req: IncomingMessage, res: 
       case 'PUT rate-limits':
         sandbox.setRateLimits(parse(rateLimitsSchema, await readJson(req)));
         return json(res, 200, ctx.info().rateLimits);
+      case 'GET latency':
+        return json(res, 200, ctx.info().latency);
+      case 'PUT latency':
+        sandbox.setLatency(parse(latencyConfigSchema, await readJson(req)));
+        return json(res, 200, ctx.info().latency);
       case 'POST advance':
         return json(res, 200, sandbox.advance(parse(advanceSchema, await readJson(req))));
       case 'POST delete': {

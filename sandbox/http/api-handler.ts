@@ -8,6 +8,7 @@ import { ApiError, methodNotAllowed, notFound, permissionDenied, serverFault } f
 import type { ApiKeys } from './api-keys';
 import { buildEnvelope, buildObjectDocument } from './envelope';
 import type { FaultDecision, FaultInjector } from './faults';
+import type { LatencyModel } from './latency';
 import { parseListRequest } from './list-request';
 import { matchObjectRoute, objectRequestTable, RECIPIENT_ESTIMATION_TYPE, type ObjectRoute } from './object-routes';
 import type { RateLimiter, Limits } from './rate-limiter';
@@ -22,6 +23,8 @@ export interface ApiContext {
   keys: ApiKeys;
   limiter: RateLimiter;
   faults: FaultInjector;
+  /** Holds every answer back as the internet would (off unless set). */
+  latency?: LatencyModel;
   log: RequestLog;
   /** The day the `revision` header is judged on (YYYY-MM-DD): which revisions are deprecated or retired. */
   revisionsAsOf: string;
@@ -74,7 +77,9 @@ export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: Serv
   }
 
   const fault = outcome.fault;
-  if (fault && fault.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+  // The modelled network time, then an injected `slow` fault's, before anything is sent.
+  const delayMs = (ctx.latency?.delayFor(outcome.body.length) ?? 0) + (fault?.delayMs ?? 0);
+  if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
   const action = fault?.action.kind ?? 'none';
   const faultName = action !== 'none' ? action : fault && fault.delayMs > 0 ? 'slow' : null;
   const entry = {

@@ -1,0 +1,77 @@
+import { performance } from 'node:perf_hooks';
+import { LatencyModel, parseDurationMs } from '../../sandbox/http/latency';
+import { startSandbox, type Sandbox } from '../../sandbox/server';
+import { get } from './http-helpers';
+
+describe('the latency model', () => {
+  test('is off by default and costs base + per-KB without jitter', () => {
+    const model = new LatencyModel(1);
+    expect(model.delayFor(1_000_000)).toBe(0);
+    model.set({ baseMs: 300, perKbMs: 0.5 });
+    expect(model.delayFor(0)).toBe(300);
+    expect(model.delayFor(2048)).toBe(301);
+  });
+
+  test('jitter is seeded, centred on the model (median) and spread by sigma', () => {
+    const draws = (seed: number) => {
+      const model = new LatencyModel(seed);
+      model.set({ baseMs: 300, jitter: 0.25 });
+      return Array.from({ length: 2001 }, () => model.delayFor(0));
+    };
+    expect(draws(7)).toEqual(draws(7));
+    expect(draws(7)).not.toEqual(draws(8));
+    const sorted = [...draws(7)].sort((a, b) => a - b);
+    const median = sorted[1000];
+    expect(median).toBeGreaterThan(285);
+    expect(median).toBeLessThan(315);
+    // About 68% of log-normal draws fall within e^±σ of the median.
+    const within = sorted.filter((d) => d > 300 * Math.exp(-0.25) && d < 300 * Math.exp(0.25)).length / sorted.length;
+    expect(within).toBeGreaterThan(0.63);
+    expect(within).toBeLessThan(0.73);
+  });
+
+  test('durations read as a command line writes them', () => {
+    expect(parseDurationMs('300ms')).toBe(300);
+    expect(parseDurationMs('1.5s')).toBe(1500);
+    expect(parseDurationMs('250')).toBe(250);
+    expect(() => parseDurationMs('fast')).toThrow(/300ms/);
+  });
+});
+
+describe('a sandbox with latency', () => {
+  let sandbox: Sandbox;
+  beforeAll(async () => {
+    sandbox = await startSandbox({ seed: 3, sizes: { profiles: 50, events: 50 }, rateLimits: { enabled: false } });
+  });
+  afterAll(() => sandbox.close());
+
+  const timed = async (path: string) => {
+    const started = performance.now();
+    const answer = await get(sandbox, path);
+    expect(answer.status).toBe(200);
+    return performance.now() - started;
+  };
+
+  test('holds answers back once set live through the admin API, and no longer once set to {}', async () => {
+    expect(await timed('/api/profiles')).toBeLessThan(150);
+    const put = await fetch(`${sandbox.baseUrl}/__sandbox/latency`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ baseMs: 200 }),
+    });
+    expect(await put.json()).toEqual({ baseMs: 200, perKbMs: 0, jitter: 0 });
+    expect(await timed('/api/profiles')).toBeGreaterThanOrEqual(195);
+    sandbox.setLatency({});
+    expect(await timed('/api/profiles')).toBeLessThan(150);
+  });
+
+  test('refuses settings it cannot use, in words', async () => {
+    const put = await fetch(`${sandbox.baseUrl}/__sandbox/latency`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ baseMs: -5 }),
+    });
+    expect(put.status).toBe(400);
+    expect(((await put.json()) as { error: string }).error).toMatch(/baseMs/);
+  });
+});
