@@ -1,11 +1,13 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { startBenchStack } from './bench-stack';
+import { formatCopyPath, measureCopyPath } from './copy-path';
 import { runEndToEnd } from './end-to-end';
 import { runLimits } from './limits-run';
 import { formatEndToEnd, formatLimits } from './report';
 
 /**
- * `npm run bench -- [--profiles N] [--events M] [--limits-seconds S] [--skip-limits] [--skip-end-to-end]`
+ * `npm run bench -- [--profiles N] [--events M] [--limits-seconds S] [--skip-limits] [--skip-end-to-end]
+ *  [--copy-path-rows N] [--skip-copy-path]`
  *
  * Starts its own Temporal dev server, a scratch database (on DATABASE_URL's server, else an embedded
  * Postgres), the sandbox and the worker as child processes; prints the figures on stdout, progress on stderr.
@@ -26,6 +28,8 @@ async function main(): Promise<void> {
     .option('--seed <n>', 'sandbox seed', positiveInt, 7)
     .option('--skip-limits', 'leave out the run under rate limits', false)
     .option('--skip-end-to-end', 'leave out the end-to-end run and its floors', false)
+    .option('--copy-path-rows <n>', 'event rows of the load-path measurement', positiveInt, 100_000)
+    .option('--skip-copy-path', 'leave out the load path against a bare COPY', false)
     .option('--worker-cpu-prof <dir>', 'profile the end-to-end worker (node --cpu-prof) into this directory')
     .option('--database-url <url>', 'Postgres server for a scratch database (default: DATABASE_URL, else embedded)')
     .parse()
@@ -36,6 +40,8 @@ async function main(): Promise<void> {
       seed: number;
       skipLimits: boolean;
       skipEndToEnd: boolean;
+      copyPathRows: number;
+      skipCopyPath: boolean;
       databaseUrl?: string;
       workerCpuProf?: string;
     }>();
@@ -46,6 +52,10 @@ async function main(): Promise<void> {
     if (!options.skipEndToEnd) {
       const figures = await runEndToEnd(stack, options);
       sections.push(formatEndToEnd(figures, options));
+    }
+    if (!options.skipCopyPath) {
+      console.error(`bench: the load path against a bare COPY, ${options.copyPathRows} rows…`);
+      sections.push(formatCopyPath(await measureCopyPath(stack.databaseUrl, options.copyPathRows)));
     }
     if (!options.skipLimits) {
       const figures = await runLimits(stack, { seconds: options.limitsSeconds, seed: options.seed });
