@@ -5,6 +5,7 @@ import { getCheckpoint, saveCheckpoint } from './control-plane/extract-checkpoin
 import { withTransaction } from './control-plane/postgres';
 import type { DataflowTable } from './control-plane/table-selection';
 import { recordTableRead } from './control-plane/versions';
+import { readSliced, readsInSlices } from './extract-slices';
 import { incrementalFilter, supportsIncremental, type IncrementalPlan } from './incremental-cursor';
 import { klaviyoFilter } from './klaviyo/query';
 import { loadLiveKeys } from './sweep-deletions';
@@ -112,6 +113,30 @@ export async function extractTable(input: ExtractInput): Promise<TableSummary> {
   for (const part of parts) {
     const key = { dataflowId: input.dataflowId, version: input.version, table: table.name, part: part.part };
     const checkpoint = await getCheckpoint(input.pool, key);
+    // A table with a creation time to range over is read as parallel slices (extract-slices.ts), unless an attempt
+    // from before slicing left a whole-table checkpoint to finish.
+    if (part.part === '' && !part.filter && !checkpoint && readsInSlices(table)) {
+      const sliced = await readSliced({
+        pool: input.pool,
+        client: input.client,
+        dataflowId: input.dataflowId,
+        version: input.version,
+        table,
+        target,
+        mapRow,
+        fields,
+        filter,
+        incremental: incremental !== undefined,
+        signal: input.signal,
+        onProgress: (p) =>
+          input.onProgress?.({ table: table.name, part: '', rows: p.rows, pages: p.pages, nextUrl: p.nextUrl }),
+      });
+      summary.rows += sliced.rows;
+      summary.pages += sliced.pages;
+      summary.bytes += sliced.bytes;
+      if (sliced.readState) started(sliced.readState);
+      continue;
+    }
     let rows = checkpoint?.rows ?? 0;
     let pages = checkpoint?.pages ?? 0;
     let state = partState(checkpoint?.state);

@@ -61,6 +61,12 @@ const tableSchema = z.object({
    * archived campaigns and flows. A complete read takes one more pass per part with that filter.
    */
   hiddenUnlessFiltered: z.object({ field: z.string(), value: z.boolean() }).nullable().default(null),
+  /**
+   * A creation time the listing can be both filtered and sorted by, so the table can be read as several time
+   * ranges at once (extract-slices.ts). It must never change once set: a row whose value moved mid-read could
+   * leave one range for another. null: read on one cursor.
+   */
+  slice: z.object({ field: z.string() }).nullable().default(null),
   tier: z.enum(['XS', 'S', 'M', 'L', 'XL']),
   /** Slower tiers some parameters move a call to (e.g. profiles with predictive_analytics). */
   tierVariants: z.array(z.object({ when: z.string(), burst: z.number(), steady: z.number() })),

@@ -474,6 +474,15 @@ export class KlaviyoClient {
     return Number.isNaN(ms) ? undefined : new Date(ms);
   }
 
+  /**
+   * Requests per second Klaviyo allows reads like `query` at steady state, scaled as this client's budget is:
+   * what a reader can plan its concurrency on, whether or not the client-side budget is enabled.
+   */
+  steadyRate(query: TableQuery): number {
+    const limits = tableRateLimits(query.table, new URL(this.pageUrl(query)).searchParams);
+    return (limits.steady * this.#settings.rateLimitScale) / 60;
+  }
+
   /** Closes idle keep-alive connections. The client must not be used afterwards. */
   close(): void {
     this.#agents.http.destroy();

@@ -1,0 +1,364 @@
+import { setMaxListeners } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import type pg from 'pg';
+import type { CatalogTable } from './klaviyo/catalog';
+import type { KlaviyoClient, KlaviyoPage } from './klaviyo/klaviyo-client';
+import { listCheckpoints, saveCheckpoint } from './control-plane/extract-checkpoints';
+import { withTransaction } from './control-plane/postgres';
+import {
+  isSlicePart,
+  sliceFilters,
+  sliceField,
+  slicePart,
+  sliceTarget,
+  sliceValue,
+  splitRemainder,
+  type SliceRange,
+} from './slices';
+import { encodeRows, loadEncoded, type CopyTarget } from './warehouse/copy-loader';
+import type { RowMapper } from './warehouse/row-mapping';
+
+/**
+ * A table read as several slices at once (slices.ts): over the internet one cursor has one request in flight, so
+ * one chain of `links.next` cannot fill a rate tier; N chains over disjoint time ranges can. Each slice has its own
+ * cursor chain and checkpoint (part `slice:<start>`), and all load into the same staged table.
+ *
+ * A read starts as one slice over everything, sorted by the slice field. When fewer slices run than the tier can
+ * feed (its steady rate, shared by the sliced reads of that tier in this process, times the time a page takes; and
+ * what memory allows), the slice with the most rows left is split at its next page: the rows of that page dated
+ * before its last row's second are kept, the slice ends there, and the rest of its range (from that second on) is
+ * cut into new slices, all in the transaction that writes the page. A dense slice is split again as others finish.
+ * Each slice writes every {@link SLICE_BATCH_PAGES} pages and waits for the write, so a crash re-reads at most that
+ * batch plus the pages read ahead: two checkpoint intervals.
+ */
+
+/** Pages per checkpoint of a slice. */
+export const SLICE_BATCH_PAGES = 2;
+const SLICE_BATCH_ROWS = 5_000;
+/** Pages a slice holds at most: two read ahead, the batch, the page being handled. */
+const PAGES_HELD_PER_SLICE = 5;
+/** Write transactions of one table at a time (the worker's pool has 12 connections for four tables and the rest). */
+const WRITES_AT_ONCE = 2;
+
+export interface SliceSettings {
+  /** Memory the slices of one table may hold in pages. @default 128 MB (`DATAFLOW_SLICE_MEMORY_MB`) */
+  memoryBytes: number;
+  /** @default 32 (`DATAFLOW_MAX_SLICES`); 1 reads on one cursor */
+  maxSlices: number;
+}
+
+export function readSliceSettings(env: NodeJS.ProcessEnv = process.env): SliceSettings {
+  const number = (name: string, fallback: number) => {
+    const text = env[name]?.trim();
+    if (!text) return fallback;
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < 1)
+      throw new Error(`${name} must be a whole number, 1 or more, not "${text}".`);
+    return value;
+  };
+  return {
+    memoryBytes: number('DATAFLOW_SLICE_MEMORY_MB', 128) * 1024 * 1024,
+    maxSlices: number('DATAFLOW_MAX_SLICES', 32),
+  };
+}
+
+/** When the read started, on Klaviyo's clock and ours (kept in every slice's checkpoint). */
+export interface ReadState {
+  readStartedAt: string;
+  startedAt: string;
+}
+
+export interface SlicedReadInput {
+  pool: pg.Pool;
+  client: KlaviyoClient;
+  dataflowId: string;
+  version: number;
+  table: CatalogTable;
+  target: CopyTarget;
+  mapRow: Record<KlaviyoPage['strings'], RowMapper>;
+  fields: readonly string[] | undefined;
+  /** The incremental filter, ANDed with each slice's range. */
+  filter?: string;
+  incremental: boolean;
+  settings?: SliceSettings;
+  signal?: AbortSignal;
+  onProgress?: (progress: { rows: number; pages: number; nextUrl: string | null; slices: number }) => void;
+}
+
+export interface SlicedReadResult {
+  rows: number;
+  pages: number;
+  bytes: number;
+  /** The most slices that ran at once. */
+  slices: number;
+  readState?: ReadState;
+}
+
+interface Slice {
+  range: SliceRange;
+  part: string;
+  rows: number;
+  pages: number;
+  nextUrl: string | null;
+  done: boolean;
+  /** The first and latest slice values read in this attempt. */
+  first: number | null;
+  position: number | null;
+  rowsSeen: number;
+}
+
+/** Sliced reads running in this process, per account and tier: they share its budget. */
+const running = new Map<string, number>();
+
+/** Whether `extractTable` reads a table in slices. */
+export function readsInSlices(table: CatalogTable): boolean {
+  return sliceField(table) !== null;
+}
+
+export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResult> {
+  const { table, client, pool } = input;
+  const field = sliceField(table);
+  if (!field) throw new Error(`The table "${table.name}" cannot be read in slices.`);
+  const settings = input.settings ?? readSliceSettings();
+  const fields = input.fields && !input.fields.includes(field) ? [...input.fields, field] : input.fields;
+  const key = (part: string) => ({ dataflowId: input.dataflowId, version: input.version, table: table.name, part });
+  const baseFilters = input.filter ? [input.filter] : [];
+
+  const saved = (await listCheckpoints(pool, key(''))).filter((c) => isSlicePart(c.part));
+  let readState: ReadState | undefined;
+  const all: Slice[] = [];
+  for (const c of saved) {
+    const state = c.state as Partial<ReadState> & { slice?: SliceRange };
+    if (!state?.slice) throw new Error(`The checkpoint ${c.part} of ${table.name} has no range; discard the run.`);
+    if (typeof state.readStartedAt === 'string' && typeof state.startedAt === 'string') {
+      if (!readState || state.readStartedAt < readState.readStartedAt) {
+        readState = { readStartedAt: state.readStartedAt, startedAt: state.startedAt };
+      }
+    }
+    all.push(newSlice(state.slice, c));
+  }
+  if (all.length === 0) all.push(newSlice({ start: null, end: null }));
+  const queue = all.filter((s) => !s.done);
+
+  const shareKey = `${client.accountKey}|${table.tier}`;
+  running.set(shareKey, (running.get(shareKey) ?? 0) + 1);
+  const stop = new AbortController();
+  const signal = input.signal ? AbortSignal.any([input.signal, stop.signal]) : stop.signal;
+  // Every slice's read listens to it.
+  setMaxListeners(0, signal);
+  const requestsPerSecond = client.steadyRate({ table, fields, sort: field });
+  let pageSeconds: number | undefined;
+  let pageBytes: number | undefined;
+  let bytes = 0;
+  let splitting = false;
+  let upTo: Promise<number | null> | undefined;
+  let mostAtOnce = 0;
+  let writesActive = 0;
+  const writeWaiters: (() => void)[] = [];
+  const active = new Set<Slice>();
+
+  const target = () =>
+    pageSeconds === undefined || pageBytes === undefined
+      ? 1
+      : sliceTarget({
+          requestsPerSecond,
+          share: running.get(shareKey) ?? 1,
+          pageSeconds,
+          memoryBytes: settings.memoryBytes,
+          bytesPerSlice: pageBytes * PAGES_HELD_PER_SLICE,
+          max: settings.maxSlices,
+        });
+  const totals = () => ({
+    rows: all.reduce((n, s) => n + s.rows, 0),
+    pages: all.reduce((n, s) => n + s.pages, 0),
+  });
+  /** The last second of data when the read began to split (one request, sorted descending). */
+  const lastSecond = () =>
+    (upTo ??= client
+      .firstPage({ table, fields: [field], filter: baseFilters, sort: `-${field}`, pageSize: 1 }, signal)
+      .then((page) => sliceValue(page.data[0]?.attributes, field)));
+  const remaining = (s: Slice, end: number | null): number => {
+    const start = s.range.start ?? s.first;
+    if (s.position === null || start === null || s.rowsSeen === 0) return 0;
+    const stop = s.range.end ?? end ?? s.position + 1;
+    return (s.rowsSeen * Math.max(0, stop - s.position)) / Math.max(1, s.position - start);
+  };
+  /** How many pieces to cut the rest of `slice` into at this page; 0 for none. */
+  const piecesFor = async (slice: Slice, pageRows: number): Promise<number> => {
+    const wanted = target() - active.size - queue.length;
+    if (wanted <= 0 || splitting) return 0;
+    const end = slice.range.end === null ? await lastSecond() : null;
+    const mine = remaining(slice, end);
+    for (const other of active) if (other !== slice && remaining(other, end) > mine) return 0;
+    const byRows = Math.floor(mine / Math.max(1, pageRows * SLICE_BATCH_PAGES));
+    const pieces = Math.min(wanted + 1, byRows);
+    return pieces >= 2 ? pieces : 0;
+  };
+  const writing = async <T>(fn: () => Promise<T>): Promise<T> => {
+    while (writesActive >= WRITES_AT_ONCE) await new Promise<void>((resolve) => writeWaiters.push(resolve));
+    writesActive++;
+    try {
+      return await fn();
+    } finally {
+      writesActive--;
+      writeWaiters.shift()?.();
+    }
+  };
+
+  const runSlice = async (slice: Slice): Promise<void> => {
+    let batch: Buffer[] = [];
+    let batchRows = 0;
+    let batchPages = 0;
+    let previous = performance.now();
+    const pages = client.pages({
+      table,
+      fields,
+      filter: [...baseFilters, ...sliceFilters(table, slice.range)],
+      sort: field,
+      startUrl: slice.nextUrl ?? undefined,
+      signal,
+      byteStrings: true,
+    });
+    for await (const page of pages) {
+      const now = performance.now();
+      const took = (now - previous) / 1000;
+      pageSeconds = pageSeconds === undefined ? took : pageSeconds * 0.9 + took * 0.1;
+      pageBytes = pageBytes === undefined ? page.bytes : pageBytes * 0.9 + page.bytes * 0.1;
+      bytes += page.bytes;
+      if (!readState) {
+        const at = new Date();
+        readState = { readStartedAt: (client.serverTime() ?? at).toISOString(), startedAt: at.toISOString() };
+      }
+      const values = page.data.map((r) => sliceValue(r.attributes, field));
+      const sorted = values.every((v, i) => i === 0 || v === null || (values[i - 1] ?? -Infinity) <= v);
+      const last = values.at(-1) ?? null;
+      slice.first ??= values.find((v) => v !== null) ?? null;
+      if (last !== null) slice.position = last;
+      slice.rowsSeen += page.data.length;
+
+      let keep = page.data;
+      let pieces: SliceRange[] = [];
+      const first = values[0] ?? null;
+      if (page.nextUrl && sorted && last !== null && first !== null && first < last && !splitting) {
+        const count = await piecesFor(slice, page.data.length);
+        if (count >= 2 && (slice.range.start === null || last > slice.range.start)) {
+          pieces = splitRemainder(slice.range, last, count, ((await lastSecond()) ?? last) + 1);
+          if (pieces.length >= 2) keep = page.data.filter((_, i) => values[i] === null || (values[i] as number) < last);
+        }
+      }
+      if (keep.length > 0) {
+        const map = input.mapRow[page.strings];
+        batch.push(
+          encodeRows(
+            input.target,
+            keep.map((r) => map(r, {})),
+            page.strings,
+          ),
+        );
+        batchRows += keep.length;
+      }
+      batchPages++;
+      const ends = page.nextUrl === null || pieces.length > 0;
+      if (!ends && batchRows < SLICE_BATCH_ROWS && batchPages < SLICE_BATCH_PAGES) {
+        previous = performance.now();
+        continue;
+      }
+      if (pieces.length > 0) splitting = true;
+      const range = pieces.length > 0 ? { start: slice.range.start, end: last } : slice.range;
+      const born = pieces.map((r) => newSlice(r));
+      const [chunks, rows, loaded] = [batch, batchRows, batchPages];
+      batch = [];
+      batchRows = 0;
+      batchPages = 0;
+      try {
+        await writing(() =>
+          withTransaction(pool, async (db) => {
+            await db.query('SET LOCAL synchronous_commit = off');
+            await loadEncoded(
+              db,
+              input.target,
+              { chunks, rows },
+              { onDuplicate: input.incremental ? 'replace' : 'fail' },
+            );
+            await saveCheckpoint(db, {
+              ...key(slice.part),
+              nextUrl: ends ? null : page.nextUrl,
+              rows: slice.rows + rows,
+              pages: slice.pages + loaded,
+              done: ends,
+              state: { ...readState, slice: range },
+            });
+            for (const piece of born) {
+              await saveCheckpoint(db, {
+                ...key(piece.part),
+                nextUrl: null,
+                rows: 0,
+                pages: 0,
+                done: false,
+                state: { ...readState, slice: piece.range },
+              });
+            }
+          }),
+        );
+      } finally {
+        if (pieces.length > 0) splitting = false;
+      }
+      slice.rows += rows;
+      slice.pages += loaded;
+      slice.nextUrl = ends ? null : page.nextUrl;
+      slice.range = range;
+      slice.done = ends;
+      all.push(...born);
+      queue.push(...born);
+      input.onProgress?.({ ...totals(), nextUrl: slice.nextUrl, slices: active.size + queue.length });
+      // Leaving the loop cancels what was read ahead past the new end.
+      if (ends) break;
+      previous = performance.now();
+    }
+  };
+
+  const runs = new Map<Slice, Promise<void>>();
+  try {
+    while (queue.length > 0 || runs.size > 0) {
+      while (queue.length > 0 && (runs.size === 0 || runs.size < target())) {
+        const slice = queue.shift() as Slice;
+        active.add(slice);
+        runs.set(
+          slice,
+          runSlice(slice).finally(() => {
+            active.delete(slice);
+            runs.delete(slice);
+          }),
+        );
+        mostAtOnce = Math.max(mostAtOnce, runs.size);
+      }
+      await Promise.race(runs.values());
+    }
+  } catch (err) {
+    stop.abort(err);
+    await Promise.allSettled(runs.values());
+    throw err;
+  } finally {
+    const left = (running.get(shareKey) ?? 1) - 1;
+    if (left > 0) running.set(shareKey, left);
+    else running.delete(shareKey);
+  }
+  return { ...totals(), bytes, slices: mostAtOnce, readState };
+}
+
+function newSlice(
+  range: SliceRange,
+  saved?: { rows: number; pages: number; nextUrl: string | null; done: boolean },
+): Slice {
+  return {
+    range,
+    part: slicePart(range),
+    rows: saved?.rows ?? 0,
+    pages: saved?.pages ?? 0,
+    nextUrl: saved?.nextUrl ?? null,
+    done: saved?.done ?? false,
+    first: null,
+    position: null,
+    rowsSeen: 0,
+  };
+}
