@@ -60,9 +60,17 @@ export function memoryClient(resources: KlaviyoResource[]): KlaviyoClient {
   return {
     async *pages(): AsyncGenerator<KlaviyoPage> {
       for (let page = 0; page < resources.length; page += PAGE_ROWS) {
-        const next = page + PAGE_ROWS < resources.length ? `https://sandbox.test/events?page=${page + PAGE_ROWS}` : null;
+        const next =
+          page + PAGE_ROWS < resources.length ? `https://sandbox.test/events?page=${page + PAGE_ROWS}` : null;
         await new Promise(setImmediate);
-        yield { data: resources.slice(page, page + PAGE_ROWS), included: [], url: '', nextUrl: next, bytes: 0, strings: 'text' };
+        yield {
+          data: resources.slice(page, page + PAGE_ROWS),
+          included: [],
+          url: '',
+          nextUrl: next,
+          bytes: 0,
+          strings: 'text',
+        };
       }
     },
     // No answer, so no Klaviyo clock: extraction falls back to its own.
@@ -101,7 +109,13 @@ export async function prepareCopyPath(pool: pg.Pool, databaseUrl: string, schema
     tables: [],
   });
   for (const runId of ['r1', 'r2']) {
-    const { version } = await allocateVersion(pool, { dataflowId, workflowId: 'wf', runId, trigger: 'manual', tables: [] });
+    const { version } = await allocateVersion(pool, {
+      dataflowId,
+      workflowId: 'wf',
+      runId,
+      trigger: 'manual',
+      tables: [],
+    });
     await createVersionTables(pool, { dataflowId, schema, version, tables: [EVENTS] });
   }
   return {

@@ -61,7 +61,9 @@ describe('a run with a key Klaviyo rejects', () => {
   test('ends Failed at once: no timer and no retried activity in its history', async () => {
     const row = await historyRow(NAME, failed.runId);
     expect(row.status).toBe('FAILED');
-    const history = await (await engine.temporal.client()).workflow
+    const history = await (
+      await engine.temporal.client()
+    ).workflow
       .getHandle(failed.workflowId, failed.runId)
       .fetchHistory();
     expect((history.events ?? []).filter((e) => e.timerStartedEventAttributes)).toEqual([]);

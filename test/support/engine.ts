@@ -2,11 +2,12 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type WorkflowBundle } from '@temporalio/worker';
 import { DataflowApi } from '../../client/dataflow-api';
 import { readConfig } from '../../shared/config';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../sandbox/server';
 import { startWorker, type RunningWorker } from '../../worker/create-worker';
+import { workflowBundlePath } from '../../worker/workflow-bundle';
 import { createTestDatabase, type TestDatabase } from './database';
 import { startTestTemporal, type TestTemporal } from './temporal';
 
@@ -27,7 +28,7 @@ export interface TestEngine {
   stop(): Promise<void>;
 }
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+let bundle: Promise<WorkflowBundle> | undefined;
 let runtimeInstalled = false;
 
 /**
@@ -53,14 +54,31 @@ function quietRuntime(): void {
   }
 }
 
-/** Webpack runs once per test process: every worker of the file shares the bundle. */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
+/**
+ * Where the tests keep the workflow bundle: built once per version of the workflow sources (the worker's own cache,
+ * worker/workflow-bundle.ts, keyed by their hash), then shared by every test file and every worker process they
+ * spawn. Webpack cost seconds per test file before.
+ */
+const BUNDLE_CACHE_DIR = path.resolve(__dirname, '../../node_modules/.cache/dataflows-tests');
+
+/** The cached bundle's file, built if missing. */
+export function cachedWorkflowBundlePath(): string {
+  return workflowBundlePath({ dataDir: BUNDLE_CACHE_DIR });
+}
+
+/** The workflow bundle every in-process worker of the test process runs. */
+export function workflowBundle(): Promise<WorkflowBundle> {
+  bundle ??= Promise.resolve().then(() => ({ code: fs.readFileSync(cachedWorkflowBundlePath(), 'utf8') }));
   return bundle;
 }
 
-const noop = () => undefined;
-const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };
+/** Puts the cached bundle where a worker process of `dataDir` looks first, so it does not bundle again. */
+function seedWorkflowBundle(dataDir: string): void {
+  const cached = cachedWorkflowBundlePath();
+  const dir = path.join(dataDir, 'workflow-bundles');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.copyFileSync(cached, path.join(dir, path.basename(cached)));
+}
 
 export interface TestEngineOptions {
   sandbox?: SandboxOptions;
@@ -73,6 +91,7 @@ export interface TestEngineOptions {
 export async function startTestEngine(options: TestEngineOptions = {}): Promise<TestEngine> {
   quietRuntime();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dataflows-engine-'));
+  seedWorkflowBundle(dataDir);
   const rateLimitsOn = options.sandbox?.rateLimits?.enabled ?? false;
   const env: NodeJS.ProcessEnv = {
     ...process.env,

@@ -1,6 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { bundleWorkflowCode, Worker, type ReplayResult, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  Worker,
+  type ReplayResult,
+  type WorkflowBundleOption,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { workflowBundle } from '../support/engine';
 import { readHistory } from '../histories/history-files';
 
@@ -39,7 +45,7 @@ function recorded(): Recorded[] {
     });
 }
 
-async function replay(bundle: WorkflowBundleWithSourceMap, histories: Recorded[]): Promise<Map<string, ReplayResult>> {
+async function replay(bundle: WorkflowBundleOption, histories: Recorded[]): Promise<Map<string, ReplayResult>> {
   const results = new Map<string, ReplayResult>();
   const byId = new Map(histories.map((h) => [h.workflowId, h.file]));
   for await (const result of Worker.runReplayHistories(
