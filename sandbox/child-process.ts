@@ -14,7 +14,13 @@ export interface SandboxProcess {
   readonly pid: number;
   readonly baseUrl: string;
   readonly keys: { full: string; readOnly: string; noProfiles: string };
-  setRateLimits(settings: { enabled: boolean; scale?: number }): Promise<void>;
+  /** `reportsPerDay` and `reportDaySeconds` set the Reporting API's daily quota (see http/admin-handler.ts). */
+  setRateLimits(settings: {
+    enabled: boolean;
+    scale?: number;
+    reportsPerDay?: number;
+    reportDaySeconds?: number;
+  }): Promise<void>;
   /** Replaces the latency model (`{}` = off): `{baseMs?, perKbMs?, jitter?, seed?}`. */
   setLatency(settings: LatencyUpdate): Promise<void>;
   resetRequestLog(): Promise<void>;

@@ -10,6 +10,7 @@ import { ApiKeys, type KeyScopes } from './http/api-keys';
 import { FaultInjector, type FaultConfig } from './http/faults';
 import { LatencyModel, type LatencyConfig, type LatencyUpdate } from './http/latency';
 import { RateLimiter } from './http/rate-limiter';
+import { ReportQuota, type ReportQuotaSettings } from './http/report-quota';
 import { RequestLog, type RequestLogEntry } from './http/request-log';
 import { parseRevisionsAsOf } from './http/revisions';
 import { resolveSizes, type SandboxSizes } from './sizes';
@@ -30,8 +31,11 @@ export interface SandboxOptions {
   /** Same seed, same data and keys. @default 1 */
   seed?: number;
   sizes?: Partial<SandboxSizes>;
-  /** @default { enabled: true, scale: 1 } */
-  rateLimits?: { enabled: boolean; scale?: number };
+  /**
+   * `reportsPerDay` and `reportDaySeconds` set the Reporting API's daily quota, counted even when `enabled` is false.
+   * @default { enabled: true, scale: 1, reportsPerDay: 225, reportDaySeconds: 86400 }
+   */
+  rateLimits?: RateLimitOptions;
   faults?: FaultConfig;
   /** How long answers take (http/latency.ts). @default none: answers as fast as the sandbox makes them */
   latency?: LatencyUpdate;
@@ -48,6 +52,11 @@ export interface SandboxOptions {
   revisionsAsOf?: string;
 }
 
+export interface RateLimitOptions extends ReportQuotaSettings {
+  enabled: boolean;
+  scale?: number;
+}
+
 export interface Sandbox {
   /** e.g. `http://127.0.0.1:40123`, no trailing slash. */
   baseUrl: string;
@@ -55,7 +64,8 @@ export interface Sandbox {
   keys: { full: string; readOnly: string; noProfiles: string };
   /** Replaces the fault configuration; `{}` = none. */
   setFaults(faults: FaultConfig): void;
-  setRateLimits(r: { enabled: boolean; scale?: number }): void;
+  /** Replaces the rate limits and the report quota's settings (requests it already counted stay counted). */
+  setRateLimits(r: RateLimitOptions): void;
   /** Replaces the latency model (`{}` = off). */
   setLatency(latency: LatencyUpdate): void;
   /**
@@ -104,6 +114,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const dataset = new Dataset({ seed, sizes, hostile: options.hostile ?? false, startSec: Math.floor(startSec) });
   const keys = new ApiKeys(dataset.seed);
   const limiter = new RateLimiter(options.rateLimits ?? { enabled: true });
+  const reportQuota = new ReportQuota(options.rateLimits ?? {}, () => dataset.state.clockSec - dataset.state.startSec);
   const faults = new FaultInjector(dataset.seed);
   faults.set(options.faults ?? {});
   const latency = new LatencyModel(dataset.seed);
@@ -120,7 +131,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     baseUrl: '',
     keys: { ...keys.standard },
     setFaults: (config) => faults.set(config),
-    setRateLimits: (settings) => limiter.set(settings),
+    setRateLimits: (settings) => {
+      reportQuota.set(settings);
+      limiter.set(settings);
+    },
     setLatency: (settings) => latency.set(settings),
     advance: (request: AdvanceRequest) => dataset.state.advance(request),
     deleteRecords: (table, ids) => deleteRecords(dataset, table, ids),
@@ -148,12 +162,23 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     clock: sandbox.clock(),
     sizes,
     hostile: dataset.hostile,
-    rateLimits: limiter.current,
+    rateLimits: { ...limiter.current, ...reportQuota.current },
+    reportQuota: reportQuota.status(),
     faults: faults.current,
     latency: latency.current satisfies LatencyConfig,
     revisionsAsOf,
   });
-  const apiContext = { dataset, keys, limiter, faults, latency, log, revisionsAsOf, baseUrl: () => baseUrl };
+  const apiContext = {
+    dataset,
+    keys,
+    limiter,
+    faults,
+    latency,
+    log,
+    reportQuota,
+    revisionsAsOf,
+    baseUrl: () => baseUrl,
+  };
 
   const server = http.createServer((req, res) => {
     const handler = (req.url ?? '').startsWith('/__sandbox')

@@ -20,6 +20,9 @@ const TOPICS = [
   'event:klaviyo.unsubscribed_from_list',
 ] as const;
 
+/** The account's timezone: report time frames and series buckets follow its days. */
+export const ACCOUNT_TIMEZONE = 'America/New_York';
+
 /** The account itself, tracking settings, webhooks (+ topics), data sources and custom objects (+ records). */
 export class AccountSettings {
   /** The account id, which is also its 6-character public API key (site id). */
@@ -50,7 +53,7 @@ export class AccountSettings {
           },
         },
         industry: 'Retail',
-        timezone: 'America/New_York',
+        timezone: ACCOUNT_TIMEZONE,
         preferred_currency: 'USD',
         public_api_key: this.accountId,
         locale: 'en-US',

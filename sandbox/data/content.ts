@@ -155,7 +155,7 @@ export class Content {
     };
   }
 
-  private versionId(form: number, k: number): string {
+  versionId(form: number, k: number): string {
     return numericId(this.ds.seed, 'form-version', form * 100 + k, 1_000_000);
   }
 

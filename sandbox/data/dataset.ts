@@ -8,6 +8,7 @@ import { Coupons } from './coupons';
 import { Events } from './events';
 import { Flows } from './flows';
 import { Groups } from './groups';
+import { MessageActivity } from './message-activity';
 import { Metrics } from './metrics';
 import { Profiles } from './profiles';
 import { PushTokens } from './push-tokens';
@@ -45,6 +46,8 @@ export class Dataset {
   readonly catalog: CatalogItems;
   readonly pushTokens: PushTokens;
   readonly account: AccountSettings;
+  /** Which message or form each event belongs to (the Reporting API's figures derive from it). */
+  readonly activity: MessageActivity;
 
   private readonly models: Record<string, TableModel>;
   private cache = new Map<string, unknown>();
@@ -68,6 +71,7 @@ export class Dataset {
     this.catalog = new CatalogItems(this);
     this.pushTokens = new PushTokens(this);
     this.account = new AccountSettings(this);
+    this.activity = new MessageActivity(this);
     this.models = {
       profiles: this.profiles.model(),
       events: this.events.model(),

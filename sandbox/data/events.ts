@@ -103,7 +103,8 @@ export class Events {
         props.Subject = r.pick(['Hello 👋', 'Your "order" shipped', 'Ça va?', "Don't miss out", '']);
         props['Campaign Name'] = `Campaign ${r.int(50)}`;
         props['Email Domain'] = 'example.com';
-        props.$message = `msg-${r.int(1000)}`;
+        // The draw is kept so every later property stays as it was; `$message` comes from the message it belongs to.
+        r.int(1000);
         break;
       case 'sms':
         props.$value = 0;
@@ -117,6 +118,7 @@ export class Events {
         props.numeric_string = r.pick(NUMERIC_LOOKING);
         props.note = edgeString(r, hostile);
     }
+    Object.assign(props, this.ds.activity.propertiesOf(ordinal));
     if (r.chance(0.005)) props.long_text = longText(4000, r);
     if (hostile && r.chance(0.2)) {
       props['"; DROP TABLE x; --'] = r.pick(HOSTILE_STRINGS);

@@ -10,7 +10,13 @@ import { latencyConfigSchema } from './latency';
  *
  * - `GET  /__sandbox/info`                    base URL, keys, clock, sizes, settings
  * - `GET|PUT /__sandbox/faults`               FaultConfig (PUT replaces; `{}` = none)
- * - `GET|PUT /__sandbox/rate-limits`          `{enabled, scale?}`
+ * - `GET|PUT /__sandbox/rate-limits`          `{enabled, scale?, reportsPerDay?, reportDaySeconds?}` (PUT replaces):
+ *                                             `reportsPerDay` (default 225) is the Reporting API's daily quota,
+ *                                             counted even with `enabled: false`; `reportDaySeconds` (default
+ *                                             86400) the length of its rolling day in real seconds, so a test's
+ *                                             day can last 20 s; `advance` moves the quota's clock too. Requests
+ *                                             already counted stay counted. `GET info` shows `reportQuota`
+ *                                             `{limit, daySeconds, used, oldestLeavesInSeconds}`.
  * - `GET|PUT /__sandbox/latency`              `{baseMs?, perKbMs?, jitter?, seed?}` (PUT replaces; `{}` = off)
  * - `POST /__sandbox/advance`                 `{changeProfiles?, addEvents?, backdatedEvents?, backdateWindowHours?,
  *                                              futureEvents?, futureHours?, hours?}`
@@ -27,7 +33,14 @@ export interface AdminContext {
   info(): Record<string, unknown>;
 }
 
-const rateLimitsSchema = z.object({ enabled: z.boolean(), scale: z.number().positive().optional() }).strict();
+const rateLimitsSchema = z
+  .object({
+    enabled: z.boolean(),
+    scale: z.number().positive().optional(),
+    reportsPerDay: z.number().int().min(0).optional(),
+    reportDaySeconds: z.number().positive().optional(),
+  })
+  .strict();
 const advanceSchema = z
   .object({
     changeProfiles: z.number().int().min(0).optional(),

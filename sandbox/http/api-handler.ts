@@ -12,9 +12,12 @@ import type { LatencyModel } from './latency';
 import { parseListRequest } from './list-request';
 import { matchObjectRoute, objectRequestTable, RECIPIENT_ESTIMATION_TYPE, type ObjectRoute } from './object-routes';
 import type { RateLimiter, Limits } from './rate-limiter';
+import { handleReport } from './report-handler';
+import type { ReportQuota } from './report-quota';
 import type { RequestLog } from './request-log';
 import { checkRevision } from './revisions';
 import { matchRoute } from './routes';
+import { matchReportRoute } from '../reports/endpoints';
 
 export const CONTENT_TYPE = 'application/vnd.api+json';
 
@@ -26,6 +29,8 @@ export interface ApiContext {
   /** Holds every answer back as the internet would (off unless set). */
   latency?: LatencyModel;
   log: RequestLog;
+  /** The Reporting API's daily quota (always counted). */
+  reportQuota: ReportQuota;
   /** The day the `revision` header is judged on (YYYY-MM-DD): which revisions are deprecated or retired. */
   revisionsAsOf: string;
   baseUrl(): string;
@@ -56,6 +61,9 @@ export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: Serv
   const started = performance.now();
   const arrived = new Date().toISOString();
   const url = new URL(req.url ?? '/', 'http://sandbox.invalid');
+  // The Reporting API's POSTs have their own flow: a JSON body, a daily quota (http/report-handler.ts).
+  const report = matchReportRoute(url.pathname);
+  if (report) return handleReport(ctx, report, req, res);
   let outcome: Outcome;
   try {
     outcome = answer(ctx, req, url);

@@ -18,6 +18,18 @@ export interface RequestLogEntry {
   durationMs: number;
   /** The injected fault, if any (`status`, `reset`, `slow`, `truncate`, `malformed`). */
   fault: string | null;
+  /** Reporting API requests only: what the body asked for (its `table` is the report type, e.g. `flow-series-report`). */
+  report?: ReportLogDetail;
+}
+
+/** The parts of a report body a test needs to tell a full read from an incremental one; null where absent. */
+export interface ReportLogDetail {
+  /** As sent: `{key}` or `{start, end}`. */
+  timeframe: unknown;
+  filter: string | null;
+  interval: string | null;
+  groupBy: string[] | null;
+  statistics: string[] | null;
 }
 
 /**

@@ -1,0 +1,162 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { accountCalendar } from '../reports/account-calendar';
+import { computeReport } from '../reports/compute-report';
+import { REPORT_LIMITS, type ReportEndpoint } from '../reports/endpoints';
+import { parseReportRequest } from '../reports/report-request';
+import { ApiError, methodNotAllowed, permissionDenied } from './api-error';
+import type { ApiContext } from './api-handler';
+import type { ReportLogDetail } from './request-log';
+import { checkRevision } from './revisions';
+
+const CONTENT_TYPE = 'application/vnd.api+json';
+const MAX_BODY_BYTES = 1_000_000;
+
+/**
+ * Answers a Reporting API POST the way Klaviyo would: method (405), auth (401), revision (400, 410), the daily quota
+ * and the 1/s and 2/min windows (429), scopes (403), the body (400), then the figures. The request log keeps the
+ * body's timeframe, filter and interval, so a test can tell what a client asked for.
+ */
+export async function handleReport(
+  ctx: ApiContext,
+  endpoint: ReportEndpoint,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const started = performance.now();
+  const arrived = new Date().toISOString();
+  const url = new URL(req.url ?? '/', 'http://sandbox.invalid');
+  let body: unknown;
+  let bodyError: ApiError | null = null;
+  try {
+    body = await readBody(req);
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    bodyError = err;
+  }
+
+  let status = 200;
+  let text: string;
+  let headers: Record<string, string> = {};
+  try {
+    text = answer(ctx, endpoint, req, url, body, bodyError, (h) => (headers = h));
+  } catch (err) {
+    const error =
+      err instanceof ApiError
+        ? err
+        : new ApiError(500, 'error', 'A server error occurred.', 'Unexpected sandbox error.');
+    if (!(err instanceof ApiError)) console.error('sandbox: unexpected error in a report', err);
+    status = error.status;
+    text = error.body();
+    headers = { ...headers, ...error.headers };
+  }
+
+  const bytes = Buffer.from(text);
+  const delayMs = ctx.latency?.delayFor(bytes.length) ?? 0;
+  if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+  res.writeHead(status, {
+    'Content-Type': CONTENT_TYPE,
+    'Content-Length': String(bytes.length),
+    Date: new Date(ctx.dataset.state.clockSec * 1000).toUTCString(),
+    ...headers,
+  });
+  res.end(bytes);
+  ctx.log.add({
+    time: arrived,
+    method: req.method ?? 'POST',
+    path: url.pathname,
+    query: url.search.replace(/^\?/, ''),
+    table: endpoint.type,
+    page: null,
+    cursor: url.searchParams.get('page_cursor'),
+    status,
+    bytes: bytes.length,
+    durationMs: Math.round(performance.now() - started),
+    fault: null,
+    report: logDetail(body),
+  });
+}
+
+function answer(
+  ctx: ApiContext,
+  endpoint: ReportEndpoint,
+  req: IncomingMessage,
+  url: URL,
+  body: unknown,
+  bodyError: ApiError | null,
+  setHeaders: (headers: Record<string, string>) => void,
+): string {
+  if (req.method !== 'POST') throw methodNotAllowed(req.method ?? '');
+  const scopes = ctx.keys.authenticate(req.headers);
+  const revision = checkRevision(req.headers.revision, ctx.revisionsAsOf);
+  // The daily quota is checked first, so a request it refuses spends none of the minute's budget.
+  ctx.reportQuota.check();
+  const headers = { ...(ctx.limiter.take(REPORT_LIMITS) ?? {}), ...revision.headers };
+  ctx.reportQuota.count();
+  setHeaders(headers);
+
+  const missing = endpoint.scopes.filter((s) => !scopes.has(s));
+  if (missing.length > 0) throw permissionDenied(missing);
+  if (bodyError) throw bodyError;
+  if (!endpoint.pageCursor && url.searchParams.has('page_cursor'))
+    throw new ApiError(400, 'invalid', 'Invalid input.', `${endpoint.path} does not take 'page_cursor'.`, {
+      parameter: 'page_cursor',
+    });
+
+  const dataset = ctx.dataset;
+  const query = parseReportRequest(endpoint, body, {
+    nowSec: dataset.state.clockSec,
+    calendar: accountCalendar(),
+    metricExists: (id) => dataset.metrics.indexOfId(id) !== undefined,
+  });
+  const report = computeReport(dataset, endpoint, query);
+  const base = ctx.baseUrl();
+  const self = `${base}${endpoint.path}/`;
+  const attributes: Record<string, unknown> = { results: report.results };
+  if (endpoint.shape === 'series') attributes.date_times = report.dateTimes;
+  const data: Record<string, unknown> = { type: endpoint.type, id: report.id, attributes };
+  if (report.related.length > 0) {
+    data.relationships = Object.fromEntries(
+      report.related.map(({ name, type, ids }) => [
+        name,
+        {
+          data: ids.map((id) => ({ type, id })),
+          links: { self: `${self}relationships/${name}/`, related: `${self}${name}/` },
+        },
+      ]),
+    );
+  }
+  return JSON.stringify({ data, links: { self } });
+}
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let tooLarge = false;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) tooLarge = true;
+    else chunks.push(chunk as Buffer);
+  }
+  if (tooLarge) throw new ApiError(400, 'invalid', 'Invalid input.', 'The request body is larger than 1 MB.', {});
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new ApiError(400, 'parse_error', 'Malformed request.', 'The request body is not valid JSON.', {});
+  }
+}
+
+/** What the log keeps of a report body: its timeframe, filter, interval and group_by, never anything else. */
+function logDetail(body: unknown): ReportLogDetail {
+  const attributes = (body as { data?: { attributes?: Record<string, unknown> } } | undefined)?.data?.attributes;
+  const a = attributes !== null && typeof attributes === 'object' ? attributes : {};
+  return {
+    timeframe: a.timeframe ?? null,
+    filter: typeof a.filter === 'string' ? a.filter : null,
+    interval: typeof a.interval === 'string' ? a.interval : null,
+    groupBy: Array.isArray(a.group_by) ? (a.group_by as unknown[]).map(String) : null,
+    statistics: Array.isArray(a.statistics) ? (a.statistics as unknown[]).map(String) : null,
+  };
+}
