@@ -101,10 +101,10 @@ interface Slice {
   pages: number;
   nextUrl: string | null;
   done: boolean;
-  /** The first and latest slice values read in this attempt. */
-  first: number | null;
+  /** The latest slice value read in this attempt. */
   position: number | null;
-  rowsSeen: number;
+  /** Rows per second of slice value in the latest page read. */
+  density: number;
 }
 
 /** Sliced reads running in this process, per account and tier: they share its budget. */
@@ -177,11 +177,11 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
     (upTo ??= client
       .firstPage({ table, fields: [field], filter: baseFilters, sort: `-${field}`, pageSize: 1 }, signal)
       .then((page) => sliceValue(page.data[0]?.attributes, field)));
+  /** Rows a slice has left, at the density of its latest page (data is often far denser lately than long ago). */
   const remaining = (s: Slice, end: number | null): number => {
-    const start = s.range.start ?? s.first;
-    if (s.position === null || start === null || s.rowsSeen === 0) return 0;
+    if (s.position === null || s.density === 0) return 0;
     const stop = s.range.end ?? end ?? s.position + 1;
-    return (s.rowsSeen * Math.max(0, stop - s.position)) / Math.max(1, s.position - start);
+    return s.density * Math.max(0, stop - s.position);
   };
   /** How many pieces to cut the rest of `slice` into at this page; 0 for none. */
   const piecesFor = async (slice: Slice, pageRows: number): Promise<number> => {
@@ -232,9 +232,11 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
       const values = page.data.map((r) => sliceValue(r.attributes, field));
       const sorted = values.every((v, i) => i === 0 || v === null || (values[i - 1] ?? -Infinity) <= v);
       const last = values.at(-1) ?? null;
-      slice.first ??= values.find((v) => v !== null) ?? null;
       if (last !== null) slice.position = last;
-      slice.rowsSeen += page.data.length;
+      const head = values.find((v) => v !== null);
+      if (last !== null && head !== undefined && head !== null) {
+        slice.density = page.data.length / Math.max(1, last - head);
+      }
 
       let keep = page.data;
       let pieces: SliceRange[] = [];
@@ -357,8 +359,7 @@ function newSlice(
     pages: saved?.pages ?? 0,
     nextUrl: saved?.nextUrl ?? null,
     done: saved?.done ?? false,
-    first: null,
     position: null,
-    rowsSeen: 0,
+    density: 0,
   };
 }
