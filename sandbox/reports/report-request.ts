@@ -141,9 +141,15 @@ function parseTimeframe(endpoint: ReportEndpoint, timeframe: unknown, ctx: Reque
     const start = typeof timeframe.start === 'string' ? customBound(timeframe.start, ctx.calendar) : undefined;
     const end = typeof timeframe.end === 'string' ? customBound(timeframe.end, ctx.calendar) : undefined;
     if (start === undefined)
-      throw bad("'timeframe.start' must be a date-time such as 2026-01-01T00:00:00.", `${pointer}/start`);
+      throw bad(
+        "'timeframe.start' must be a date-time such as 2026-01-01T00:00:00+00:00 (the offset is ignored: the account's timezone applies).",
+        `${pointer}/start`,
+      );
     if (end === undefined)
-      throw bad("'timeframe.end' must be a date-time such as 2026-01-31T00:00:00.", `${pointer}/end`);
+      throw bad(
+        "'timeframe.end' must be a date-time such as 2026-01-31T00:00:00+00:00 (the offset is ignored: the account's timezone applies).",
+        `${pointer}/end`,
+      );
     if (end <= start) throw bad("'timeframe.end' must be after 'timeframe.start'.", `${pointer}/end`);
     if (end > oneYearAfter(start, ctx.calendar))
       throw bad('The timeframe is longer than one year; split it into several requests.', pointer);

@@ -77,11 +77,12 @@ export function namedRange(key: TimeframeKey, nowSec: number, cal: AccountCalend
   }
 }
 
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?$/i;
+/** An RFC 3339 date-time, as the OpenAPI `date-time` format requires: seconds and an offset included. */
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/i;
 
 /**
  * A custom bound: the offset is ignored and the wall-clock time read in the account's timezone, as Klaviyo does.
- * Undefined when the text is not a date-time.
+ * Undefined when the text is not an RFC 3339 date-time.
  */
 export function customBound(text: string, cal: AccountCalendar): number | undefined {
   const m = DATE_TIME.exec(text.trim());

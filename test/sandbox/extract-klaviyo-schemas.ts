@@ -2,23 +2,31 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CATALOG, KLAVIYO_REVISION } from '../../activities/klaviyo/catalog';
 import { OBJECT_ROUTES } from '../../sandbox/http/object-routes';
+import { REPORT_ENDPOINTS } from '../../sandbox/reports/endpoints';
 
 /**
  * Writes test/sandbox/fixtures/klaviyo-response-schemas.json: the 200 response schemas of every GET the sandbox
  * serves (the catalog's list endpoints and the single-object GETs) and the error response, with every component
  * they `$ref`, out of Klaviyo's public OpenAPI description. Descriptions and examples are left out; validation
- * does not read them.
+ * does not read them. Beside it, fixtures/klaviyo-report-schemas.json: the request and 200 response schemas of the
+ * Reporting API's POSTs the sandbox serves, and the error response.
  *
  *   npx tsx test/sandbox/extract-klaviyo-schemas.ts <path to Klaviyo's openapi/stable.json>
  */
 
 export const FIXTURE = path.join(__dirname, 'fixtures', 'klaviyo-response-schemas.json');
+export const REPORT_FIXTURE = path.join(__dirname, 'fixtures', 'klaviyo-report-schemas.json');
 const SCHEMA_PREFIX = '#/components/schemas/';
 const DROPPED = new Set(['description', 'example', 'examples', 'title']);
 
+interface Operation {
+  responses: Record<string, unknown>;
+  requestBody?: { content: Record<string, { schema: { $ref: string } }> };
+}
+
 interface OpenApi {
   info: { version: string };
-  paths: Record<string, { get?: { responses: Record<string, unknown> } }>;
+  paths: Record<string, { get?: Operation; post?: Operation }>;
   components: { schemas: Record<string, unknown>; responses: Record<string, unknown> };
 }
 
@@ -38,17 +46,45 @@ function main(): void {
     throw new Error(`The description is revision ${spec.info.version}; the catalog serves ${KLAVIYO_REVISION}.`);
   }
   const responses: Record<string, string> = {};
-  const names = new Set<string>();
   const pending: unknown[] = [spec.components.responses.ClientError];
   for (const route of servedPaths()) {
     const get = spec.paths[route]?.get;
     if (!get) throw new Error(`Klaviyo's description has no GET ${route}`);
-    const schema = (get.responses['200'] as { content: Record<string, { schema: { $ref: string } }> }).content[
-      'application/vnd.api+json'
-    ].schema;
+    const schema = okSchema(get);
     responses[`GET ${route}`] = schema.$ref;
     pending.push(schema);
   }
+  write(FIXTURE, spec, { responses }, pending, 'the 200 responses of the GETs the sandbox serves');
+
+  const requests: Record<string, string> = {};
+  const reportResponses: Record<string, string> = {};
+  const reportPending: unknown[] = [spec.components.responses.ClientError];
+  for (const { path: route } of REPORT_ENDPOINTS) {
+    const post = spec.paths[route]?.post;
+    if (!post?.requestBody) throw new Error(`Klaviyo's description has no POST ${route} with a body`);
+    const request = post.requestBody.content['application/vnd.api+json'].schema;
+    const response = okSchema(post);
+    requests[`POST ${route}`] = request.$ref;
+    reportResponses[`POST ${route}`] = response.$ref;
+    reportPending.push(request, response);
+  }
+  write(
+    REPORT_FIXTURE,
+    spec,
+    { requests, responses: reportResponses },
+    reportPending,
+    'the request bodies and 200 responses of the Reporting API POSTs the sandbox serves',
+  );
+}
+
+function okSchema(operation: Operation): { $ref: string } {
+  return (operation.responses['200'] as { content: Record<string, { schema: { $ref: string } }> }).content[
+    'application/vnd.api+json'
+  ].schema;
+}
+
+function write(file: string, spec: OpenApi, routes: Record<string, unknown>, pending: unknown[], what: string): void {
+  const names = new Set<string>();
   while (pending.length > 0) {
     const node = pending.pop();
     walk(node, (ref) => {
@@ -64,16 +100,16 @@ function main(): void {
   const fixture = {
     $comment:
       "Extracted from Klaviyo's public OpenAPI description (github.com/klaviyo/openapi, openapi/stable.json, " +
-      `revision ${KLAVIYO_REVISION}): the 200 responses of the GETs the sandbox serves, the error response, and ` +
+      `revision ${KLAVIYO_REVISION}): ${what}, the error response, and ` +
       'every component they $ref, without descriptions and examples.',
     regenerate: 'npx tsx test/sandbox/extract-klaviyo-schemas.ts <path to openapi/stable.json of that revision>',
     revision: KLAVIYO_REVISION,
-    responses,
+    ...routes,
     errorResponse: strip(spec.components.responses.ClientError),
     components: { schemas },
   };
-  writeFileSync(FIXTURE, JSON.stringify(fixture, null, 1) + '\n');
-  console.log(`${FIXTURE}: ${Object.keys(responses).length} responses, ${names.size} components`);
+  writeFileSync(file, JSON.stringify(fixture, null, 1) + '\n');
+  console.log(`${file}: ${Object.keys(routes.responses as object).length} responses, ${names.size} components`);
 }
 
 function walk(node: unknown, onRef: (ref: string) => void): void {
