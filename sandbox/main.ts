@@ -39,6 +39,13 @@ async function main(): Promise<void> {
     .option('--seed <seed>', 'data and key seed', nonNegativeInt, 1)
     .option('--no-rate-limits', 'turn rate limiting off')
     .option('--rate-scale <factor>', 'multiply every rate limit by this factor', positiveNumber, 1)
+    .option('--reports-per-day <n>', "the Reporting API's daily quota (always counted)", nonNegativeInt, 225)
+    .option(
+      '--report-day-seconds <n>',
+      "the length of the report quota's rolling day, in seconds",
+      positiveNumber,
+      86_400,
+    )
     .option('--latency <duration>', 'median time of an empty answer, e.g. 300ms (off by default)', durationOption, 0)
     .option('--latency-per-kb <duration>', 'time added per KB of answer, e.g. 0.5ms', durationOption, 0)
     .option('--latency-jitter <sigma>', 'σ of the log-normal jitter around the median, e.g. 0.25', nonNegativeNumber, 0)
@@ -57,7 +64,12 @@ async function main(): Promise<void> {
     host: opts.host as string,
     seed: opts.seed as number,
     sizes,
-    rateLimits: { enabled: opts.rateLimits as boolean, scale: opts.rateScale as number },
+    rateLimits: {
+      enabled: opts.rateLimits as boolean,
+      scale: opts.rateScale as number,
+      reportsPerDay: opts.reportsPerDay as number,
+      reportDaySeconds: opts.reportDaySeconds as number,
+    },
     latency: {
       baseMs: opts.latency as number,
       perKbMs: opts.latencyPerKb as number,

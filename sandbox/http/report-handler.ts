@@ -4,8 +4,9 @@ import { accountCalendar } from '../reports/account-calendar';
 import { computeReport } from '../reports/compute-report';
 import { REPORT_LIMITS, type ReportEndpoint } from '../reports/endpoints';
 import { parseReportRequest } from '../reports/report-request';
-import { ApiError, methodNotAllowed, permissionDenied } from './api-error';
+import { ApiError, methodNotAllowed, permissionDenied, serverFault } from './api-error';
 import type { ApiContext } from './api-handler';
+import type { FaultDecision } from './faults';
 import type { ReportLogDetail } from './request-log';
 import { checkRevision } from './revisions';
 
@@ -14,8 +15,9 @@ const MAX_BODY_BYTES = 1_000_000;
 
 /**
  * Answers a Reporting API POST the way Klaviyo would: method (405), auth (401), revision (400, 410), the daily quota
- * and the 1/s and 2/min windows (429), scopes (403), the body (400), then the figures. The request log keeps the
- * body's timeframe, filter and interval, so a test can tell what a client asked for.
+ * and the 1/s and 2/min windows (429), scopes (403), the body (400), injected faults (a rule's `table` is the report
+ * type, e.g. `flow-series-report`), then the figures. The request log keeps the body's timeframe, filter and
+ * interval, so a test can tell what a client asked for.
  */
 export async function handleReport(
   ctx: ApiContext,
@@ -38,8 +40,12 @@ export async function handleReport(
   let status = 200;
   let text: string;
   let headers: Record<string, string> = {};
+  let fault: FaultDecision | null = null;
   try {
-    text = answer(ctx, endpoint, req, url, body, bodyError, (h) => (headers = h));
+    text = answer(ctx, endpoint, req, url, body, bodyError, {
+      headers: (h) => (headers = h),
+      fault: (f) => (fault = f),
+    });
   } catch (err) {
     const error =
       err instanceof ApiError
@@ -51,17 +57,15 @@ export async function handleReport(
     headers = { ...headers, ...error.headers };
   }
 
-  const bytes = Buffer.from(text);
-  const delayMs = ctx.latency?.delayFor(bytes.length) ?? 0;
+  let bytes = Buffer.from(text);
+  const decided = fault as FaultDecision | null;
+  const delayMs = (ctx.latency?.delayFor(bytes.length) ?? 0) + (decided?.delayMs ?? 0);
   if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
-  res.writeHead(status, {
-    'Content-Type': CONTENT_TYPE,
-    'Content-Length': String(bytes.length),
-    Date: new Date(ctx.dataset.state.clockSec * 1000).toUTCString(),
-    ...headers,
-  });
-  res.end(bytes);
-  ctx.log.add({
+  const action = decided?.action.kind ?? 'none';
+  if (action === 'truncate') bytes = bytes.subarray(0, Math.floor(bytes.length / 2));
+  if (action === 'malformed')
+    bytes = Buffer.concat([bytes.subarray(0, Math.floor(bytes.length / 3)), Buffer.from('\u0000}{,]<html>')]);
+  const entry = {
     time: arrived,
     method: req.method ?? 'POST',
     path: url.pathname,
@@ -71,10 +75,23 @@ export async function handleReport(
     cursor: url.searchParams.get('page_cursor'),
     status,
     bytes: bytes.length,
-    durationMs: Math.round(performance.now() - started),
-    fault: null,
+    durationMs: 0,
+    fault: action !== 'none' ? action : decided && decided.delayMs > 0 ? 'slow' : null,
     report: logDetail(body),
+  };
+  if (action === 'reset') {
+    req.socket.destroy();
+    ctx.log.add({ ...entry, status: 0, bytes: 0, durationMs: Math.round(performance.now() - started) });
+    return;
+  }
+  res.writeHead(status, {
+    'Content-Type': CONTENT_TYPE,
+    'Content-Length': String(bytes.length),
+    Date: new Date(ctx.dataset.state.clockSec * 1000).toUTCString(),
+    ...headers,
   });
+  res.end(bytes);
+  ctx.log.add({ ...entry, durationMs: Math.round(performance.now() - started) });
 }
 
 function answer(
@@ -84,7 +101,7 @@ function answer(
   url: URL,
   body: unknown,
   bodyError: ApiError | null,
-  setHeaders: (headers: Record<string, string>) => void,
+  set: { headers(headers: Record<string, string>): void; fault(fault: FaultDecision): void },
 ): string {
   if (req.method !== 'POST') throw methodNotAllowed(req.method ?? '');
   const scopes = ctx.keys.authenticate(req.headers);
@@ -93,7 +110,7 @@ function answer(
   ctx.reportQuota.check();
   const headers = { ...(ctx.limiter.take(REPORT_LIMITS) ?? {}), ...revision.headers };
   ctx.reportQuota.count();
-  setHeaders(headers);
+  set.headers(headers);
 
   const missing = endpoint.scopes.filter((s) => !scopes.has(s));
   if (missing.length > 0) throw permissionDenied(missing);
@@ -109,6 +126,9 @@ function answer(
     calendar: accountCalendar(),
     metricExists: (id) => dataset.metrics.indexOfId(id) !== undefined,
   });
+  const fault = ctx.faults.decide(endpoint.type, 1);
+  set.fault(fault);
+  if (fault.action.kind === 'status') throw serverFault(fault.action.status);
   const report = computeReport(dataset, endpoint, query);
   const base = ctx.baseUrl();
   const self = `${base}${endpoint.path}/`;

@@ -120,6 +120,20 @@ describe('Reporting API limits', () => {
     ]);
   });
 
+  test('fault rules name a report by its type: 503 once, then the report', async () => {
+    sandbox.setFaults({ rules: [{ table: 'flow-values-report', times: 1, status: 503 }] });
+    const failed = await postReport(sandbox, FLOW_VALUES, body);
+    const served = await postReport(sandbox, FLOW_VALUES, body);
+    sandbox.setFaults({});
+    expect([failed.status, failed.body.errors?.[0].code, served.status]).toEqual([503, 'service_unavailable', 200]);
+    expect(
+      sandbox
+        .requestLog()
+        .slice(-2)
+        .map((e) => e.fault),
+    ).toEqual(['status', null]);
+  });
+
   test("the request log keeps each report's endpoint, status, time frame and filter, never the key", async () => {
     sandbox.resetRequestLog();
     await postReport(sandbox, FLOW_VALUES, body);
