@@ -3,7 +3,13 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { deleteSchedule } from '../shared/schedules';
-import { FAILURE_TYPES, type Operation, type TableSummary, type Trigger } from '../shared/operations';
+import {
+  FAILURE_TYPES,
+  reportQuotaWaitWords,
+  type Operation,
+  type TableSummary,
+  type Trigger,
+} from '../shared/operations';
 import { toApplicationFailure } from './activity-failures';
 import { CATALOG, getTable, type CatalogTable } from './klaviyo/catalog';
 import { KlaviyoClient, type KlaviyoClientOptions, type RetryInfo } from './klaviyo/klaviyo-client';
@@ -48,6 +54,10 @@ import {
   type IncrementalPlan,
 } from './incremental-cursor';
 import { readNeedsAttentionHours } from './needs-attention-timeout';
+import { extractReport, isReportTable } from './extract-report';
+import { planReportRefresh } from './report-refresh';
+import { ReportQuotaLedger, readReportQuotaLimits, type ReportQuotaLimits } from './control-plane/report-quota';
+import { getReportSettings } from './control-plane/report-settings';
 
 export interface ActivityDependencies {
   pool: pg.Pool;
@@ -81,6 +91,8 @@ export interface ActivityDependencies {
   incremental?: IncrementalOptions;
   /** How long a run with tables failed for good waits before it discards by itself. @default readNeedsAttentionHours() */
   needsAttentionHours?: number;
+  /** Klaviyo's daily Reporting API quota per account, shared through Postgres. @default readReportQuotaLimits() */
+  reportQuota?: ReportQuotaLimits;
 }
 
 /** `KLAVIYO_RATE_LIMITS=off` or `KLAVIYO_RATE_LIMITS=<scale>` (e.g. 0.5); unset means Klaviyo's real tiers. */
@@ -105,6 +117,7 @@ export function createActivities(deps: ActivityDependencies) {
   const incrementalOptions = deps.incremental ?? readIncrementalOptions();
   const needsAttentionHours = deps.needsAttentionHours ?? readNeedsAttentionHours();
   const metrics = deps.metrics ?? NO_METRICS;
+  const reportQuota = new ReportQuotaLedger(pool, deps.reportQuota ?? readReportQuotaLimits());
   const rateBudgets =
     deps.rateBudgets ??
     new LeasedRateBudgets({
@@ -272,6 +285,20 @@ export function createActivities(deps: ActivityDependencies) {
         const now = new Date();
         for (const selection of selections) {
           const table = getTable(selection.table);
+          if (isReportTable(table.name)) {
+            // A report table is refreshed by its attribution window, not by a change cursor (report-refresh.ts).
+            const report = await planReportRefresh(pool, {
+              schema,
+              layout: selectedLayout(selection),
+              base: dataflow.currentVersion,
+              full: input.full,
+              settings: await getReportSettings(pool, dataflow.id),
+              now,
+            });
+            if (report.notice) notices.push(report.notice);
+            if (report.plan) incremental[selection.table] = report.plan;
+            continue;
+          }
           const baseRead = base?.reads[selection.table];
           const decision = await planIncremental(pool, {
             schema,
@@ -324,6 +351,27 @@ export function createActivities(deps: ActivityDependencies) {
           nonRetryable: true,
           message: `The table "${input.table}" is no longer part of the dataflow "${dataflow.name}".`,
         });
+      }
+      if (isReportTable(input.table)) {
+        const settings = await failuresAsApplicationFailures(() => getReportSettings(pool, dataflow.id));
+        return withKlaviyo(dataflow, (client) =>
+          extractReport({
+            pool,
+            client,
+            dataflowId: dataflow.id,
+            schema: warehouseSchemaName(dataflow.name),
+            version: input.version,
+            selection,
+            incremental: input.incremental,
+            settings,
+            quota: reportQuota,
+            account: dataflow.accountId ?? client.accountKey,
+            signal: deps.shutdownSignal
+              ? AbortSignal.any([context.cancellationSignal, deps.shutdownSignal])
+              : context.cancellationSignal,
+            onProgress: (progress) => context.heartbeat(progress),
+          }),
+        );
       }
       let last: ExtractProgress = { table: input.table, part: '', rows: 0, pages: 0, nextUrl: null };
       const tier = tierName(tableRateLimits(getTable(input.table), new URLSearchParams()));
@@ -425,6 +473,14 @@ export function createActivities(deps: ActivityDependencies) {
         setDataflowStatus(pool, input.dataflowId, 'NeedsAttention', input.message),
       );
       return { waitMs: Math.round(needsAttentionHours * 3_600_000) };
+    },
+
+    /** The run waits for Klaviyo's daily report quota until `until`: the list says so (status stays Running). */
+    async markWaitingForQuota(input: { dataflowId: string; until: string }): Promise<void> {
+      const words = reportQuotaWaitWords(input.until);
+      await failuresAsApplicationFailures(() =>
+        setDataflowStatus(pool, input.dataflowId, 'Running', words.charAt(0).toUpperCase() + words.slice(1)),
+      );
     },
 
     /** A run retrying its failed tables is running again. */

@@ -1,5 +1,5 @@
 import type { Entity } from '../activities/warehouse/entities';
-import type { RunResult } from '../shared/operations';
+import { reportQuotaWaitWords, type RunResult } from '../shared/operations';
 import type { Dataflow } from '../activities/control-plane/dataflows';
 import type { DataflowListRow, LiveProgress, TableRow } from './dataflow-api';
 import type { RunRecord } from './run-history';
@@ -21,7 +21,13 @@ export function progressLine(progress: LiveProgress): string {
         `${t.table}:${t.state === 'done' ? '✓' : t.state === 'failed' ? '✗' : t.state === 'running' ? '…' : '·'}${t.rows}`,
     )
     .join(' ');
-  return `[${progress.phase}${progress.version ? ` v${progress.version}` : ''}] ${tables}`;
+  return `[${progress.phase}${progress.version ? ` v${progress.version}` : ''}] ${tables}${quotaWaitText(progress)}`;
+}
+
+/** ` — waiting for Klaviyo's daily report quota until <time> (tables)` while the run waits for it, else ''. */
+function quotaWaitText(progress: LiveProgress): string {
+  const wait = progress.quotaWait;
+  return wait ? ` — ${reportQuotaWaitWords(wait.until)} (${wait.tables.join(', ')})` : '';
 }
 
 /**
@@ -36,7 +42,7 @@ export class ProgressBoard {
     const failed = progress.tables.filter((t) => t.state === 'failed').length;
     const header =
       `[${progress.phase}${progress.version ? ` v${progress.version}` : ''}] ` +
-      `${done}/${progress.tables.length} tables done${failed ? `, ${failed} failed` : ''}`;
+      `${done}/${progress.tables.length} tables done${failed ? `, ${failed} failed` : ''}${quotaWaitText(progress)}`;
     const running = progress.tables.filter((t) => t.state === 'running');
     const width = Math.max(0, ...running.map((t) => t.table.length));
     const rows = running.map((t) => {

@@ -44,6 +44,22 @@ function deletionSweepOption(): Option {
   ).choices(DELETION_SWEEPS);
 }
 
+/** `--conversion-metric`: the metric campaign and flow reports count as conversions. */
+function conversionMetricOption(): Option {
+  return new Option(
+    '--conversion-metric <id or name>',
+    'the metric campaign and flow reports count as conversions (default: the metric named "Placed Order")',
+  );
+}
+
+/** `--attribution-window`: days of attribution a refresh of the report tables re-reads. */
+function attributionWindowOption(): Option {
+  return new Option(
+    '--attribution-window <days>',
+    'days of attribution a refresh of the report tables re-reads, 1 to 90 (default 5)',
+  ).argParser((value: string) => Number(value));
+}
+
 function maskedKey(dataflow: Dataflow): string {
   return maskApiKey(dataflow.apiKeyHint);
 }
@@ -140,6 +156,8 @@ export function buildProgram(): Command {
       list,
     )
     .addOption(deletionSweepOption())
+    .addOption(conversionMetricOption())
+    .addOption(attributionWindowOption())
     .addOption(json)
     .action(async (name: string, opts) => {
       const apiKey = (await readApiKey(opts.apiKeyStdin, true)) as string;
@@ -155,6 +173,8 @@ export function buildProgram(): Command {
           fields: opts.fields,
           includeFields: opts.includeFields,
           deletionSweep: opts.deletionSweep,
+          conversionMetric: opts.conversionMetric,
+          attributionWindowDays: opts.attributionWindow,
         }),
       );
       print(opts, dataflowSummary(created), () =>
@@ -213,6 +233,8 @@ export function buildProgram(): Command {
       list,
     )
     .addOption(deletionSweepOption())
+    .addOption(conversionMetricOption())
+    .addOption(attributionWindowOption())
     .addOption(json)
     .action(async (name: string, opts) => {
       const apiKey = opts.apiKeyStdin ? await readApiKey(true, true) : undefined;
@@ -227,6 +249,8 @@ export function buildProgram(): Command {
           fields: opts.fields,
           includeFields: opts.includeFields,
           deletionSweep: opts.deletionSweep,
+          conversionMetric: opts.conversionMetric,
+          attributionWindowDays: opts.attributionWindow,
         }),
       );
       print(opts, { ...dataflowSummary(updated), changed: updated.changed }, () =>

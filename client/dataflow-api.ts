@@ -8,7 +8,15 @@ import {
 } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { Pool } from 'pg';
-import { CATALOG, findTable, type CatalogTable } from '../activities/klaviyo/catalog';
+import { CATALOG, SELECTABLE_TABLES, findTable, type CatalogTable } from '../activities/klaviyo/catalog';
+import { selectedByDefault } from '../activities/klaviyo/report-catalog';
+import {
+  checkReportSettings,
+  getReportSettings,
+  InvalidReportSettingError,
+  setReportSettings,
+  type ReportSettings,
+} from '../activities/control-plane/report-settings';
 import { KlaviyoClient } from '../activities/klaviyo/klaviyo-client';
 import { missingScopes, readKlaviyoRateLimits } from '../activities/dataflow-activities';
 import { migrateToLatest } from '../activities/control-plane/migrate';
@@ -99,6 +107,10 @@ export interface CreateDataflowInput {
   tableFields?: Record<string, string[]>;
   /** When tables refreshed incrementally are swept for deletions if not cheap: every-run, daily, weekly, off. @default daily */
   deletionSweep?: string;
+  /** The metric campaign and flow reports count as conversions: an id or a name. @default the metric "Placed Order" */
+  conversionMetric?: string;
+  /** Days of attribution a refresh of the report tables re-reads (1–90). @default 5 */
+  attributionWindowDays?: number;
 }
 
 export interface EditDataflowInput {
@@ -112,6 +124,8 @@ export interface EditDataflowInput {
   includeFields?: string[];
   tableFields?: Record<string, string[]>;
   deletionSweep?: string;
+  conversionMetric?: string;
+  attributionWindowDays?: number;
 }
 
 export interface DataflowListRow extends Dataflow {
@@ -255,9 +269,10 @@ export class DataflowApi {
     const apiKey = validateApiKeyFormat(input.apiKey);
     if (input.baseUrl !== undefined) checkBaseUrl(input.baseUrl);
     const deletionSweep = input.deletionSweep === undefined ? undefined : checkDeletionSweep(input.deletionSweep);
+    const reportSettings = reportSettingsOf(input);
     const { accountId, readable, missing } = await this.discover(apiKey, input.baseUrl);
     const tables = withMissingScopes(selectionFor(readable, input), missing);
-    return createDataflow(this.pool, this.secrets, {
+    const created = await createDataflow(this.pool, this.secrets, {
       name,
       displayName: input.displayName ?? name,
       description: input.description ?? '',
@@ -267,6 +282,8 @@ export class DataflowApi {
       tables,
       deletionSweep,
     });
+    if (Object.keys(reportSettings).length > 0) await setReportSettings(this.pool, created.id, reportSettings);
+    return created;
   }
 
   /**
@@ -279,6 +296,7 @@ export class DataflowApi {
     const apiKey = input.apiKey === undefined ? undefined : validateApiKeyFormat(input.apiKey);
     const baseUrl = input.baseUrl === undefined ? undefined : checkBaseUrl(input.baseUrl);
     const deletionSweep = input.deletionSweep === undefined ? undefined : checkDeletionSweep(input.deletionSweep);
+    const reportSettings = reportSettingsOf(input);
     const keyChanged = apiKey !== undefined && apiKey !== (await this.savedKey(dataflow));
     const hostChanged = baseUrl !== undefined && baseUrl !== dataflow.baseUrl;
     const fieldsChanged = Boolean(input.excludeFields || input.fields || input.includeFields || input.tableFields);
@@ -293,7 +311,7 @@ export class DataflowApi {
       missing = discovered.missing;
     }
     const lacking = missing ?? new Set(saved.flatMap((t) => t.missingScopes ?? []));
-    const readable = CATALOG.filter((t) => t.scopes.every((s) => !lacking.has(s)));
+    const readable = SELECTABLE_TABLES.filter((t) => t.scopes.every((s) => !lacking.has(s)));
     const selectedNow = saved.filter((t) => t.selected).map((t) => t.table);
     let tables: TableSelectionInput[] | undefined;
     if (input.tables || fieldsChanged) {
@@ -316,8 +334,17 @@ export class DataflowApi {
       ...(deletionSweep !== undefined && deletionSweep !== dataflow.deletionSweep ? { deletionSweep } : {}),
       ...(tables && !sameSelection(saved, tables) ? { tables } : {}),
     };
-    const changed = Object.keys(changes).length > 0;
-    const updated = changed ? await updateDataflow(this.pool, this.secrets, dataflow.name, changes) : dataflow;
+    const savedReports = await getReportSettings(this.pool, dataflow.id);
+    const reportChanges = Object.fromEntries(
+      Object.entries(reportSettings).filter(([key, value]) => savedReports[key as keyof ReportSettings] !== value),
+    ) as Partial<ReportSettings>;
+    const reportsChanged = Object.keys(reportChanges).length > 0;
+    if (reportsChanged) await setReportSettings(this.pool, dataflow.id, reportChanges);
+    const changed = Object.keys(changes).length > 0 || reportsChanged;
+    const updated =
+      Object.keys(changes).length > 0
+        ? await updateDataflow(this.pool, this.secrets, dataflow.name, changes)
+        : dataflow;
     // What the key lacks is recorded whenever the key was asked, without counting as a change.
     if (missing) await recordMissingScopes(this.pool, dataflow.id, missingByTable(missing));
     return { ...updated, changed };
@@ -387,7 +414,7 @@ export class DataflowApi {
     const defaults = new Map(selectionFor(readable).map((t) => [t.table, new Set(t.fields)]));
     return {
       accountId,
-      tables: CATALOG.map((table) => {
+      tables: SELECTABLE_TABLES.map((table) => {
         const lacking = table.scopes.filter((s) => missing.has(s));
         const slow = new Set(slowTierFields(table));
         return {
@@ -625,6 +652,7 @@ export class DataflowApi {
    */
   async rollback(name: string): Promise<RollbackResult & { url: string }> {
     const dataflow = await getDataflow(this.pool, name);
+    await this.endQuotaWait(dataflow);
     // Busy first: the run in progress may be about to give it something to roll back to.
     const running = await this.runningInfo(dataflow);
     if (running) {
@@ -664,6 +692,7 @@ export class DataflowApi {
       const dependents = await dependentsOfDataflowWarehouse(this.pool, { dataflowId: dataflow.id, schema });
       if (dependents.length > 0) throw dependentObjectsError(schema, dependents);
     }
+    await this.endQuotaWait(dataflow);
     try {
       return await this.runToCompletion<RemoveResult>(
         name,
@@ -755,6 +784,21 @@ export class DataflowApi {
       runId: id,
       url: runUrl(this.settings.uiUrl, this.settings.namespace, handle.workflowId, id),
     };
+  }
+
+  /**
+   * A run that only waits for Klaviyo's daily report quota gives way to a rollback or a removal: it is cancelled (its
+   * staged version discarded, the live one kept, as any cancelled run) and followed to its end, so the operation can
+   * start. Any other operation in progress is left to the busy check.
+   */
+  private async endQuotaWait(dataflow: Dataflow): Promise<void> {
+    const running = await this.runningInfo(dataflow);
+    if (!running || running.operation !== 'runDataflow') return;
+    const handle = this.temporal.workflow.getHandle(running.workflowId, running.runId);
+    const progress = await handle.query<RunProgress>('progress').catch(() => null);
+    if (progress?.phase !== 'waiting-for-quota') return;
+    await handle.cancel();
+    await handle.result().catch(() => undefined);
   }
 
   private async runningInfo(
@@ -860,11 +904,28 @@ export class DataflowApi {
     const client = new KlaviyoClient({ apiKey, baseUrl, rateLimits: readKlaviyoRateLimits() });
     try {
       const { missing, accountId } = await missingScopes(client, CATALOG);
-      const readable = CATALOG.filter((t) => t.scopes.every((s) => !missing.has(s)));
+      const readable = SELECTABLE_TABLES.filter((t) => t.scopes.every((s) => !missing.has(s)));
       return { accountId: accountId ?? client.accountKey, readable, missing };
     } finally {
       client.close();
     }
+  }
+}
+
+/** The report settings given (checked), in the user's words when out of range. */
+function reportSettingsOf(input: {
+  conversionMetric?: string;
+  attributionWindowDays?: number;
+}): Partial<ReportSettings> {
+  const given: Partial<ReportSettings> = {
+    ...(input.conversionMetric !== undefined ? { conversionMetric: input.conversionMetric } : {}),
+    ...(input.attributionWindowDays !== undefined ? { attributionWindowDays: input.attributionWindowDays } : {}),
+  };
+  try {
+    return checkReportSettings(given);
+  } catch (err) {
+    if (err instanceof InvalidReportSettingError) throw new UserInputError(err.message, err.type);
+    throw err;
   }
 }
 
@@ -874,7 +935,7 @@ function withMissingScopes(tables: TableSelectionInput[], missing: ReadonlySet<s
 }
 
 function missingByTable(missing: ReadonlySet<string>): Map<string, string[]> {
-  return new Map(CATALOG.map((t) => [t.name, t.scopes.filter((s) => missing.has(s))]));
+  return new Map(SELECTABLE_TABLES.map((t) => [t.name, t.scopes.filter((s) => missing.has(s))]));
 }
 
 /** Whether a new selection chooses the same tables and fields as the saved one. */
@@ -975,11 +1036,14 @@ export function slowTierFields(table: CatalogTable): string[] {
 export function selectionFor(readable: CatalogTable[], choice: SelectionChoice = {}): TableSelectionInput[] {
   const { tables, excludeFields } = choice;
   const readableNames = new Set(readable.map((t) => t.name));
-  const wanted = tables && tables.length > 0 ? tables : [...readableNames];
+  // Report tables spend Klaviyo's daily report quota: selected only by name.
+  const wanted = tables && tables.length > 0 ? tables : readable.filter(selectedByDefault).map((t) => t.name);
   for (const name of wanted) {
     const table = findTable(name);
     if (!table) {
-      throw new UserInputError(`Unknown table "${name}". Known tables: ${CATALOG.map((t) => t.name).join(', ')}.`);
+      throw new UserInputError(
+        `Unknown table "${name}". Known tables: ${SELECTABLE_TABLES.map((t) => t.name).join(', ')}.`,
+      );
     }
     if (!readableNames.has(name)) {
       throw new UserInputError(
@@ -1005,7 +1069,7 @@ export function selectionFor(readable: CatalogTable[], choice: SelectionChoice =
   }
   const included = fieldPairs(choice.includeFields);
   const wantedSet = new Set(wanted);
-  return CATALOG.map((t) => {
+  return SELECTABLE_TABLES.map((t) => {
     const slow = new Set(slowTierFields(t));
     const chosen = exact.get(t.name);
     return {

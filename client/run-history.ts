@@ -1,6 +1,8 @@
 import { WorkflowFailedError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
 import {
   failedTablesText,
+  isReportQuotaWaitedNotice,
+  reportQuotaWaitWords,
   rootCauseMessage,
   type RollbackResult,
   type RunProgress,
@@ -91,6 +93,9 @@ async function toRecord(
     const result: unknown = await handle.result();
     if (isRunResult(result)) {
       record.tables = result.tables;
+      // A run that waited for Klaviyo's daily report quota says so (the workflow noted each wait).
+      const waits = result.notices.filter(isReportQuotaWaitedNotice);
+      if (waits.length > 0) record.description = `${waits.join('; ')}.`;
       if (result.skipped) {
         record.status = 'SKIPPED';
         record.description = result.skipped;
@@ -117,6 +122,11 @@ async function toRecord(
       if (progress.phase === 'needs-attention') {
         record.status = 'NEEDS_ATTENTION';
         record.error = `Needs attention: ${failedTablesText(progress)}.`;
+      }
+      // Running, but only waiting on Klaviyo's daily report quota: say until when.
+      if (progress.quotaWait) {
+        const words = reportQuotaWaitWords(progress.quotaWait.until);
+        record.description = `${words.charAt(0).toUpperCase()}${words.slice(1)} (${progress.quotaWait.tables.join(', ')}).`;
       }
     }
   } else if (info.status.name === 'TERMINATED') {

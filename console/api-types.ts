@@ -57,6 +57,8 @@ export interface DiscoveredTable {
   /** Klaviyo's resource type, e.g. `profile`. */
   type: string;
   readable: boolean;
+  /** Whether a new dataflow selects it by default (report tables, which spend Klaviyo's daily quota, are not). */
+  selectedByDefault: boolean;
   /** The scopes the key lacks to read it (empty when readable). */
   missingScopes: string[];
   fields: FieldInfo[];

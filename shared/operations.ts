@@ -61,6 +61,29 @@ export interface TableSummary {
   incremental?: { fromVersion: number; since: string; rowsRead: number };
   /** Set when a deletion sweep ran: rows of `fromVersion` left out because Klaviyo no longer has them. */
   deleted?: number;
+  /**
+   * Set by a Reporting API table whose requests did not all fit in Klaviyo's daily report quota: the table is not
+   * done, and its read goes on from this time (ISO 8601). The run waits for it (a Temporal timer).
+   */
+  quotaWaitUntil?: string;
+  /** What the run should tell about this table, e.g. which conversion metric its reports counted. */
+  notices?: string[];
+}
+
+/** How a run that waits for Klaviyo's daily report quota says so (progress, history, the Web UI, the list). */
+export function reportQuotaWaitWords(until: string): string {
+  return `waiting for Klaviyo's daily report quota until ${until}`;
+}
+
+const WAITED = "Waited for Klaviyo's daily report quota";
+
+/** The run's notice of one such wait, which its history shows. */
+export function reportQuotaWaitedNotice(until: string, tables: readonly string[]): string {
+  return `${WAITED} until ${until} (${tables.join(', ')})`;
+}
+
+export function isReportQuotaWaitedNotice(notice: string): boolean {
+  return notice.startsWith(WAITED);
 }
 
 export const TABLE_STATES = ['pending', 'running', 'done', 'failed'] as const;
@@ -69,7 +92,15 @@ export type TableState = (typeof TABLE_STATES)[number];
 export interface RunProgress {
   dataflow: string;
   phase:
-    'starting' | 'validating' | 'discovering' | 'extracting' | 'needs-attention' | 'committing' | 'discarding' | 'done';
+    | 'starting'
+    | 'validating'
+    | 'discovering'
+    | 'extracting'
+    | 'waiting-for-quota'
+    | 'needs-attention'
+    | 'committing'
+    | 'discarding'
+    | 'done';
   version: number | null;
   tables: Array<{ table: string; state: TableState; rows: number; pages: number; error?: string }>;
   /**
@@ -77,6 +108,8 @@ export interface RunProgress {
    * good: since when (ISO 8601), when it discards by itself, and which wait this is (1, then 2 after a retry…).
    */
   attention?: NeedsAttention;
+  /** Set while the run waits for Klaviyo's daily report quota: until when (ISO 8601), and which tables wait. */
+  quotaWait?: { until: string; tables: string[] };
 }
 
 export interface NeedsAttention {

@@ -8,6 +8,7 @@ import {
   patched,
   setCurrentDetails,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -15,6 +16,8 @@ import { DataflowStateKey, DataflowTriggerKey, DataflowVersionKey } from '../sha
 import {
   FAILURE_TYPES,
   failedTablesText,
+  reportQuotaWaitedNotice,
+  reportQuotaWaitWords,
   rootCauseMessage,
   type RetryRequest,
   type RunInput,
@@ -101,6 +104,8 @@ export async function runDataflow(input: RunInput): Promise<RunResult> {
     const staged = version;
     const summaries = new Map<string, TableSummary>();
     const failures = new Map<string, unknown>();
+    // Report tables that stopped for Klaviyo's daily report quota, and from when they may go on.
+    const quotaWaits = new Map<string, string>();
     // Decided once, at the first table that fails for good: a run of the old code cancelled the others and
     // failed; this one lets them finish and then waits. Histories without the marker replay as before.
     let waitOnFailure: boolean | undefined;
@@ -115,9 +120,17 @@ export async function runDataflow(input: RunInput): Promise<RunResult> {
             table: entry.table,
             incremental: incremental[entry.table],
           });
+          if (summary.quotaWaitUntil) {
+            // Not done: the rest of the run goes on, and the table is read on after the wait below.
+            Object.assign(entry, { state: 'pending', rows: summary.rows, pages: summary.pages });
+            quotaWaits.set(entry.table, summary.quotaWaitUntil);
+            return;
+          }
           Object.assign(entry, { state: 'done', rows: summary.rows, pages: summary.pages });
           summaries.set(entry.table, summary);
           failures.delete(entry.table);
+          quotaWaits.delete(entry.table);
+          notices.push(...(summary.notices ?? []));
         } catch (err) {
           entry.state = isCancellation(err) ? 'pending' : 'failed';
           if (isCancellation(err)) throw err;
@@ -128,6 +141,38 @@ export async function runDataflow(input: RunInput): Promise<RunResult> {
       });
     const extraction = new CancellationScope();
     await extraction.run(() => extract(state.tables, () => extraction.cancel()));
+
+    // Report tables the daily quota cut short, once everything else is extracted: wait (a durable timer, so a worker
+    // restart changes nothing) until the quota frees requests, then read them on. Only runs with report tables get
+    // here; the marker keeps histories of older code replaying as before.
+    const waitOutQuota = async () => {
+      while (quotaWaits.size > 0 && patched(REPORTING_QUOTA_WAIT)) {
+        const until = [...quotaWaits.values()].sort()[0];
+        const waiting = state.tables.filter((t) => quotaWaits.has(t.table));
+        const words = reportQuotaWaitWords(until);
+        state.phase = 'waiting-for-quota';
+        state.quotaWait = { until, tables: waiting.map((t) => t.table) };
+        notices.push(reportQuotaWaitedNotice(until, state.quotaWait.tables));
+        await controlActivities.markWaitingForQuota({ dataflowId, until });
+        upsertSearchAttributes([{ key: DataflowStateKey, value: 'WaitingForReportQuota' }]);
+        setCurrentDetails(
+          `**${words.charAt(0).toUpperCase()}${words.slice(1)}** — ${state.quotaWait.tables.join(', ')}. ` +
+            `Everything else of version ${staged} is extracted; cancel, rollback and remove still work meanwhile.`,
+        );
+        try {
+          await sleep(Math.max(1_000, Date.parse(until) - Date.now()));
+        } finally {
+          upsertSearchAttributes([{ key: DataflowStateKey, value: null }]);
+          setCurrentDetails('');
+          delete state.quotaWait;
+        }
+        state.phase = 'extracting';
+        await controlActivities.markRunning({ dataflowId });
+        quotaWaits.clear();
+        await extract(waiting, () => undefined);
+      }
+    };
+    await waitOutQuota();
 
     // Tables failed for good after their retries: keep the staged version and wait for a decision.
     for (let round = 1; failures.size > 0; round++) {
@@ -168,6 +213,7 @@ export async function runDataflow(input: RunInput): Promise<RunResult> {
       for (const entry of again) entry.state = 'pending';
       await controlActivities.markRunning({ dataflowId });
       await extract(again, () => undefined);
+      await waitOutQuota();
     }
 
     state.phase = 'committing';
@@ -197,6 +243,8 @@ export async function runDataflow(input: RunInput): Promise<RunResult> {
 
 /** The patch that skips a scheduled run finding the dataflow busy, instead of failing it. */
 const SKIP_BUSY_SCHEDULED_RUN = 'skip-busy-scheduled-run';
+/** The patch that lets a run wait for Klaviyo's daily report quota instead of failing. */
+const REPORTING_QUOTA_WAIT = 'reporting-quota-wait';
 /** The patch that keeps a run whose table failed for good waiting for `retry` or `discard`. */
 const TABLE_NEEDS_ATTENTION = 'table-needs-attention';
 

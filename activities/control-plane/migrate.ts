@@ -4,6 +4,7 @@ import * as controlPlane0001 from './migrations/0001-control-plane';
 import * as tableMissingScopes0002 from './migrations/0002-table-missing-scopes';
 import * as needsAttentionStatus0003 from './migrations/0003-needs-attention-status';
 import * as deletionSweeps0004 from './migrations/0004-deletion-sweeps';
+import * as reportQuota0005 from './migrations/0005-report-quota';
 
 interface NamedMigration {
   name: string;
@@ -19,6 +20,7 @@ const MIGRATIONS: readonly NamedMigration[] = [
   { name: '0002-table-missing-scopes', migration: tableMissingScopes0002 },
   { name: '0003-needs-attention-status', migration: needsAttentionStatus0003 },
   { name: '0004-deletion-sweeps', migration: deletionSweeps0004 },
+  { name: '0005-report-quota', migration: reportQuota0005 },
 ];
 
 export const migrationSource: Knex.MigrationSource<NamedMigration> = {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import rawCatalog from './catalog-data.json';
+import { REPORT_TABLES } from './report-catalog';
 
 /**
  * The table catalog is data: one entry per importable Klaviyo list endpoint (revision 2026-07-15),
@@ -18,6 +19,8 @@ export const RATE_TIERS = {
   M: { burst: 10, steady: 150 },
   L: { burst: 75, steady: 750 },
   XL: { burst: 350, steady: 3500 },
+  /** The Reporting API's POST endpoints (1/s, 2/min), which also count against a daily quota (report-quota.ts). */
+  Reporting: { burst: 1, steady: 2 },
 } as const;
 export type RateTier = keyof typeof RATE_TIERS;
 
@@ -67,7 +70,7 @@ const tableSchema = z.object({
    * leave one range for another. null: read on one cursor.
    */
   slice: z.object({ field: z.string() }).nullable().default(null),
-  tier: z.enum(['XS', 'S', 'M', 'L', 'XL']),
+  tier: z.enum(['XS', 'S', 'M', 'L', 'XL', 'Reporting']),
   /** Slower tiers some parameters move a call to (e.g. profiles with predictive_analytics). */
   tierVariants: z.array(z.object({ when: z.string(), burst: z.number(), steady: z.number() })),
   scopes: z.array(z.string()),
@@ -85,7 +88,13 @@ export type CatalogTable = z.infer<typeof tableSchema>;
 
 export const CATALOG: readonly CatalogTable[] = Object.freeze(z.array(tableSchema).parse(rawCatalog));
 
-const byName = new Map(CATALOG.map((t) => [t.name, t]));
+/**
+ * Every table a dataflow can select: the list endpoints above (which the sandbox serves as such) and the Reporting
+ * API's tables (report-catalog.ts), which are read by POSTing report queries instead of paging a list.
+ */
+export const SELECTABLE_TABLES: readonly CatalogTable[] = Object.freeze([...CATALOG, ...REPORT_TABLES]);
+
+const byName = new Map(SELECTABLE_TABLES.map((t) => [t.name, t]));
 
 /** The catalog entry of a table, or undefined for a name the catalog does not know. */
 export function findTable(name: string): CatalogTable | undefined {
@@ -96,7 +105,9 @@ export function findTable(name: string): CatalogTable | undefined {
 export function getTable(name: string): CatalogTable {
   const table = byName.get(name);
   if (!table)
-    throw new Error(`Unknown Klaviyo table "${name}". Known tables: ${CATALOG.map((t) => t.name).join(', ')}`);
+    throw new Error(
+      `Unknown Klaviyo table "${name}". Known tables: ${SELECTABLE_TABLES.map((t) => t.name).join(', ')}`,
+    );
   return table;
 }
 

@@ -165,6 +165,8 @@ export class KlaviyoNotFoundError extends KlaviyoError {
 export class KlaviyoThrottledError extends KlaviyoError {
   readonly type = 'KlaviyoThrottled';
   readonly retryable = true;
+  /** How much longer Klaviyo asked to wait (its `Retry-After`, or the backoff), in ms. */
+  readonly nextWaitMs: number;
   /**
    * @param input.waitedMs time already spent waiting on 429s for this request
    * @param input.nextWaitMs the further wait Klaviyo asked for (`Retry-After`) or backoff would impose
@@ -180,6 +182,7 @@ export class KlaviyoThrottledError extends KlaviyoError {
         "Another application may be using this account's rate limit; run the dataflow again later.",
       input,
     );
+    this.nextWaitMs = input.nextWaitMs;
   }
 }
 

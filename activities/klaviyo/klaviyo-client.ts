@@ -323,6 +323,38 @@ export class KlaviyoClient {
     };
   }
 
+  /**
+   * One POST of a query document (the Reporting API's reports) to `path`, within `table`'s rate budget and retried
+   * like a page; returns the parsed JSON of the 2xx answer for the caller to validate. A 429 that asks to wait longer
+   * than `maxThrottleWaitMs` in all throws a KlaviyoThrottledError at once, its `nextWaitMs` saying how long.
+   */
+  async post(
+    table: CatalogTable,
+    path: string,
+    body: unknown,
+    options: { signal?: AbortSignal; maxThrottleWaitMs?: number } = {},
+  ): Promise<{ json: unknown; url: string; bytes: number }> {
+    const url = `${this.baseUrl}${path}`;
+    const post = { body: JSON.stringify(body), maxThrottleWaitMs: options.maxThrottleWaitMs };
+    const tries = noTries();
+    for (;;) {
+      const raw = await this.fetchAnswer(url, table, options.signal, tries, undefined, post);
+      try {
+        return { json: JSON.parse(raw.toString('utf8')), url, bytes: raw.length };
+      } catch {
+        const problem = raw.length === 0 ? 'the body is empty' : 'the body is not complete JSON';
+        const error = new KlaviyoMalformedResponseError({
+          table: table.name,
+          url,
+          attempts: tries.sent,
+          status: tries.status,
+          problem,
+        });
+        await this.afterFailure(tries, error, options.signal);
+      }
+    }
+  }
+
   /** The URL of the first page of a table query (for a first checkpoint, or to show). */
   pageUrl(query: TableQuery): string {
     const path = tablePath(query.table, query.parentId);
@@ -556,10 +588,12 @@ export class KlaviyoClient {
     signal: AbortSignal | undefined,
     tries: Tries,
     onAnswer?: (raw: Buffer) => boolean,
+    post?: { body: string; maxThrottleWaitMs?: number },
   ): Promise<Buffer> {
     const limits = this.limitsFor(table, url);
     const budget = limits ? this.#budgets.tier(this.accountKey, limits) : undefined;
-    const { baseDelayMs, maxDelayMs, maxThrottleWaitMs } = this.#settings;
+    const { baseDelayMs, maxDelayMs } = this.#settings;
+    const maxThrottleWaitMs = post?.maxThrottleWaitMs ?? this.#settings.maxThrottleWaitMs;
     for (;;) {
       throwIfAborted(signal);
       const waitStarted = performance.now();
@@ -568,7 +602,7 @@ export class KlaviyoClient {
       tries.sent++;
       let outcome: AttemptOutcome;
       try {
-        outcome = await this.attempt(url, table, tries.sent, signal);
+        outcome = await this.attempt(url, table, tries.sent, signal, post?.body);
       } finally {
         permit?.release();
       }
@@ -664,13 +698,14 @@ export class KlaviyoClient {
     table: CatalogTable,
     attemptNumber: number,
     signal: AbortSignal | undefined,
+    requestBody?: string,
   ): Promise<AttemptOutcome> {
     const context = { table: table.name, url, attempts: attemptNumber };
     const tier = this.tierOf(table, url);
     const started = performance.now();
     let response: Response<Buffer>;
     try {
-      response = await this.send(url, signal);
+      response = await this.send(url, signal, requestBody);
     } catch (err) {
       this.report({ url, status: 0, ms: performance.now() - started, bytes: 0, table: table.name, tier });
       throwIfAborted(signal);
@@ -734,8 +769,15 @@ export class KlaviyoClient {
     return this.#revisionNotice;
   }
 
-  private async send(url: string, signal: AbortSignal | undefined): Promise<Response<Buffer>> {
-    const request = this.#http.get(url, { responseType: 'buffer' });
+  private async send(url: string, signal: AbortSignal | undefined, body?: string): Promise<Response<Buffer>> {
+    const request =
+      body === undefined
+        ? this.#http.get(url, { responseType: 'buffer' })
+        : this.#http.post(url, {
+            body,
+            responseType: 'buffer',
+            headers: { 'content-type': 'application/vnd.api+json' },
+          });
     const cancel = () => request.cancel();
     signal?.addEventListener('abort', cancel, { once: true });
     try {

@@ -5,6 +5,7 @@ import {
   type CatalogTable,
   type ColumnType,
 } from '../klaviyo/catalog';
+import { reportSpecOf } from '../klaviyo/report-catalog';
 import { InvalidIdentifierError } from './errors';
 import { columnNameForField, validateIdentifier, validateTableName } from './identifiers';
 
@@ -53,6 +54,8 @@ export const SYSTEM_COLUMNS = { version: '_version', extractedAt: '_extracted_at
  */
 export function tableLayout(table: CatalogTable, fields: readonly CatalogField[] = table.fields): TableLayout {
   validateTableName(table.name);
+  const report = reportSpecOf(table);
+  if (report) return reportLayout(table.name, report, fields);
   const columns: ColumnSpec[] = [];
   const origins = new Map<string, string>([
     [SYSTEM_COLUMNS.version, 'a system column'],
@@ -106,6 +109,32 @@ export function tableLayout(table: CatalogTable, fields: readonly CatalogField[]
     }
   }
   return { table: table.name, columns, primaryKey };
+}
+
+/**
+ * A Reporting API table: its grouping columns (text), a series' `date` (the day's start), then one numeric column
+ * per selected statistic; keyed by the groupings (and the day). Each result is mapped as a resource whose attributes
+ * are its groupings, date and statistics (activities/klaviyo/reports.ts), so it goes through the same coercions.
+ */
+function reportLayout(
+  name: string,
+  report: { kind: 'values' | 'series'; groupings: readonly string[] },
+  fields: readonly CatalogField[],
+): TableLayout {
+  const key = [...report.groupings, ...(report.kind === 'series' ? ['date'] : [])];
+  const columns: ColumnSpec[] = key.map((column) => ({
+    name: validateIdentifier(column, 'column'),
+    type: column === 'date' ? 'timestamptz' : 'text',
+    source: { kind: 'attribute', field: column },
+  }));
+  for (const field of fields) {
+    const column = validateIdentifier(columnNameForField(field.name), 'column');
+    if (key.includes(column)) {
+      throw new InvalidIdentifierError(`Table "${name}": the statistic "${field.name}" collides with a grouping.`);
+    }
+    columns.push({ name: column, type: field.type, source: { kind: 'attribute', field: field.name } });
+  }
+  return { table: name, columns, primaryKey: key };
 }
 
 /** `<rel>_id`, with `-` as `_`: `custom-metric` → `custom_metric_id`. */

@@ -1,5 +1,6 @@
 import type { z } from 'zod/v4';
 import { findTable } from '../../activities/klaviyo/catalog';
+import { selectedByDefault } from '../../activities/klaviyo/report-catalog';
 import { selectionFor, slowTierFields, type DataflowApi } from '../../client/dataflow-api';
 import { reportOf } from '../../client/error-report';
 import type {
@@ -350,6 +351,7 @@ async function savedTables(api: DataflowApi, name: string): Promise<SavedTable[]
         purpose: table.purpose,
         type: table.resourceType,
         readable: row.readable,
+        selectedByDefault: selectedByDefault(table),
         missingScopes: row.missingScopes,
         selected: row.selected,
         selectedFields: row.selectedFields,

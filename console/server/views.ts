@@ -1,3 +1,4 @@
+import { selectedByDefault } from '../../activities/klaviyo/report-catalog';
 import type { Dataflow } from '../../activities/control-plane/dataflows';
 import type { Discovery, LiveProgress } from '../../client/dataflow-api';
 import { dataflowSummary } from '../../client/dataflow-summary';
@@ -40,6 +41,7 @@ export function discoveredTables(discovery: Discovery): DiscoveredTable[] {
       purpose: table.purpose,
       type: table.resourceType,
       readable,
+      selectedByDefault: selectedByDefault(table),
       missingScopes,
       fields: table.fields.map((f) => ({
         name: f.name,

@@ -8,7 +8,7 @@ export function defaultSelection(tables: DiscoveredTable[]): Selection {
   const selection: Selection = {};
   for (const t of tables) {
     selection[t.name] = {
-      selected: t.readable,
+      selected: t.readable && t.selectedByDefault,
       fields: t.fields.filter((f) => f.defaultSelected).map((f) => f.name),
     };
   }
