@@ -4,7 +4,9 @@ import {
   EventsApi,
   FilterBuilder,
   ListsApi,
+  MetricsApi,
   ProfilesApi,
+  ReportingApi,
   RetryWithExponentialBackoff,
 } from 'klaviyo-api';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
@@ -198,4 +200,60 @@ describe('the official klaviyo-api SDK against the sandbox', () => {
       sandbox.setRateLimits({ enabled: false });
     }
   });
+
+  test('queries the seven reports with its ReportingApi, custom time frames and filters included', async () => {
+    const reporting = client(new ReportingApi(session(sandbox.keys.full)));
+    const metrics = client(new MetricsApi(session(sandbox.keys.full)));
+    const conversionMetricId = (await metrics.getMetrics()).body.data.find(
+      (m) => m.attributes.name === 'Placed Order',
+    )!.id;
+    const custom = { start: new Date('2025-06-01T00:00:00Z'), end: new Date('2025-12-31T00:00:00Z') };
+    const message = { statistics: ['recipients', 'opens_unique', 'conversion_value'], conversionMetricId };
+    const answers = await Promise.all([
+      reporting.queryCampaignValues(body('campaign-values-report', { ...message, timeframe: custom })),
+      reporting.queryFlowValues(
+        body('flow-values-report', {
+          ...message,
+          timeframe: { key: 'last_365_days' },
+          filter: 'equals(send_channel,"email")',
+        }),
+      ),
+      reporting.queryFlowSeries(body('flow-series-report', { ...message, timeframe: custom, interval: 'monthly' })),
+      reporting.queryFormValues(body('form-values-report', { statistics: ['viewed_form'], timeframe: custom })),
+      reporting.queryFormSeries(
+        body('form-series-report', { statistics: ['submits'], timeframe: { key: 'last_7_days' }, interval: 'hourly' }),
+      ),
+      reporting.querySegmentValues(body('segment-values-report', { statistics: ['total_members'], timeframe: custom })),
+      reporting.querySegmentSeries(
+        body('segment-series-report', { statistics: ['members_added'], timeframe: custom, interval: 'weekly' }),
+      ),
+    ]);
+    for (const answer of answers) expect(answer.response.status).toBe(200);
+    const results = answers.map(
+      (a) => (a.body as { data: { attributes: { results: unknown[] } } }).data.attributes.results,
+    );
+    expect(results.filter((r) => r.length > 0).length).toBeGreaterThanOrEqual(5);
+  });
+
+  test("sees the reports' daily quota as 429 throttled with a long Retry-After", async () => {
+    sandbox.setRateLimits({ enabled: false, reportsPerDay: 0 });
+    try {
+      const reporting = client(new ReportingApi(session(sandbox.keys.full)));
+      const refused = await failure(
+        reporting.querySegmentValues(
+          body('segment-values-report', { statistics: ['total_members'], timeframe: { key: 'last_30_days' } }),
+        ),
+      );
+      expect(refused).toMatchObject({ status: 429, code: 'throttled' });
+      expect(Number(refused.retryAfter)).toBeGreaterThan(3600);
+    } finally {
+      sandbox.setRateLimits({ enabled: false });
+    }
+  });
 });
+
+/** A report request in the SDK's shape (its serializer maps camelCase attributes to Klaviyo's names). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function body(type: string, attributes: Record<string, unknown>): any {
+  return { data: { type, attributes } };
+}
