@@ -229,6 +229,7 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
         const at = new Date();
         readState = { readStartedAt: (client.serverTime() ?? at).toISOString(), startedAt: at.toISOString() };
       }
+      wake?.();
       const values = page.data.map((r) => sliceValue(r.attributes, field));
       const sorted = values.every((v, i) => i === 0 || v === null || (values[i - 1] ?? -Infinity) <= v);
       const last = values.at(-1) ?? null;
@@ -320,6 +321,9 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
   };
 
   const runs = new Map<Slice, Promise<void>>();
+  // The scheduler wakes at each page as well as at each slice's end: the target grows as pages tell the latency.
+  let wake: (() => void) | undefined;
+  const pageArrived = () => new Promise<void>((resolve) => (wake = resolve));
   try {
     while (queue.length > 0 || runs.size > 0) {
       while (queue.length > 0 && (runs.size === 0 || runs.size < target())) {
@@ -334,7 +338,7 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
         );
         mostAtOnce = Math.max(mostAtOnce, runs.size);
       }
-      await Promise.race(runs.values());
+      await Promise.race([...runs.values(), pageArrived()]);
     }
   } catch (err) {
     stop.abort(err);

@@ -5,7 +5,7 @@ import { getCheckpoint, saveCheckpoint } from './control-plane/extract-checkpoin
 import { withTransaction } from './control-plane/postgres';
 import type { DataflowTable } from './control-plane/table-selection';
 import { recordTableRead } from './control-plane/versions';
-import { readSliced, readsInSlices } from './extract-slices';
+import { readSliced, readSliceSettings, readsInSlices } from './extract-slices';
 import { incrementalFilter, supportsIncremental, type IncrementalPlan } from './incremental-cursor';
 import { klaviyoFilter } from './klaviyo/query';
 import { loadLiveKeys } from './sweep-deletions';
@@ -110,12 +110,14 @@ export async function extractTable(input: ExtractInput): Promise<TableSummary> {
   };
 
   const parts = await listParts(input.client, table, input.signal);
+  // DATAFLOW_MAX_SLICES=1 reads every table on one cursor, as before slicing.
+  const sliceSettings = readSliceSettings();
   for (const part of parts) {
     const key = { dataflowId: input.dataflowId, version: input.version, table: table.name, part: part.part };
     const checkpoint = await getCheckpoint(input.pool, key);
     // A table with a creation time to range over is read as parallel slices (extract-slices.ts), unless an attempt
-    // from before slicing left a whole-table checkpoint to finish.
-    if (part.part === '' && !part.filter && !checkpoint && readsInSlices(table)) {
+    // from before slicing (or with slicing off) left a whole-table checkpoint to finish.
+    if (part.part === '' && !part.filter && !checkpoint && readsInSlices(table) && sliceSettings.maxSlices > 1) {
       const sliced = await readSliced({
         pool: input.pool,
         client: input.client,
@@ -127,6 +129,7 @@ export async function extractTable(input: ExtractInput): Promise<TableSummary> {
         fields,
         filter,
         incremental: incremental !== undefined,
+        settings: sliceSettings,
         signal: input.signal,
         onProgress: (p) =>
           input.onProgress?.({ table: table.name, part: '', rows: p.rows, pages: p.pages, nextUrl: p.nextUrl }),

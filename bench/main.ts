@@ -2,12 +2,14 @@ import { Command, InvalidArgumentError } from 'commander';
 import { startBenchStack } from './bench-stack';
 import { formatCopyPath, measureCopyPath } from './copy-path';
 import { runEndToEnd } from './end-to-end';
+import { DEFAULT_LATENCY_OPTIONS, formatLatency, runLatency } from './latency-run';
 import { runLimits } from './limits-run';
 import { formatEndToEnd, formatLimits } from './report';
 
 /**
  * `npm run bench -- [--profiles N] [--events M] [--limits-seconds S] [--skip-limits] [--skip-end-to-end]
- *  [--copy-path-rows N] [--skip-copy-path]`
+ *  [--copy-path-rows N] [--skip-copy-path] [--skip-latency] [--latencies 300,100,1000] [--latency-profiles N]
+ *  [--latency-events M] [--latency-jitter σ] [--latency-per-kb ms]`
  *
  * Starts its own Temporal dev server, a scratch database (on DATABASE_URL's server, else an embedded
  * Postgres), the sandbox and the worker as child processes; prints the figures on stdout, progress on stderr.
@@ -17,6 +19,14 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
   return n;
+}
+
+function msList(value: string): number[] {
+  const list = value.split(',').map((v) => Number(v.trim()));
+  if (list.length === 0 || list.some((n) => !Number.isFinite(n) || n < 0)) {
+    throw new InvalidArgumentError('expected milliseconds separated by commas, e.g. 300,100,1000');
+  }
+  return list;
 }
 
 async function main(): Promise<void> {
@@ -30,6 +40,19 @@ async function main(): Promise<void> {
     .option('--skip-end-to-end', 'leave out the end-to-end run and its floors', false)
     .option('--copy-path-rows <n>', 'event rows of the load-path measurement', positiveInt, 100_000)
     .option('--skip-copy-path', 'leave out the load path against a bare COPY', false)
+    .option('--skip-latency', 'leave out the reads with real limits and latency', false)
+    .option('--latencies <ms,...>', 'median latencies of the latency section, headline first', msList, [
+      ...DEFAULT_LATENCY_OPTIONS.latencies,
+    ])
+    .option(
+      '--latency-profiles <n>',
+      'profiles of the sliced latency runs',
+      positiveInt,
+      DEFAULT_LATENCY_OPTIONS.profiles,
+    )
+    .option('--latency-events <n>', 'events of the sliced latency runs', positiveInt, DEFAULT_LATENCY_OPTIONS.events)
+    .option('--latency-jitter <sigma>', 'σ of the latency jitter', Number, DEFAULT_LATENCY_OPTIONS.jitter)
+    .option('--latency-per-kb <ms>', 'latency added per KB of answer', Number, DEFAULT_LATENCY_OPTIONS.perKbMs)
     .option('--worker-cpu-prof <dir>', 'profile the end-to-end worker (node --cpu-prof) into this directory')
     .option('--database-url <url>', 'Postgres server for a scratch database (default: DATABASE_URL, else embedded)')
     .parse()
@@ -42,6 +65,12 @@ async function main(): Promise<void> {
       skipEndToEnd: boolean;
       copyPathRows: number;
       skipCopyPath: boolean;
+      skipLatency: boolean;
+      latencies: number[];
+      latencyProfiles: number;
+      latencyEvents: number;
+      latencyJitter: number;
+      latencyPerKb: number;
       databaseUrl?: string;
       workerCpuProf?: string;
     }>();
@@ -60,6 +89,18 @@ async function main(): Promise<void> {
     if (!options.skipLimits) {
       const figures = await runLimits(stack, { seconds: options.limitsSeconds, seed: options.seed });
       sections.push(formatLimits(figures));
+    }
+    if (!options.skipLatency) {
+      const report = await runLatency(stack, {
+        ...DEFAULT_LATENCY_OPTIONS,
+        seed: options.seed,
+        profiles: options.latencyProfiles,
+        events: options.latencyEvents,
+        latencies: options.latencies,
+        jitter: options.latencyJitter,
+        perKbMs: options.latencyPerKb,
+      });
+      sections.push(formatLatency(report));
     }
     process.stdout.write(`\n${sections.join('\n\n')}\n`);
   } finally {
