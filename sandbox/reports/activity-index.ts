@@ -18,7 +18,7 @@ export const ROLE_CODES: Record<ActivityRole, number> = {
  */
 export interface ActivityIndex {
   count: number;
-  ordinal: Float64Array;
+  ordinal: Int32Array;
   role: Uint8Array;
   metric: Int32Array;
   /** Message index into `activity.directory().messages`, or form index. */
@@ -35,48 +35,62 @@ export function activityIndex(ds: Dataset): ActivityIndex {
   return ds.cached('report-activity', () => build(ds));
 }
 
+/** About 30 bytes per event that counts, built in arrays sized for every event and then cut to those that count. */
 function build(ds: Dataset): ActivityIndex {
   const events = ds.events;
   const activity = ds.activity;
   const hidden = ds.state.deleted('event');
-  const rows: number[][] = [[], [], [], [], [], [], []];
-  for (let o = 0; o < events.count; o++) {
-    const metric = events.metricIndex(o);
-    const role = activity.role(metric);
-    if (!role) continue;
-    let target: number;
-    let version = 0;
-    if (role.role === 'form-view' || role.role === 'form-submit') {
+  const total = events.count;
+  const ordinal = new Int32Array(total);
+  const role = new Uint8Array(total);
+  const metric = new Int32Array(total);
+  const target = new Int32Array(total);
+  const version = new Int32Array(total);
+  const profile = new Int32Array(total);
+  const seconds = new Float64Array(total);
+  let n = 0;
+  for (let o = 0; o < total; o++) {
+    const m = events.metricIndex(o);
+    const r = activity.role(m);
+    if (!r) continue;
+    if (r.role === 'form-view' || r.role === 'form-submit') {
       const form = activity.formOf(o);
       if (!form) continue;
-      target = form.form;
-      version = form.version;
+      target[n] = form.form;
+      version[n] = form.version;
     } else {
-      target = activity.messageOf(o);
-      if (target < 0) continue;
+      const message = activity.messageOf(o);
+      if (message < 0) continue;
+      target[n] = message;
+      version[n] = 0;
     }
     if (hidden?.has(eventId(ds.seed, o))) continue;
-    const columns = [o, ROLE_CODES[role.role], metric, target, version, events.profileIndex(o), events.seconds(o)];
-    for (let c = 0; c < columns.length; c++) rows[c].push(columns[c]);
+    ordinal[n] = o;
+    role[n] = ROLE_CODES[r.role];
+    metric[n] = m;
+    profile[n] = events.profileIndex(o);
+    seconds[n] = events.seconds(o);
+    n++;
   }
-  const values = new Float64Array(rows[0].length).fill(Number.NaN);
-  const ordinal = Float64Array.from(rows[0]);
-  return {
-    count: ordinal.length,
-    ordinal,
-    role: Uint8Array.from(rows[1]),
-    metric: Int32Array.from(rows[2]),
-    target: Int32Array.from(rows[3]),
-    version: Int32Array.from(rows[4]),
-    profile: Int32Array.from(rows[5]),
-    seconds: Float64Array.from(rows[6]),
+  const values = new Map<number, number>();
+  const index: ActivityIndex = {
+    count: n,
+    ordinal: ordinal.slice(0, n),
+    role: role.slice(0, n),
+    metric: metric.slice(0, n),
+    target: target.slice(0, n),
+    version: version.slice(0, n),
+    profile: profile.slice(0, n),
+    seconds: seconds.slice(0, n),
     value(i) {
-      if (Number.isNaN(values[i])) {
-        const props = events.row(ordinal[i]).attributes?.event_properties as Record<string, unknown> | undefined;
-        const value = props?.$value;
-        values[i] = typeof value === 'number' ? value : 0;
+      let value = values.get(i);
+      if (value === undefined) {
+        const props = events.row(index.ordinal[i]).attributes?.event_properties as Record<string, unknown> | undefined;
+        value = typeof props?.$value === 'number' ? props.$value : 0;
+        values.set(i, value);
       }
-      return values[i];
+      return value;
     },
   };
+  return index;
 }
