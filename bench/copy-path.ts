@@ -127,16 +127,24 @@ export async function prepareCopyPath(pool: pg.Pool, databaseUrl: string, schema
     },
     /** Extraction of `resources` into version 1: seconds, and the rows it says it loaded. */
     async extract(resources: KlaviyoResource[]): Promise<{ seconds: number; loaded: number }> {
-      const start = process.hrtime.bigint();
-      const summary = await extractTable({
-        pool,
-        client: memoryClient(resources),
-        dataflowId,
-        schema,
-        version: 1,
-        selection: resolveSelection([{ table: 'events' }])[0],
-      });
-      return { seconds: Number(process.hrtime.bigint() - start) / 1e9, loaded: summary.rows };
+      // On one cursor (DATAFLOW_MAX_SLICES=1): slices are about keeping requests in flight, and there are none here.
+      const maxSlices = process.env.DATAFLOW_MAX_SLICES;
+      process.env.DATAFLOW_MAX_SLICES = '1';
+      try {
+        const start = process.hrtime.bigint();
+        const summary = await extractTable({
+          pool,
+          client: memoryClient(resources),
+          dataflowId,
+          schema,
+          version: 1,
+          selection: resolveSelection([{ table: 'events' }])[0],
+        });
+        return { seconds: Number(process.hrtime.bigint() - start) / 1e9, loaded: summary.rows };
+      } finally {
+        if (maxSlices === undefined) delete process.env.DATAFLOW_MAX_SLICES;
+        else process.env.DATAFLOW_MAX_SLICES = maxSlices;
+      }
     },
   };
 }
