@@ -89,3 +89,26 @@ test('a sliced read loses and duplicates nothing, including rows sharing the sec
   const throttled = engine.sandbox.requestLog().filter((e) => e.status === 429 && e.table !== 'accounts');
   expect(throttled).toEqual([]);
 }, 180_000);
+
+test('five dataflows of one account, three tables of one tier each, run at once with real limits: no 429', async () => {
+  // Created with the limits off (the API's key checks are not what is measured); turning them on forgets the windows.
+  engine.sandbox.setRateLimits({ enabled: false });
+  const names = ['SharedTier1', 'SharedTier2', 'SharedTier3', 'SharedTier4', 'SharedTier5'];
+  // profiles and templates (sliced) and lists: all in the L tier.
+  const tables = ['profiles', 'templates', 'lists'];
+  for (const name of names) {
+    await engine.api.create({ name, apiKey: engine.sandbox.keys.full, baseUrl: engine.sandbox.baseUrl, tables });
+  }
+  engine.sandbox.setRateLimits({ enabled: true, scale: 1 });
+  engine.sandbox.resetRequestLog();
+  const runs = await Promise.all(names.map((name) => engine.api.run(name)));
+  const results = await Promise.all(runs.map((run) => engine.api.waitForRun(run)));
+  for (const result of results) {
+    for (const table of tables) {
+      const summary = result.tables.find((t) => t.table === table);
+      expect(summary?.rows).toBe(engine.sandbox.expectedCount(table));
+    }
+  }
+  const log = engine.sandbox.requestLog();
+  expect(log.filter((e) => e.status === 429)).toEqual([]);
+}, 180_000);
