@@ -69,6 +69,8 @@ export interface ReportExtractSummary extends TableSummary {
 
 interface ReportPlan {
   requests: ReportRequest[];
+  /** What a refresh asks again: these subjects, from this day on (a series) or over the year (values). */
+  reread: { ids: string[]; startDay: string } | null;
   /** The subjects of a full read now: rows of others copied forward from version N are left out. */
   subjects: string[];
   fullStartDay: string;
@@ -136,11 +138,8 @@ export async function extractReport(input: ReportExtractInput): Promise<ReportEx
   }
 
   const finished = await withTransaction(input.pool, async (db) => {
-    if (input.incremental) {
-      const from = input.incremental.fromVersion;
-      await copyForwardVersion(db, { schema: input.schema, table: table.name, from, to: input.version });
-      await dropOutOfRange(db, input.schema, input.version, table, plan);
-    } else {
+    // A refresh's version N rows were copied forward when it was planned; a full read gets its key now.
+    if (!input.incremental) {
       await addPrimaryKey(db, { schema: input.schema, version: input.version, definition: layout });
     }
     const { rows } = await db.query<{ count: string }>(
@@ -170,44 +169,43 @@ async function loadOrMakePlan(input: ReportExtractInput, table: ReportTable): Pr
   const fullStartDay = addDays(endDay, -FULL_READ_DAYS);
   const subjects = await listSubjects(input.client, table, fullStartDay, timeZone, input.signal);
   const { report } = table;
-  let requests: ReportRequest[];
-  if (!input.incremental) {
-    requests = planReportRequests(
-      table,
-      subjects.map((s) => s.id),
-      fullStartDay,
-      endDay,
-    );
-  } else {
+  const ids = subjects.map((s) => s.id);
+  let reread: ReportPlan['reread'] = null;
+  if (input.incremental) {
     const window = input.settings.attributionWindowDays + ATTRIBUTION_MARGIN_DAYS;
     const sinceDay = addDays(today, -window);
     if (report.kind === 'series') {
-      requests = planReportRequests(
-        table,
-        subjects.map((s) => s.id),
-        sinceDay > fullStartDay ? sinceDay : fullStartDay,
-        endDay,
-      );
+      reread = { ids, startDay: sinceDay > fullStartDay ? sinceDay : fullStartDay };
     } else if (report.subject.table === 'campaigns') {
       // A campaign's figures change only while conversions are still attributed to it: re-ask the recent sends.
       const recent = subjects.filter((s) => s.sentDay !== null && s.sentDay >= sinceDay).map((s) => s.id);
-      requests = planReportRequests(table, recent, fullStartDay, endDay);
+      reread = { ids: recent, startDay: fullStartDay };
     } else {
       // A flow, form or segment keeps sending and changing: its values over the year are asked again (one request
       // per 100 of them).
-      requests = planReportRequests(
-        table,
-        subjects.map((s) => s.id),
-        fullStartDay,
-        endDay,
-      );
+      reread = { ids, startDay: fullStartDay };
     }
   }
+  const requests = planReportRequests(
+    table,
+    reread ? reread.ids : ids,
+    reread ? reread.startDay : fullStartDay,
+    endDay,
+  );
   const conversion = report.needsConversionMetric
     ? await conversionMetric(input.client, table.name, input.settings.conversionMetric, input.signal)
     : null;
-  const plan: ReportPlan = { requests, subjects: subjects.map((s) => s.id), fullStartDay, timeZone, conversion };
-  await saveCheckpoint(input.pool, { ...key, nextUrl: null, rows: 0, pages: 0, done: true, state: plan });
+  const plan: ReportPlan = { requests, reread, subjects: ids, fullStartDay, timeZone, conversion };
+  await withTransaction(input.pool, async (db) => {
+    if (input.incremental) {
+      // Version N forward first, less what a full read now would not hold and what is asked again: the answers
+      // then say all there is for those subjects and days (a message without events on a day has no row).
+      const from = input.incremental.fromVersion;
+      await copyForwardVersion(db, { schema: input.schema, table: table.name, from, to: input.version });
+      await dropOutOfRange(db, input.schema, input.version, table, plan);
+    }
+    await saveCheckpoint(db, { ...key, nextUrl: null, rows: 0, pages: 0, done: true, state: plan });
+  });
   return plan;
 }
 
@@ -285,7 +283,10 @@ function conversionNotice(table: string, name: string, id: string): string {
   return `${table}: conversions counted on the metric "${name}" (${id})`;
 }
 
-/** After a copy forward: rows of subjects a full read would no longer ask about, and series days before its year. */
+/**
+ * After a copy forward: rows of subjects a full read would no longer ask about, series days before its year, and
+ * the rows the refresh asks for again.
+ */
 async function dropOutOfRange(
   db: pg.ClientBase,
   schema: string,
@@ -296,10 +297,18 @@ async function dropOutOfRange(
   const target = qualifiedName(schema, versionedTableName(table.name, version));
   const subject = quoteIdent(table.report.subject.attribute);
   await db.query(`DELETE FROM ${target} WHERE NOT (${subject} = ANY($1::text[]))`, [plan.subjects]);
+  const day = `(${quoteIdent('date')} AT TIME ZONE $1)::date`;
   if (table.report.kind === 'series') {
-    await db.query(`DELETE FROM ${target} WHERE (${quoteIdent('date')} AT TIME ZONE $1)::date < $2::date`, [
+    await db.query(`DELETE FROM ${target} WHERE ${day} < $2::date`, [plan.timeZone, plan.fullStartDay]);
+  }
+  if (!plan.reread) return;
+  if (table.report.kind === 'series') {
+    await db.query(`DELETE FROM ${target} WHERE ${subject} = ANY($3::text[]) AND ${day} >= $2::date`, [
       plan.timeZone,
-      plan.fullStartDay,
+      plan.reread.startDay,
+      plan.reread.ids,
     ]);
+  } else {
+    await db.query(`DELETE FROM ${target} WHERE ${subject} = ANY($1::text[])`, [plan.reread.ids]);
   }
 }

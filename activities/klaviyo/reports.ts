@@ -191,6 +191,10 @@ export function reportRows(table: ReportTable, json: unknown, url: string): Json
       const statistics = Object.fromEntries(
         Object.entries(result.statistics).map(([name, values]) => [name, (values as Array<number | null>)[i]]),
       );
+      // A day with nothing to show has no row: whether Klaviyo lists it depends on which request window asked for
+      // it (a message is listed in a window only if it had activity there), so keeping it would make a table
+      // depend on how its days were split into requests.
+      if (Object.values(statistics).every((v) => v === null || v === 0)) return;
       rows.push({ type: table.report.type, id: '', attributes: { ...key, date, ...statistics } });
     });
   }

@@ -1,0 +1,124 @@
+import { REPORT_TABLES } from '../../activities/klaviyo/report-catalog';
+import type { RequestLogEntry } from '../../sandbox/server';
+import type { RunResult } from '../../shared/operations';
+import { queryRows } from '../support/database';
+import { startTestEngine, type TestEngine } from '../support/engine';
+import { reportFigureMismatches } from './report-expectations';
+
+/**
+ * Klaviyo's Reporting API end to end (real Temporal, Postgres, the sandbox over HTTP, in-process worker): a run
+ * imports the seven report tables and every figure equals what the events imported in the same run imply, computed
+ * here in SQL without the engine's or the sandbox's report code; a refresh a day later (sandbox clock) asks only for
+ * the attribution window and equals a forced full read. The daily quota's waits are in reporting-quota.test.ts.
+ */
+let engine: TestEngine;
+const NAME = 'Reports';
+const SCHEMA = 'reports';
+const REPORTS = REPORT_TABLES.map((t) => t.name);
+/** The raw rows the expected figures are computed from, imported by the same run. */
+const RAW = ['events', 'metrics', 'campaigns', 'segment_memberships'];
+
+let first: RunResult;
+let refresh: { result: RunResult; log: RequestLogEntry[] };
+
+beforeAll(async () => {
+  engine = await startTestEngine({
+    sandbox: { sizes: { profiles: 300, events: 6000, campaigns: 120, flows: 8 } },
+  });
+  await engine.api.create({
+    name: NAME,
+    apiKey: engine.sandbox.keys.full,
+    baseUrl: engine.sandbox.baseUrl,
+    tables: [...RAW, ...REPORTS],
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await engine?.stop();
+});
+
+const query = <T>(sql: string, values: unknown[] = []) => queryRows<T>(engine.database.url, sql, values);
+
+async function run(full = false): Promise<{ result: RunResult; log: RequestLogEntry[] }> {
+  engine.sandbox.resetRequestLog();
+  const result = await engine.api.waitForRun(await engine.api.run(NAME, { full }));
+  return { result, log: engine.sandbox.requestLog() };
+}
+
+const reportRequests = (log: readonly RequestLogEntry[]) => log.filter((e) => e.report !== undefined);
+
+test('a run imports the seven report tables, each figure as the imported events imply', async () => {
+  const { result, log } = await run();
+  first = result;
+  expect(result.version).toBe(1);
+  const requests = reportRequests(log);
+  // Every report request answered (none throttled), each of at most 100 subjects.
+  expect(requests.length).toBeGreaterThan(0);
+  expect(requests.filter((e) => e.status !== 200)).toEqual([]);
+  expect(result.notices.join('\n')).toMatch(/conversions counted on the metric "Placed Order" \(\w+\)/);
+  for (const table of REPORTS) {
+    const [{ n }] = await query<{ n: string }>(`SELECT count(*) AS n FROM ${SCHEMA}.${table}`);
+    expect({ table, rows: Number(n) }).toEqual({ table, rows: expect.any(Number) });
+    expect(Number(n)).toBeGreaterThan(0);
+  }
+  const mismatches = await reportFigureMismatches(engine.database.url, SCHEMA, engine.sandbox.clock());
+  expect(mismatches).toEqual({});
+}, 120_000);
+
+test('a refresh a day later asks only for the attribution window, and equals a forced full read', async () => {
+  expect(first).toBeDefined();
+  engine.sandbox.advance({ hours: 24, addEvents: 300 });
+  refresh = await run();
+  expect(refresh.result.version).toBe(2);
+  const clockDay = new Date(Date.parse(engine.sandbox.clock()) - 5 * 3_600_000).toISOString().slice(0, 10);
+  // 5 days of attribution plus a margin of 2: nothing older than 7 days before today is asked by day.
+  const oldest = new Date(Date.parse(`${clockDay}T00:00:00Z`) - 7 * 86_400_000).toISOString().slice(0, 10);
+  const requests = reportRequests(refresh.log);
+  for (const entry of requests.filter((e) => e.report?.interval === 'daily')) {
+    const timeframe = entry.report?.timeframe as { start: string };
+    expect({ table: entry.table, start: timeframe.start.slice(0, 10) >= oldest }).toEqual({
+      table: entry.table,
+      start: true,
+    });
+  }
+  // Campaigns: only those sent within the window are asked again.
+  const campaignIds = requests
+    .filter((e) => e.table === 'campaign-values-report')
+    .flatMap((e) => [...(e.report?.filter ?? '').matchAll(/"([^"]+)"/g)].map((m) => m[1]));
+  const recent = await query<{ id: string }>(
+    `SELECT id FROM ${SCHEMA}.campaigns WHERE (send_time AT TIME ZONE 'America/New_York')::date >= $1::date`,
+    [oldest],
+  );
+  expect(new Set(campaignIds)).toEqual(new Set(recent.map((r) => r.id)));
+  const fullCount = reportRequests((await runAndKeepLog(true)).log).length;
+  expect(requests.length).toBeLessThan(fullCount);
+  for (const table of REPORTS) {
+    const summary = refresh.result.tables.find((t) => t.table === table);
+    expect({ table, incremental: summary?.incremental?.fromVersion }).toEqual({ table, incremental: 1 });
+    expect({ table, differences: await differences(table, 2, 3) }).toEqual({ table, differences: 0 });
+  }
+  const mismatches = await reportFigureMismatches(engine.database.url, SCHEMA, engine.sandbox.clock());
+  expect(mismatches).toEqual({});
+}, 120_000);
+
+async function runAndKeepLog(full: boolean): Promise<{ result: RunResult; log: RequestLogEntry[] }> {
+  const outcome = await run(full);
+  expect(outcome.result.version).toBe(3);
+  return outcome;
+}
+
+/** Rows of one version table not in the other, both ways, system columns left out. */
+async function differences(table: string, a: number, b: number): Promise<number> {
+  const columns = await query<{ column_name: string }>(
+    `SELECT column_name FROM information_schema.columns
+     WHERE table_schema = '${SCHEMA}' AND table_name = '${table}__v${a}'
+       AND column_name NOT IN ('_version', '_extracted_at')`,
+  );
+  const list = columns.map((c) => `"${c.column_name}"`).join(', ');
+  const side = (x: number, y: number) =>
+    `(SELECT ${list} FROM ${SCHEMA}."${table}__v${x}" EXCEPT ALL SELECT ${list} FROM ${SCHEMA}."${table}__v${y}")`;
+  const [{ count }] = await query<{ count: string }>(
+    `SELECT count(*) AS count FROM (${side(a, b)} UNION ALL ${side(b, a)}) d`,
+  );
+  return Number(count);
+}
