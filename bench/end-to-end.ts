@@ -11,6 +11,8 @@ import { startSandboxProcess } from '../sandbox/child-process';
 import { startWorkerChild } from './worker-child';
 import { readRss, resetPeakRss, RssSampler } from './worker-rss';
 import { timedRun, type TimedRun } from './run-timing';
+import { scrapeMetrics, summarizeMetrics, type MetricsSummary } from './metrics-scrape';
+import { findFreePort } from '../stack/free-port';
 
 export interface EndToEndOptions {
   profiles: number;
@@ -33,6 +35,8 @@ export interface EndToEndFigures {
     firstHalfMaxMb: number;
     secondHalfMaxMb: number;
   };
+  /** The worker's metrics endpoint, scraped when the run ended. */
+  metrics: MetricsSummary;
 }
 
 const TABLES = ['profiles', 'events'] as const;
@@ -75,13 +79,15 @@ export async function runEndToEnd(stack: BenchStack, options: EndToEndOptions): 
     console.error('bench: floor (a), the HTTP loop…');
     const httpFloor = await measureHttpFloor(firstUrls, sandbox.keys.full);
 
+    const metricsPort = await findFreePort();
     const worker = await startWorkerChild(
-      { ...stack.env, KLAVIYO_RATE_LIMITS: 'off' },
+      { ...stack.env, KLAVIYO_RATE_LIMITS: 'off', DATAFLOW_METRICS_ADDRESS: `127.0.0.1:${metricsPort}` },
       path.join(stack.dir, 'worker-e2e.log'),
       options.workerCpuProf,
     );
     let run: TimedRun;
     let workerFigures: EndToEndFigures['worker'];
+    let metrics: MetricsSummary;
     try {
       const startupPeakMb = readRss(worker.workerPid).peakMb;
       const reset = resetPeakRss(worker.workerPid);
@@ -93,6 +99,7 @@ export async function runEndToEnd(stack: BenchStack, options: EndToEndOptions): 
         const halves = sampler.stop();
         workerFigures = { startupPeakMb, runPeakMb: reset ? readRss(worker.workerPid).peakMb : null, ...halves };
       }
+      metrics = summarizeMetrics(await scrapeMetrics([`http://127.0.0.1:${metricsPort}/metrics`]), 1);
     } finally {
       await worker.stop();
     }
@@ -105,7 +112,7 @@ export async function runEndToEnd(stack: BenchStack, options: EndToEndOptions): 
       columns: Object.fromEntries(selections.map((s) => [s.table, selectedLayout(s).columns.map((c) => c.name)])),
       dir: stack.dir,
     });
-    return { run, httpFloor, copyFloor, worker: workerFigures };
+    return { run, httpFloor, copyFloor, worker: workerFigures, metrics };
   } finally {
     await api.close();
     await sandbox.close();

@@ -5,11 +5,13 @@ import { runEndToEnd } from './end-to-end';
 import { DEFAULT_LATENCY_OPTIONS, formatLatency, runLatency } from './latency-run';
 import { runLimits } from './limits-run';
 import { formatEndToEnd, formatLimits } from './report';
+import { formatScaleOut, runScaleOut } from './scale-out';
 
 /**
  * `npm run bench -- [--profiles N] [--events M] [--limits-seconds S] [--skip-limits] [--skip-end-to-end]
  *  [--copy-path-rows N] [--skip-copy-path] [--skip-latency] [--latencies 300,100,1000] [--latency-profiles N]
- *  [--latency-events M] [--latency-jitter σ] [--latency-per-kb ms]`
+ *  [--latency-events M] [--latency-jitter σ] [--latency-per-kb ms] [--scale-out-workers W] [--scale-out-minutes T]
+ *  [--skip-scale-out]`
  *
  * Starts its own Temporal dev server, a scratch database (on DATABASE_URL's server, else an embedded
  * Postgres), the sandbox and the worker as child processes; prints the figures on stdout, progress on stderr.
@@ -38,6 +40,9 @@ async function main(): Promise<void> {
     .option('--seed <n>', 'sandbox seed', positiveInt, 7)
     .option('--skip-limits', 'leave out the run under rate limits', false)
     .option('--skip-end-to-end', 'leave out the end-to-end run and its floors', false)
+    .option('--scale-out-workers <n>', 'worker processes in the scale-out run', positiveInt, 3)
+    .option('--scale-out-minutes <n>', "minutes of each tier's limit the scale-out run needs", positiveInt, 2)
+    .option('--skip-scale-out', 'leave out the scale-out run (several workers, one account, limits on)', false)
     .option('--copy-path-rows <n>', 'event rows of the load-path measurement', positiveInt, 100_000)
     .option('--skip-copy-path', 'leave out the load path against a bare COPY', false)
     .option('--skip-latency', 'leave out the reads with real limits and latency', false)
@@ -63,6 +68,9 @@ async function main(): Promise<void> {
       seed: number;
       skipLimits: boolean;
       skipEndToEnd: boolean;
+      scaleOutWorkers: number;
+      scaleOutMinutes: number;
+      skipScaleOut: boolean;
       copyPathRows: number;
       skipCopyPath: boolean;
       skipLatency: boolean;
@@ -101,6 +109,15 @@ async function main(): Promise<void> {
         perKbMs: options.latencyPerKb,
       });
       sections.push(formatLatency(report));
+    }
+    if (!options.skipScaleOut) {
+      // A quarter of a window more than the whole minutes, so the last measured minute still has work after it.
+      const figures = await runScaleOut(stack, {
+        workers: options.scaleOutWorkers,
+        windows: options.scaleOutMinutes + 0.25,
+        seed: options.seed,
+      });
+      sections.push(formatScaleOut(figures));
     }
     process.stdout.write(`\n${sections.join('\n\n')}\n`);
   } finally {

@@ -1,5 +1,6 @@
 import type { EndToEndFigures } from './end-to-end';
 import type { LimitsFigures } from './limits-run';
+import { formatMetrics } from './metrics-scrape';
 
 /** The bench's printed result: plain text tables, one line per figure the issue asks for. */
 
@@ -88,6 +89,7 @@ export function formatEndToEnd(figures: EndToEndFigures, sizes: { profiles: numb
       ? `RATIO not given: the floors did not do the engine's work (${mismatches.join('; ')})`
       : `RATIO end-to-end / max(floor a, floor b) = ${sec(run.seconds)} / ${sec(Math.max(httpFloor.seconds, copyFloor.seconds))} (floor ${larger}) = ${ratio.toFixed(2)}  (target ≤ 1.5: ${ratio <= 1.5 ? 'met' : 'NOT met'})`,
     `WORKER PEAK RSS during the run: ${mb(worker.runPeakMb)}  (max RSS first half ${mb(worker.firstHalfMaxMb)}, second half ${mb(worker.secondHalfMaxMb)}; start-up peak ${mb(worker.startupPeakMb)})`,
+    formatMetrics(figures.metrics),
   ].join('\n');
 }
 

@@ -51,7 +51,8 @@ async function main(): Promise<void> {
     .option('--latency-jitter <sigma>', 'σ of the log-normal jitter around the median, e.g. 0.25', nonNegativeNumber, 0)
     .option('--hostile', 'add control characters, NUL and injection-looking strings to the data', false)
     .option('--start-time <iso>', 'sandbox clock before any advance', '2026-01-01T00:00:00Z')
-    .option('--revisions-as-of <day>', 'the day revisions are judged on (deprecated, retired)', '2026-10-15');
+    .option('--revisions-as-of <day>', 'the day revisions are judged on (deprecated, retired)', '2026-10-15')
+    .option('--request-log <n>', 'requests the request log keeps (the oldest are dropped)', nonNegativeInt, 10_000);
   for (const key of SIZE_KEYS) program.option(`--${flagOf(key)} <n>`, `size: ${key}`, nonNegativeInt);
   program.parse();
   const opts = program.opts<Record<string, unknown>>();
@@ -78,6 +79,7 @@ async function main(): Promise<void> {
     hostile: opts.hostile as boolean,
     startTime: opts.startTime as string,
     revisionsAsOf: opts.revisionsAsOf as string,
+    requestLogCapacity: Math.max(1, opts.requestLog as number),
   });
   process.stdout.write(JSON.stringify({ baseUrl: sandbox.baseUrl, keys: sandbox.keys }) + '\n');
   console.error(`Klaviyo sandbox listening on ${sandbox.baseUrl} (admin API under /__sandbox/)`);
