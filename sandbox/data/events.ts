@@ -51,7 +51,7 @@ export class Events {
       id,
       attributes: {
         timestamp: seconds,
-        event_properties: this.properties(ordinal, kind, r),
+        event_properties: this.properties(ordinal, metric, kind, r),
         datetime: isoSeconds(seconds),
         uuid: uuidLike(ds.seed, 'event-uuid', ordinal),
       },
@@ -63,7 +63,7 @@ export class Events {
     };
   }
 
-  private properties(ordinal: number, kind: string, r: RowRandom): Record<string, unknown> {
+  private properties(ordinal: number, metric: number, kind: string, r: RowRandom): Record<string, unknown> {
     const hostile = this.ds.hostile;
     const props: Record<string, unknown> = { $event_id: `${ordinal}` };
     switch (kind) {
@@ -118,7 +118,7 @@ export class Events {
         props.numeric_string = r.pick(NUMERIC_LOOKING);
         props.note = edgeString(r, hostile);
     }
-    Object.assign(props, this.ds.activity.propertiesOf(ordinal));
+    Object.assign(props, this.ds.activity.propertiesOf(ordinal, metric));
     if (r.chance(0.005)) props.long_text = longText(4000, r);
     if (hostile && r.chance(0.2)) {
       props['"; DROP TABLE x; --'] = r.pick(HOSTILE_STRINGS);

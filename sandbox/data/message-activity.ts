@@ -128,17 +128,16 @@ export class MessageActivity {
   }
 
   /** The index (into `directory().messages`) of the message an event belongs to, or -1. */
-  messageOf(ordinal: number): number {
-    const role = this.role(this.ds.events.metricIndex(ordinal));
+  messageOf(ordinal: number, metric = this.ds.events.metricIndex(ordinal)): number {
+    const role = this.role(metric);
     if (!role || role.role === 'form-view' || role.role === 'form-submit') return -1;
     const h = hash32(this.ds.seed, SALT, ordinal);
     // Half of the orders and product events are credited to no message.
     if (role.role === 'conversion' && h % 2 === 0) return -1;
-    const channels: SendChannel[] = role.channel ? [role.channel] : ['email', 'sms', 'push-notification'];
     const at = this.ds.events.seconds(ordinal);
     const dir = this.directory();
     const campaigns: number[] = [];
-    for (const channel of channels) {
+    for (const channel of role.channel ? [role.channel] : ALL_CHANNELS) {
       const sends = dir.sends.get(channel);
       if (!sends) continue;
       // Campaign messages sent in (at - window, at].
@@ -152,10 +151,10 @@ export class MessageActivity {
   }
 
   /** The form and form version a form event belongs to, or null (half of them belong to none). */
-  formOf(ordinal: number): { form: number; version: number } | null {
+  formOf(ordinal: number, metric = this.ds.events.metricIndex(ordinal)): { form: number; version: number } | null {
     const forms = this.ds.sizes.forms;
     if (forms === 0) return null;
-    const role = this.role(this.ds.events.metricIndex(ordinal))?.role;
+    const role = this.role(metric)?.role;
     if (role !== 'form-view' && role !== 'form-submit') return null;
     const h = hash32(this.ds.seed, SALT, ordinal, 1);
     if (h % 2 === 0) return null;
@@ -163,30 +162,49 @@ export class MessageActivity {
     return { form, version: (h >>> 16) % this.ds.content.versionCount(form) };
   }
 
-  /** The properties an event carries for its message or form (empty for other events). */
-  propertiesOf(ordinal: number): Record<string, unknown> {
-    const message = this.messageOf(ordinal);
-    if (message >= 0) {
-      const m = this.directory().messages[message];
-      const role = this.role(this.ds.events.metricIndex(ordinal))?.role;
-      const parent = m.source === 'campaign' ? 'campaign' : 'flow';
-      if (role === 'conversion')
-        return {
-          $attributed_message: m.id,
-          [`$attributed_${parent}`]: m.parentId,
-          $attributed_channel: m.channel,
+  /**
+   * The properties an event carries for its message or form (empty for other events). The object is shared by every
+   * event of that message or form: copy it, never change it.
+   */
+  propertiesOf(ordinal: number, metric = this.ds.events.metricIndex(ordinal)): Readonly<Record<string, unknown>> {
+    const role = this.role(metric)?.role;
+    if (role === undefined) return NONE;
+    if (role === 'form-view' || role === 'form-submit') {
+      const form = this.formOf(ordinal, metric);
+      if (!form) return NONE;
+      const properties = this.ds.cached('form-event-properties', () => new Map<number, Record<string, unknown>>());
+      const key = form.form * 100_000 + form.version;
+      let props = properties.get(key);
+      if (!props) {
+        props = {
+          $form: this.ds.content.formId(form.form),
+          $form_version: this.ds.content.versionId(form.form, form.version),
         };
-      return { $message: m.id, [`$${parent}`]: m.parentId };
+        properties.set(key, props);
+      }
+      return props;
     }
-    const form = this.formOf(ordinal);
-    if (form)
-      return {
-        $form: this.ds.content.formId(form.form),
-        $form_version: this.ds.content.versionId(form.form, form.version),
-      };
-    return {};
+    const message = this.messageOf(ordinal, metric);
+    if (message < 0) return NONE;
+    const props = this.ds.cached('message-event-properties', () => this.messageProperties());
+    return role === 'conversion' ? props.credited[message] : props.sent[message];
+  }
+
+  private messageProperties(): { sent: Record<string, unknown>[]; credited: Record<string, unknown>[] } {
+    const messages = this.directory().messages;
+    return {
+      sent: messages.map((m) => ({ $message: m.id, [`$${m.source}`]: m.parentId })),
+      credited: messages.map((m) => ({
+        $attributed_message: m.id,
+        [`$attributed_${m.source}`]: m.parentId,
+        $attributed_channel: m.channel,
+      })),
+    };
   }
 }
+
+const ALL_CHANNELS: readonly SendChannel[] = ['email', 'sms', 'push-notification'];
+const NONE: Readonly<Record<string, unknown>> = Object.freeze({});
 
 /** Klaviyo's reporting names for a channel: campaigns say `mobile_push`, flow messages `push`. */
 export function sendChannelOf(channel: string): SendChannel {
