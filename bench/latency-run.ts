@@ -179,14 +179,20 @@ async function measure(
   const log = await sandbox.requestLog();
   await sandbox.setLatency({});
   const rows = Object.fromEntries(result.result.tables.map((t) => [t.table, t.rows]));
-  return Object.fromEntries(TABLES.map((table) => [table, tableRate(table, rows[table] ?? 0, log)]));
+  return Object.fromEntries(TABLES.map((table) => [table, tableRate(table, rows[table] ?? 0, log, run.limits)]));
 }
 
 /**
- * A table's read from the request log: from its first request to its last answer. Over a minute, the rate is taken
- * over the whole minutes from the first request (Klaviyo's steady windows), as bench/limits-run.ts does per tier.
+ * A table's read from the request log: from its first request to its last answer. With limits on and over a minute,
+ * the rate is taken over the whole minutes from the first request (Klaviyo's steady windows), as bench/limits-run.ts
+ * does per tier.
  */
-export function tableRate(table: string, rows: number, log: readonly RequestLogEntry[]): TableRate {
+export function tableRate(
+  table: string,
+  rows: number,
+  log: readonly RequestLogEntry[],
+  wholeMinutes: boolean,
+): TableRate {
   const entries = log
     .filter((e) => e.table === table)
     .map((e) => ({ at: Date.parse(e.time), end: Date.parse(e.time) + e.durationMs, status: e.status }))
@@ -199,7 +205,7 @@ export function tableRate(table: string, rows: number, log: readonly RequestLogE
   const first = entries[0].at;
   const last = Math.max(...entries.map((e) => e.end));
   const seconds = Math.max(0.001, (last - first) / 1000);
-  const minutes = Math.floor(seconds / 60);
+  const minutes = wholeMinutes ? Math.floor(seconds / 60) : 0;
   const perRequest = rows / answered.length;
   const counted = minutes > 0 ? answered.filter((e) => e.at < first + minutes * 60_000).length : answered.length;
   const requestsPerSecond = counted / (minutes > 0 ? minutes * 60 : seconds);
