@@ -5,6 +5,7 @@ import {
   type RatePermit,
   type TierRateBudget,
 } from './rate-budget';
+import { WaiterQueue } from './waiter-queue';
 
 /**
  * Rate budgets shared by every worker: each worker leases request slots from one ledger per account and tier
@@ -75,17 +76,10 @@ interface Lease {
   closed: boolean;
 }
 
-interface Waiter {
-  resolve: (permit: RatePermit) => void;
-  reject: (err: unknown) => void;
-  signal: AbortSignal | undefined;
-  onAbort: () => void;
-}
-
 /** One tier of one account, spent from leases of the shared ledger. FIFO within this process. */
 export class LeasedTierBudget implements TierRateBudget {
   private readonly leases: Lease[] = [];
-  private readonly waiters: Waiter[] = [];
+  private readonly waiters = new WaiterQueue<RatePermit>();
   private asking = false;
   private pausedUntil = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -105,22 +99,9 @@ export class LeasedTierBudget implements TierRateBudget {
   }
 
   acquire(signal?: AbortSignal): Promise<RatePermit> {
-    if (signal?.aborted) return Promise.reject(signal.reason ?? new Error('The operation was aborted'));
-    return new Promise<RatePermit>((resolve, reject) => {
-      const waiter: Waiter = {
-        resolve,
-        reject,
-        signal,
-        onAbort: () => {
-          const index = this.waiters.indexOf(waiter);
-          if (index >= 0) this.waiters.splice(index, 1);
-          reject(signal?.reason ?? new Error('The operation was aborted'));
-        },
-      };
-      signal?.addEventListener('abort', waiter.onAbort, { once: true });
-      this.waiters.push(waiter);
-      this.pump();
-    });
+    const permit = this.waiters.wait(signal);
+    this.pump();
+    return permit;
   }
 
   /** `time` is epoch ms (Retry-After); the pause is shared through the ledger as a duration. */
@@ -150,9 +131,7 @@ export class LeasedTierBudget implements TierRateBudget {
     while (this.waiters.length > 0) {
       const lease = this.leases.find((l) => !l.closed && l.remaining > 0 && l.useBy > now);
       if (!lease) break;
-      const waiter = this.waiters.shift() as Waiter;
-      waiter.signal?.removeEventListener('abort', waiter.onAbort);
-      waiter.resolve(this.spend(lease));
+      this.waiters.resolveNext(() => this.spend(lease));
     }
     if (this.waiters.length > 0) this.ask();
   }

@@ -1,4 +1,5 @@
 import { RATE_TIERS } from './catalog';
+import { WaiterQueue } from './waiter-queue';
 
 /**
  * Client-side rate budgets, one per Klaviyo account and rate tier, shared by every caller in the
@@ -44,13 +45,6 @@ interface Slot {
   steadyUntil: number;
 }
 
-interface Waiter {
-  resolve: (permit: RatePermit) => void;
-  reject: (err: unknown) => void;
-  signal: AbortSignal | undefined;
-  onAbort: () => void;
-}
-
 /** The name Klaviyo's docs use for limits (`L`), or `burst/steady` for limits of no named tier. */
 export function tierName(limits: RateLimits): string {
   for (const [name, tier] of Object.entries(RATE_TIERS)) {
@@ -62,7 +56,7 @@ export function tierName(limits: RateLimits): string {
 /** One tier of one account: grants requests in FIFO order within both windows. */
 export class TierBudget implements TierRateBudget {
   private slots: Slot[] = [];
-  private readonly waiters: Waiter[] = [];
+  private readonly waiters = new WaiterQueue<RatePermit>(() => this.pump());
   private pausedUntil = 0;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
@@ -78,23 +72,9 @@ export class TierBudget implements TierRateBudget {
 
   /** Resolves when a request may be sent; rejects with the signal's reason if it is aborted first. */
   acquire(signal?: AbortSignal): Promise<RatePermit> {
-    if (signal?.aborted) return Promise.reject(abortReason(signal));
-    return new Promise<RatePermit>((resolve, reject) => {
-      const waiter: Waiter = {
-        resolve,
-        reject,
-        signal,
-        onAbort: () => {
-          const index = this.waiters.indexOf(waiter);
-          if (index >= 0) this.waiters.splice(index, 1);
-          reject(abortReason(signal));
-          this.pump();
-        },
-      };
-      signal?.addEventListener('abort', waiter.onAbort, { once: true });
-      this.waiters.push(waiter);
-      this.pump();
-    });
+    const permit = this.waiters.wait(signal);
+    this.pump();
+    return permit;
   }
 
   /** Grants nothing before `time` (epoch ms), e.g. because Klaviyo answered 429 with `Retry-After`. */
@@ -129,9 +109,7 @@ export class TierBudget implements TierRateBudget {
         this.schedule(wakeAt);
         return;
       }
-      const waiter = this.waiters.shift() as Waiter;
-      waiter.signal?.removeEventListener('abort', waiter.onAbort);
-      waiter.resolve(this.grant());
+      this.waiters.resolveNext(() => this.grant());
     }
     this.clearTimer();
   }
@@ -207,10 +185,6 @@ export class TierBudget implements TierRateBudget {
 /** The k-th smallest (0-based) of `values`: the expiry that frees enough slots for one more request. */
 function nthSmallest(values: number[], k: number): number {
   return values.sort((a, b) => a - b)[k];
-}
-
-function abortReason(signal: AbortSignal | undefined): unknown {
-  return signal?.reason ?? new Error('The operation was aborted');
 }
 
 /** The budgets of one Klaviyo account, one per distinct pair of limits. */
