@@ -12,6 +12,7 @@ const Sequencer = require('@jest/test-sequencer').default;
 const SLOW_FIRST = [
   'resilience/worker-crashes',
   'engine/worker-crash.',
+  'engine/scale-out.',
   'stack/demo.',
   'resilience/postgres-faults',
   'klaviyo/client-volume',

@@ -22,6 +22,9 @@ beforeAll(async () => {
       '10000',
       '--skip-limits',
       '--skip-latency',
+      // The scale-out section (three workers under Klaviyo's limits) takes minutes too; test/engine/scale-out.test.ts
+      // runs it in CI at a third of the limits.
+      '--skip-scale-out',
       '--copy-path-rows',
       '3000',
     ],
@@ -52,4 +55,31 @@ test('the bench prints the worker peak RSS in MB', () => {
 test('the bench prints the load path against a bare COPY of the same rows, with its ratio', () => {
   expect(stdout).toMatch(/^COPY PATH — 3,000 event rows from memory/m);
   expect(stdout).toMatch(/^RATIO bare \/ extraction seconds = \d+\.\d\d {2}\(target ≥ 0\.33: (met|NOT met)\)$/m);
+});
+
+test("the bench scrapes the worker's metrics endpoint at the end of the run and prints non-zero counters", () => {
+  expect(stdout).toMatch(
+    /^METRICS scraped from 1 worker endpoint\(s\) at the end of the section \(SDK metrics present\):$/m,
+  );
+  // The end-to-end run reads profiles (L) and events (XL) with the budget off: requests, rows and pages per tier.
+  for (const tier of ['L', 'XL']) {
+    const line = new RegExp(
+      `^ {2}tier ${tier}: requests ([\\d,]+), 429s 0, rows ([\\d,]+), pages ([\\d,]+), `,
+      'm',
+    ).exec(stdout);
+    expect(line).not.toBeNull();
+    const [requests, rows, pages] = (line ?? []).slice(1).map((n) => Number(n.replace(/,/g, '')));
+    expect({ tier, requests: requests > 0, rows: rows > 0, pages: pages > 0 }).toEqual({
+      tier,
+      requests: true,
+      rows: true,
+      pages: true,
+    });
+  }
+  expect(stdout).toMatch(/^ {2}tier L: .*rows 2,000, /m);
+  expect(stdout).toMatch(/^ {2}tier XL: .*rows 10,000, /m);
+  const totals = /^ {2}extractions (\d+) \(([\d.]+) s in all\); runs (\d+) \(([\d.]+) s in all\)$/m.exec(stdout);
+  expect(totals?.slice(1).map(Number)).toEqual([2, expect.any(Number), 1, expect.any(Number)]);
+  expect(Number(totals?.[2])).toBeGreaterThan(0);
+  expect(Number(totals?.[4])).toBeGreaterThan(0);
 });
