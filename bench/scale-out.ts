@@ -38,7 +38,7 @@ const CATALOG_ITEMS = 3_000;
 export function scaleOutSizes(scale: number, windows: number): Partial<SandboxSizes> {
   const target = (tier: keyof typeof RATE_TIERS) => Math.ceil(scaledLimits(RATE_TIERS[tier], scale).steady * windows);
   const xl = target('XL');
-  const variantPages = Math.ceil(xl * 0.1);
+  const variantPages = Math.ceil(xl * 0.05);
   const variantsPerItem = Math.ceil((variantPages * 100) / CATALOG_ITEMS);
   const itemPages = Math.ceil(CATALOG_ITEMS / 100) * (1 + variantsPerItem);
   // Two dataflows read the fan-out (two requests at a time, for a loaded machine); a category costs each its items
@@ -51,9 +51,9 @@ export function scaleOutSizes(scale: number, windows: number): Partial<SandboxSi
     catalogItems: CATALOG_ITEMS,
     catalogVariantsPerItem: variantsPerItem,
     catalogCategories: categories,
-    profiles: Math.ceil(l * 0.2) * 100,
-    lists: Math.ceil(l * 0.4) * 10,
-    templates: Math.ceil(l * 0.4) * 10,
+    profiles: Math.ceil(l * 0.1) * 100,
+    lists: Math.ceil(l * 0.45) * 10,
+    templates: Math.ceil(l * 0.45) * 10,
     pushTokens: Math.ceil(m / 3) * 100,
     reviews: Math.ceil(m / 3) * 100,
     images: Math.ceil(m / 3) * 100,
