@@ -105,6 +105,8 @@ interface Slice {
   position: number | null;
   /** Rows per second of slice value in the latest page read. */
   density: number;
+  /** Pages read in this attempt. */
+  seen: number;
 }
 
 /** Sliced reads running in this process, per account and tier: they share its budget. */
@@ -187,6 +189,8 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
   const piecesFor = async (slice: Slice, pageRows: number): Promise<number> => {
     const wanted = target() - active.size - queue.length;
     if (wanted <= 0 || splitting) return 0;
+    // Before the second page of an open-ended slice, a small read (an incremental refresh) spends no probe.
+    if (slice.range.end === null && slice.seen < 2) return 0;
     const end = slice.range.end === null ? await lastSecond() : null;
     const mine = remaining(slice, end);
     for (const other of active) if (other !== slice && remaining(other, end) > mine) return 0;
@@ -232,6 +236,7 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
         readState = { readStartedAt: (client.serverTime() ?? at).toISOString(), startedAt: at.toISOString() };
       }
       wake?.();
+      slice.seen++;
       const values = page.data.map((r) => sliceValue(r.attributes, field));
       const sorted = values.every((v, i) => i === 0 || v === null || (values[i - 1] ?? -Infinity) <= v);
       const last = values.at(-1) ?? null;
@@ -363,5 +368,6 @@ function newSlice(
     done: saved?.done ?? false,
     position: null,
     density: 0,
+    seen: 0,
   };
 }
