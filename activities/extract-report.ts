@@ -167,7 +167,7 @@ async function loadOrMakePlan(input: ReportExtractInput, table: ReportTable): Pr
   const today = wallDay(input.client.serverTime() ?? new Date(), timeZone);
   const endDay = addDays(today, 1);
   const fullStartDay = addDays(endDay, -FULL_READ_DAYS);
-  const subjects = await listSubjects(input.client, table, fullStartDay, timeZone, input.signal);
+  const subjects = await listSubjects(input.client, table, [fullStartDay, endDay], timeZone, input.signal);
   const { report } = table;
   const ids = subjects.map((s) => s.id);
   let reread: ReportPlan['reread'] = null;
@@ -210,13 +210,14 @@ async function loadOrMakePlan(input: ReportExtractInput, table: ReportTable): Pr
 }
 
 /**
- * The ids a report asks about: campaigns sent within the year (a draft has no figures), every flow, form and segment
+ * The ids a report asks about: campaigns sent within the year up to today (a draft, or a send still ahead, has no
+ * figures), every flow, form and segment
  * (archived campaigns and flows included, which Klaviyo lists only when asked).
  */
 async function listSubjects(
   client: KlaviyoClient,
   table: ReportTable,
-  fullStartDay: string,
+  [fullStartDay, endDay]: [string, string],
   timeZone: string,
   signal?: AbortSignal,
 ): Promise<Array<{ id: string; sentDay: string | null }>> {
@@ -247,7 +248,10 @@ async function listSubjects(
     }
   }
   const subjects = [...seen].map(([id, sentDay]) => ({ id, sentDay }));
-  return campaigns ? subjects.filter((s) => s.sentDay !== null && s.sentDay >= fullStartDay) : subjects;
+  // A send time after today is a schedule, not a send: nothing to report yet.
+  return campaigns
+    ? subjects.filter((s) => s.sentDay !== null && s.sentDay >= fullStartDay && s.sentDay < endDay)
+    : subjects;
 }
 
 /** The conversion metric of the dataflow's setting (an id or a name; default "Placed Order"), found in /api/metrics. */
