@@ -18,6 +18,7 @@ describe('control-plane migrations', () => {
       '0002-table-missing-scopes',
       '0003-needs-attention-status',
       '0004-deletion-sweeps',
+      '0005-report-quota',
     ]);
     const missingScopes = await db.pool.query(
       `SELECT data_type FROM information_schema.columns
@@ -43,6 +44,8 @@ describe('control-plane migrations', () => {
       'knex_migrations',
       'knex_migrations_lock',
       'operation_locks',
+      'report_quota_accounts',
+      'report_quota_spends',
     ]);
   });
 
