@@ -225,9 +225,9 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
     });
     for await (const page of pages) {
       const now = performance.now();
-      // Arrival to arrival: the period of one chain (its latency, or its handling when that is longer).
+      // How long the chain waited for this page after handling the last one: the latency its read-ahead did not hide.
+      // (Not arrival to arrival: a chain bound by its handling, the worker's CPU, gains nothing from more slices.)
       const took = (now - previous) / 1000;
-      previous = now;
       pageSeconds = pageSeconds === undefined ? took : pageSeconds * 0.9 + took * 0.1;
       pageBytes = pageBytes === undefined ? page.bytes : pageBytes * 0.9 + page.bytes * 0.1;
       bytes += page.bytes;
@@ -269,7 +269,10 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
       }
       batchPages++;
       const ends = page.nextUrl === null || pieces.length > 0;
-      if (!ends && batchRows < SLICE_BATCH_ROWS && batchPages < SLICE_BATCH_PAGES) continue;
+      if (!ends && batchRows < SLICE_BATCH_ROWS && batchPages < SLICE_BATCH_PAGES) {
+        previous = performance.now();
+        continue;
+      }
       if (pieces.length > 0) splitting = true;
       const range = pieces.length > 0 ? { start: slice.range.start, end: last } : slice.range;
       const born = pieces.map((r) => newSlice(r));
@@ -320,6 +323,7 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
       input.onProgress?.({ ...totals(), nextUrl: slice.nextUrl, slices: active.size + queue.length });
       // Leaving the loop cancels what was read ahead past the new end.
       if (ends) break;
+      previous = performance.now();
     }
   };
 

@@ -16,8 +16,10 @@ function table(header: string[], rows: string[][]): string {
 }
 
 /**
- * Where a floor did not do the engine's work: floor (a) fetching another number of pages than the engine read, or
- * floor (b) copying another number of rows than the engine loaded. A ratio against such a floor means nothing.
+ * Where a floor did not do the engine's work: floor (a) missing a table or fetching more pages than the engine read
+ * (the engine would have skipped some), or floor (b) copying another number of rows than the engine loaded. A ratio
+ * against such a floor means nothing. An engine that read more pages than the floor (a sliced read re-reads part of the
+ * page it cut a slice at) pays for them in its own time, so the ratio stands.
  */
 export function floorMismatches(figures: EndToEndFigures): string[] {
   const { run, httpFloor, copyFloor } = figures;
@@ -25,7 +27,9 @@ export function floorMismatches(figures: EndToEndFigures): string[] {
     const http = httpFloor.tables.find((h) => h.table === t.table);
     const copy = copyFloor.tables.find((c) => c.table === t.table);
     return [
-      ...(http?.pages === t.pages ? [] : [`${t.table}: floor (a) ${http?.pages ?? 'no'} pages, engine ${t.pages}`]),
+      ...(http && http.pages <= t.pages
+        ? []
+        : [`${t.table}: floor (a) ${http?.pages ?? 'no'} pages, engine ${t.pages}`]),
       ...(copy?.rows === t.rows ? [] : [`${t.table}: floor (b) ${copy?.rows ?? 'no'} rows, engine ${t.rows}`]),
     ];
   });
