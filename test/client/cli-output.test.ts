@@ -1,4 +1,11 @@
-import { ProgressBoard, renderHistory, renderDataflowList, renderRunResult, eraseLines } from '../../client/cli-output';
+import {
+  ProgressBoard,
+  progressLine,
+  renderHistory,
+  renderDataflowList,
+  renderRunResult,
+  eraseLines,
+} from '../../client/cli-output';
 import { reportError } from '../../client/cli';
 import { OperationFailedError, retryingText, type LiveProgress } from '../../client/dataflow-api';
 import type { RunRecord } from '../../client/run-history';
@@ -75,6 +82,21 @@ describe('ProgressBoard', () => {
   test('shows why a table is retried', () => {
     const lines = new ProgressBoard().lines(progress(0, 'Klaviyo 503, attempt 3/5, next in 8 s'), 0);
     expect(lines[1]).toMatch(/retrying: Klaviyo 503, attempt 3\/5, next in 8 s$/);
+  });
+
+  test("says until when a run waits for Klaviyo's daily report quota, and for which tables", () => {
+    const waiting: LiveProgress = {
+      ...progress(0),
+      phase: 'waiting-for-quota',
+      quotaWait: { until: '2026-01-02T05:00:01.000Z', tables: ['flow_daily_series'] },
+    };
+    expect(new ProgressBoard().lines(waiting, 0)[0]).toBe(
+      "[waiting-for-quota v2] 1/3 tables done — waiting for Klaviyo's daily report quota until " +
+        '2026-01-02T05:00:01.000Z (flow_daily_series)',
+    );
+    expect(progressLine(waiting)).toMatch(
+      / — waiting for Klaviyo's daily report quota until 2026-01-02T05:00:01\.000Z /,
+    );
   });
 
   test('erases what it drew before redrawing', () => {
