@@ -7,7 +7,7 @@ import { startTestEngine, type TestEngine } from '../support/engine';
 import { spawnWorkerProcess, type WorkerProcess } from './worker-process';
 
 /**
- * A worker process killed with SIGKILL in the middle of a large table read as parallel slices (answers take 150 ms,
+ * A worker process killed with SIGKILL in the middle of a large table read as parallel slices (answers take 250 ms,
  * so the tier's rate needs eight or more slices in flight): once the heartbeat timeout (5 s) tells Temporal the
  * activity is lost, another worker process resumes every slice from its Postgres checkpoint and finishes the run
  * with exactly the sandbox's rows.
@@ -16,7 +16,7 @@ const EVENTS = 300_000;
 /** Kill once this many rows are committed and this many slices are unfinished. */
 const KILL_AFTER_ROWS = 60_000;
 const KILL_WITH_SLICES = 8;
-const LATENCY_MS = 150;
+const LATENCY_MS = 250;
 const NAME = 'CrashDemo';
 
 const events = getTable('events');
