@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { isKlaviyoError } from './klaviyo/errors';
-import { DataflowError } from './control-plane/errors';
+import { isKlaviyoError } from '../klaviyo/errors';
+import { DataflowError } from '../control-plane/errors';
 
 /**
  * Turns whatever an activity threw into an ApplicationFailure with a stable `type`, the user's words

@@ -11,15 +11,15 @@ import {
   type Trigger,
 } from '../shared/operations';
 import { toApplicationFailure } from './activity-failures';
-import { CATALOG, getTable, type CatalogTable } from './klaviyo/catalog';
-import { KlaviyoClient, type KlaviyoClientOptions, type RetryInfo } from './klaviyo/klaviyo-client';
-import { LeasedRateBudgets } from './klaviyo/leased-rate-budget';
-import { tierName, type RateBudgetSource } from './klaviyo/rate-budget';
-import { tableRateLimits } from './klaviyo/query';
-import { PostgresRateLeases } from './control-plane/rate-leases';
+import { CATALOG, getTable, type CatalogTable } from '../klaviyo/catalog';
+import { KlaviyoClient, type KlaviyoClientOptions, type RetryInfo } from '../klaviyo/klaviyo-client';
+import { LeasedRateBudgets } from '../klaviyo/leased-rate-budget';
+import { tierName, type RateBudgetSource } from '../klaviyo/rate-budget';
+import { tableRateLimits } from '../klaviyo/query';
+import { PostgresRateLeases } from '../control-plane/rate-leases';
 import { NO_METRICS, type DataflowMetrics } from './dataflow-metrics';
-import { isKlaviyoError, KlaviyoMissingScopeError } from './klaviyo/errors';
-import { warehouseSchemaName } from './control-plane/dataflow-name';
+import { isKlaviyoError, KlaviyoMissingScopeError } from '../klaviyo/errors';
+import { warehouseSchemaName } from '../control-plane/dataflow-name';
 import {
   deleteDataflow,
   getDataflow,
@@ -28,19 +28,19 @@ import {
   loadApiKey,
   setDataflowStatus,
   type Dataflow,
-} from './control-plane/dataflows';
-import { DataflowBusyError, DataflowNotFoundError } from './control-plane/errors';
-import { acquireOperationLock, releaseOperationLock } from './control-plane/operation-locks';
-import { SecretBox } from './control-plane/secret-box';
-import { allocateVersion, getVersion } from './control-plane/versions';
-import { sweepDue } from './deletion-sweep';
+} from '../control-plane/dataflows';
+import { DataflowBusyError, DataflowNotFoundError } from '../control-plane/errors';
+import { acquireOperationLock, releaseOperationLock } from '../control-plane/operation-locks';
+import { SecretBox } from '../control-plane/secret-box';
+import { allocateVersion, getVersion } from '../control-plane/versions';
+import { sweepDue } from '../klaviyo/deletion-sweep';
 import {
   commitVersion as commitWarehouseVersion,
   createVersionTables,
   discardVersion as discardWarehouseVersion,
   rollbackToPrevious,
-} from './warehouse/versioned-tables';
-import { dropDataflowWarehouse } from './warehouse/warehouse-schema';
+} from '../warehouse/versioned-tables';
+import { dropDataflowWarehouse } from '../warehouse/warehouse-schema';
 import {
   extractTable as extractIntoVersion,
   retryingWords,
@@ -56,8 +56,8 @@ import {
 import { readNeedsAttentionHours } from './needs-attention-timeout';
 import { extractReport, isReportTable } from './extract-report';
 import { planReportRefresh } from './report-refresh';
-import { ReportQuotaLedger, readReportQuotaLimits, type ReportQuotaLimits } from './control-plane/report-quota';
-import { getReportSettings } from './control-plane/report-settings';
+import { ReportQuotaLedger, readReportQuotaLimits, type ReportQuotaLimits } from '../control-plane/report-quota';
+import { getReportSettings } from '../control-plane/report-settings';
 
 export interface ActivityDependencies {
   pool: pg.Pool;
@@ -72,7 +72,7 @@ export interface ActivityDependencies {
   klaviyoRateLimits?: { enabled: boolean; scale?: number };
   /**
    * Where the rate budgets live. @default leases from Postgres, so every worker on the same database shares one
-   * budget per Klaviyo account and tier (activities/klaviyo/leased-rate-budget.ts)
+   * budget per Klaviyo account and tier (klaviyo/leased-rate-budget.ts)
    */
   rateBudgets?: RateBudgetSource;
   /** Counters and timings for the worker's metrics endpoint. @default none */

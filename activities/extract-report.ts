@@ -1,19 +1,19 @@
 import type pg from 'pg';
 import type { TableSummary } from '../shared/operations';
-import { getCheckpoint, saveCheckpoint } from './control-plane/extract-checkpoints';
-import { withTransaction } from './control-plane/postgres';
-import type { ReportQuotaLedger } from './control-plane/report-quota';
+import { getCheckpoint, saveCheckpoint } from '../control-plane/extract-checkpoints';
+import { withTransaction } from '../control-plane/postgres';
+import type { ReportQuotaLedger } from '../control-plane/report-quota';
 import {
   ConversionMetricNotFoundError,
   DEFAULT_CONVERSION_METRIC,
   type ReportSettings,
-} from './control-plane/report-settings';
-import type { DataflowTable } from './control-plane/table-selection';
+} from '../control-plane/report-settings';
+import type { DataflowTable } from '../control-plane/table-selection';
 import type { IncrementalPlan } from './incremental-cursor';
-import { getTable } from './klaviyo/catalog';
-import type { KlaviyoClient } from './klaviyo/klaviyo-client';
-import { klaviyoFilter } from './klaviyo/query';
-import { reportSpecOf, type ReportTable } from './klaviyo/report-catalog';
+import { getTable } from '../klaviyo/catalog';
+import type { KlaviyoClient } from '../klaviyo/klaviyo-client';
+import { klaviyoFilter } from '../klaviyo/query';
+import { reportSpecOf, type ReportTable } from '../klaviyo/report-catalog';
 import {
   FULL_READ_DAYS,
   ReportQuotaExhausted,
@@ -23,11 +23,11 @@ import {
   reportBody,
   wallDay,
   type ReportRequest,
-} from './klaviyo/reports';
-import { encodeRows, loadEncoded, versionTarget } from './warehouse/copy-loader';
-import { qualifiedName, quoteIdent, versionedTableName } from './warehouse/identifiers';
-import { createRowMapper } from './warehouse/row-mapping';
-import { addPrimaryKey, copyForwardVersion } from './warehouse/versioned-tables';
+} from '../klaviyo/reports';
+import { encodeRows, loadEncoded, versionTarget } from '../warehouse/copy-loader';
+import { qualifiedName, quoteIdent, versionedTableName } from '../warehouse/identifiers';
+import { createRowMapper } from '../warehouse/row-mapping';
+import { addPrimaryKey, copyForwardVersion } from '../warehouse/versioned-tables';
 import type { ExtractProgress } from './extract-table';
 import { selectedLayout } from './extract-table';
 

@@ -1,10 +1,10 @@
 import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
-import type { CatalogTable } from './klaviyo/catalog';
-import type { KlaviyoClient, KlaviyoPage } from './klaviyo/klaviyo-client';
-import { listCheckpoints, saveCheckpoint } from './control-plane/extract-checkpoints';
-import { withTransaction } from './control-plane/postgres';
+import type { CatalogTable } from '../klaviyo/catalog';
+import type { KlaviyoClient, KlaviyoPage } from '../klaviyo/klaviyo-client';
+import { listCheckpoints, saveCheckpoint } from '../control-plane/extract-checkpoints';
+import { withTransaction } from '../control-plane/postgres';
 import {
   isSlicePart,
   sliceFilters,
@@ -15,8 +15,8 @@ import {
   splitRemainder,
   type SliceRange,
 } from './slices';
-import { encodeRows, loadEncoded, type CopyTarget } from './warehouse/copy-loader';
-import type { RowMapper } from './warehouse/row-mapping';
+import { encodeRows, loadEncoded, type CopyTarget } from '../warehouse/copy-loader';
+import type { RowMapper } from '../warehouse/row-mapping';
 
 /**
  * A table read as several slices at once (slices.ts): over the internet one cursor has one request in flight, so

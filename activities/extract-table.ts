@@ -1,19 +1,19 @@
 import type pg from 'pg';
-import { getTable, type CatalogTable } from './klaviyo/catalog';
-import type { KlaviyoClient } from './klaviyo/klaviyo-client';
-import { getCheckpoint, saveCheckpoint } from './control-plane/extract-checkpoints';
-import { withTransaction } from './control-plane/postgres';
-import type { DataflowTable } from './control-plane/table-selection';
-import { recordTableRead } from './control-plane/versions';
+import { getTable, type CatalogTable } from '../klaviyo/catalog';
+import type { KlaviyoClient } from '../klaviyo/klaviyo-client';
+import { getCheckpoint, saveCheckpoint } from '../control-plane/extract-checkpoints';
+import { withTransaction } from '../control-plane/postgres';
+import type { DataflowTable } from '../control-plane/table-selection';
+import { recordTableRead } from '../control-plane/versions';
 import { readSliced, readSliceSettings, readsInSlices } from './extract-slices';
 import { incrementalFilter, supportsIncremental, type IncrementalPlan } from './incremental-cursor';
-import { klaviyoFilter } from './klaviyo/query';
+import { klaviyoFilter } from '../klaviyo/query';
 import { loadLiveKeys } from './sweep-deletions';
-import { encodeRows, loadEncoded, versionTarget } from './warehouse/copy-loader';
-import { addPrimaryKey, copyForwardVersion, countLeftBehind } from './warehouse/versioned-tables';
-import { qualifiedName } from './warehouse/identifiers';
-import { createRowMapper, type RowContext } from './warehouse/row-mapping';
-import { tableLayout, type TableLayout } from './warehouse/table-layout';
+import { encodeRows, loadEncoded, versionTarget } from '../warehouse/copy-loader';
+import { addPrimaryKey, copyForwardVersion, countLeftBehind } from '../warehouse/versioned-tables';
+import { qualifiedName } from '../warehouse/identifiers';
+import { createRowMapper, type RowContext } from '../warehouse/row-mapping';
+import { tableLayout, type TableLayout } from '../warehouse/table-layout';
 import type { TableSummary } from '../shared/operations';
 
 /** A batch is committed (rows + checkpoint in one transaction) once it holds this many rows… */

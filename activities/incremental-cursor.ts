@@ -1,9 +1,9 @@
-import type { CatalogTable } from './klaviyo/catalog';
-import { klaviyoFilter } from './klaviyo/query';
-import type { Queryable } from './control-plane/postgres';
-import { qualifiedName, quoteIdent, versionedTableName } from './warehouse/identifiers';
-import type { TableLayout } from './warehouse/table-layout';
-import type { TableRead } from './control-plane/versions';
+import type { CatalogTable } from '../klaviyo/catalog';
+import { klaviyoFilter } from '../klaviyo/query';
+import type { Queryable } from '../control-plane/postgres';
+import { qualifiedName, quoteIdent, versionedTableName } from '../warehouse/identifiers';
+import type { TableLayout } from '../warehouse/table-layout';
+import type { TableRead } from '../control-plane/versions';
 
 /**
  * Incremental refresh (DESIGN §3): version N+1 of a table is built from version N plus the rows Klaviyo

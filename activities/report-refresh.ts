@@ -1,9 +1,9 @@
-import type { Queryable } from './control-plane/postgres';
-import type { ReportSettings } from './control-plane/report-settings';
+import type { Queryable } from '../control-plane/postgres';
+import type { ReportSettings } from '../control-plane/report-settings';
 import type { IncrementalPlan } from './incremental-cursor';
 import { ATTRIBUTION_MARGIN_DAYS } from './extract-report';
-import { qualifiedName, versionedTableName } from './warehouse/identifiers';
-import type { TableLayout } from './warehouse/table-layout';
+import { qualifiedName, versionedTableName } from '../warehouse/identifiers';
+import type { TableLayout } from '../warehouse/table-layout';
 
 /**
  * Whether a Reporting API table is refreshed from committed version `base` (only what Klaviyo can still change: the

@@ -1,5 +1,5 @@
-import type { CatalogTable } from './klaviyo/catalog';
-import { klaviyoFilter } from './klaviyo/query';
+import type { CatalogTable } from '../klaviyo/catalog';
+import { klaviyoFilter } from '../klaviyo/query';
 
 /**
  * Slices of a table read in parallel (extract-slices.ts): half-open ranges `[start, end)` of a creation time the

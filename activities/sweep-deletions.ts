@@ -3,13 +3,13 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { CatalogTable } from './klaviyo/catalog';
-import type { KlaviyoClient } from './klaviyo/klaviyo-client';
-import { createRowEncoder, type Cell } from './warehouse/copy-text';
-import { quoteIdent } from './warehouse/identifiers';
-import { createRowMapper, type RowContext } from './warehouse/row-mapping';
-import type { TableLayout } from './warehouse/table-layout';
-import type { KeyTable } from './warehouse/versioned-tables';
+import type { CatalogTable } from '../klaviyo/catalog';
+import type { KlaviyoClient } from '../klaviyo/klaviyo-client';
+import { createRowEncoder, type Cell } from '../warehouse/copy-text';
+import { quoteIdent } from '../warehouse/identifiers';
+import { createRowMapper, type RowContext } from '../warehouse/row-mapping';
+import type { TableLayout } from '../warehouse/table-layout';
+import type { KeyTable } from '../warehouse/versioned-tables';
 
 /** One listing pass of the sweep: a channel, the archived rows of one, or the whole table. */
 export interface SweepPass {

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import { qualifiedName, quoteIdent, versionedTableName } from '../activities/warehouse/identifiers';
+import { qualifiedName, quoteIdent, versionedTableName } from '../warehouse/identifiers';
 
 /**
  * Floor (b): the rows the engine loaded, as COPY text, streamed with a bare `COPY … FROM STDIN` into

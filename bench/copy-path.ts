@@ -3,21 +3,21 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { getTable } from '../activities/klaviyo/catalog';
-import { createDataflow } from '../activities/control-plane/dataflows';
-import { clearCheckpoints } from '../activities/control-plane/extract-checkpoints';
-import { migrateToLatest } from '../activities/control-plane/migrate';
-import { withTransaction } from '../activities/control-plane/postgres';
-import { SecretBox } from '../activities/control-plane/secret-box';
-import { resolveSelection } from '../activities/control-plane/table-selection';
-import { allocateVersion } from '../activities/control-plane/versions';
+import { getTable } from '../klaviyo/catalog';
+import { createDataflow } from '../control-plane/dataflows';
+import { clearCheckpoints } from '../control-plane/extract-checkpoints';
+import { migrateToLatest } from '../control-plane/migrate';
+import { withTransaction } from '../control-plane/postgres';
+import { SecretBox } from '../control-plane/secret-box';
+import { resolveSelection } from '../control-plane/table-selection';
+import { allocateVersion } from '../control-plane/versions';
 import { extractTable } from '../activities/extract-table';
-import type { KlaviyoClient, KlaviyoPage } from '../activities/klaviyo/klaviyo-client';
-import type { KlaviyoResource } from '../activities/klaviyo/schemas';
-import { createRowEncoder } from '../activities/warehouse/copy-text';
-import { createRowMapper } from '../activities/warehouse/row-mapping';
-import { tableLayout } from '../activities/warehouse/table-layout';
-import { createVersionTables } from '../activities/warehouse/versioned-tables';
+import type { KlaviyoClient, KlaviyoPage } from '../klaviyo/klaviyo-client';
+import type { KlaviyoResource } from '../klaviyo/schemas';
+import { createRowEncoder } from '../warehouse/copy-text';
+import { createRowMapper } from '../warehouse/row-mapping';
+import { tableLayout } from '../warehouse/table-layout';
+import { createVersionTables } from '../warehouse/versioned-tables';
 
 /**
  * The load path alone: extraction (extractTable) fed event pages from memory — mapping, COPY encoding, batched

@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { getTable } from '../activities/klaviyo/catalog';
-import { KlaviyoClient } from '../activities/klaviyo/klaviyo-client';
-import { getTables } from '../activities/control-plane/dataflows';
-import { warehouseSchemaName } from '../activities/control-plane/dataflow-name';
+import { getTable } from '../klaviyo/catalog';
+import { KlaviyoClient } from '../klaviyo/klaviyo-client';
+import { getTables } from '../control-plane/dataflows';
+import { warehouseSchemaName } from '../control-plane/dataflow-name';
 import { selectedLayout } from '../activities/extract-table';
 import type { BenchStack } from './bench-stack';
 import { measureCopyFloor, type CopyFloor } from './copy-floor';

@@ -1,8 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import { performance } from 'node:perf_hooks';
-import { KLAVIYO_REVISION } from '../activities/klaviyo/catalog';
-import { peekNextLink } from '../activities/klaviyo/klaviyo-client';
+import { KLAVIYO_REVISION } from '../klaviyo/catalog';
+import { peekNextLink } from '../klaviyo/klaviyo-client';
 
 /**
  * Floor (a): the same pages the engine reads, fetched by a bare keep-alive HTTP loop that follows

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { RATE_TIERS, getTable } from '../activities/klaviyo/catalog';
+import { RATE_TIERS, getTable } from '../klaviyo/catalog';
 import type { DataflowApi } from '../client/dataflow-api';
 import type { RequestLogEntry } from '../sandbox/server';
 import { startSandboxProcess, type SandboxProcess } from '../sandbox/child-process';

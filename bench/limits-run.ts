@@ -1,7 +1,7 @@
 import path from 'node:path';
-import { getTable, RATE_TIERS, type RateTier } from '../activities/klaviyo/catalog';
-import { tableRateLimits } from '../activities/klaviyo/query';
-import { tierName } from '../activities/klaviyo/rate-budget';
+import { getTable, RATE_TIERS, type RateTier } from '../klaviyo/catalog';
+import { tableRateLimits } from '../klaviyo/query';
+import { tierName } from '../klaviyo/rate-budget';
 import { OperationFailedError } from '../client/dataflow-api';
 import type { RequestLogEntry } from '../sandbox/server';
 import type { BenchStack } from './bench-stack';

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { RATE_TIERS } from '../activities/klaviyo/catalog';
+import { RATE_TIERS } from '../klaviyo/catalog';
 import { OperationFailedError } from '../client/dataflow-api';
 import type { SandboxSizes } from '../sandbox/server';
 import { startSandboxProcess } from '../sandbox/child-process';

@@ -1,6 +1,6 @@
-import { findTable } from '../activities/klaviyo/catalog';
-import { tableRateLimits } from '../activities/klaviyo/query';
-import { BURST_WINDOW_MS, STEADY_WINDOW_MS, tierName, type RateLimits } from '../activities/klaviyo/rate-budget';
+import { findTable } from '../klaviyo/catalog';
+import { tableRateLimits } from '../klaviyo/query';
+import { BURST_WINDOW_MS, STEADY_WINDOW_MS, tierName, type RateLimits } from '../klaviyo/rate-budget';
 import type { RequestLogEntry } from '../sandbox/server';
 
 /**

@@ -1,6 +1,6 @@
-import type { Entity } from '../activities/warehouse/entities';
+import type { Entity } from '../warehouse/entities';
 import { reportQuotaWaitWords, type RunResult } from '../shared/operations';
-import type { Dataflow } from '../activities/control-plane/dataflows';
+import type { Dataflow } from '../control-plane/dataflows';
 import type { DataflowListRow, LiveProgress, TableRow } from './dataflow-api';
 import type { RunRecord } from './run-history';
 import { formatDuration, formatTime, renderTable } from './text-table';

@@ -1,8 +1,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import readline from 'node:readline/promises';
-import type { Dataflow } from '../activities/control-plane/dataflows';
-import { maskApiKey } from '../activities/control-plane/api-key';
-import { DELETION_SWEEPS } from '../activities/deletion-sweep';
+import type { Dataflow } from '../control-plane/dataflows';
+import { maskApiKey } from '../control-plane/api-key';
+import { DELETION_SWEEPS } from '../klaviyo/deletion-sweep';
 import { DataflowApi, type DataflowListRow, type StartedOperation } from './dataflow-api';
 import type { RunResult } from '../shared/operations';
 import { dataflowSummary } from './dataflow-summary';

@@ -8,21 +8,21 @@ import {
 } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { Pool } from 'pg';
-import { CATALOG, SELECTABLE_TABLES, findTable, type CatalogTable } from '../activities/klaviyo/catalog';
-import { selectedByDefault } from '../activities/klaviyo/report-catalog';
+import { CATALOG, SELECTABLE_TABLES, findTable, type CatalogTable } from '../klaviyo/catalog';
+import { selectedByDefault } from '../klaviyo/report-catalog';
 import {
   checkReportSettings,
   getReportSettings,
   InvalidReportSettingError,
   setReportSettings,
   type ReportSettings,
-} from '../activities/control-plane/report-settings';
-import { KlaviyoClient } from '../activities/klaviyo/klaviyo-client';
+} from '../control-plane/report-settings';
+import { KlaviyoClient } from '../klaviyo/klaviyo-client';
 import { missingScopes, readKlaviyoRateLimits } from '../activities/dataflow-activities';
-import { migrateToLatest } from '../activities/control-plane/migrate';
-import { SecretBox } from '../activities/control-plane/secret-box';
-import { validateDataflowName, warehouseSchemaName } from '../activities/control-plane/dataflow-name';
-import { apiKeyHint, maskApiKey, validateApiKeyFormat } from '../activities/control-plane/api-key';
+import { migrateToLatest } from '../control-plane/migrate';
+import { SecretBox } from '../control-plane/secret-box';
+import { validateDataflowName, warehouseSchemaName } from '../control-plane/dataflow-name';
+import { apiKeyHint, maskApiKey, validateApiKeyFormat } from '../control-plane/api-key';
 import {
   checkBaseUrl,
   createDataflow,
@@ -33,19 +33,19 @@ import {
   recordMissingScopes,
   updateDataflow,
   type Dataflow,
-} from '../activities/control-plane/dataflows';
-import { listCommittedVersions } from '../activities/control-plane/versions';
-import { DataflowExistsError, DataflowNotFoundError } from '../activities/control-plane/errors';
-import type { DataflowTable, TableSelectionInput } from '../activities/control-plane/table-selection';
-import { DependentObjectsError } from '../activities/warehouse/errors';
-import { dependentObjectsError } from '../activities/warehouse/dependent-objects';
-import { dependentsOfDataflowWarehouse } from '../activities/warehouse/warehouse-schema';
+} from '../control-plane/dataflows';
+import { listCommittedVersions } from '../control-plane/versions';
+import { DataflowExistsError, DataflowNotFoundError } from '../control-plane/errors';
+import type { DataflowTable, TableSelectionInput } from '../control-plane/table-selection';
+import { DependentObjectsError } from '../warehouse/errors';
+import { dependentObjectsError } from '../warehouse/dependent-objects';
+import { dependentsOfDataflowWarehouse } from '../warehouse/warehouse-schema';
 import {
   entities as warehouseEntities,
   previewEntity,
   type Entity,
   type EntityPreview,
-} from '../activities/warehouse/entities';
+} from '../warehouse/entities';
 import { readConfig, TASK_QUEUE, type Config } from '../shared/config';
 import {
   FAILURE_TYPES,
@@ -77,7 +77,7 @@ import {
   type ScheduleView,
 } from '../shared/schedules';
 import { UserInputError } from '../shared/user-input-error';
-import { DELETION_SWEEPS, type DeletionSweep } from '../activities/deletion-sweep';
+import { DELETION_SWEEPS, type DeletionSweep } from '../klaviyo/deletion-sweep';
 
 /** One of {@link DELETION_SWEEPS}, or a UserInputError that lists them. */
 function checkDeletionSweep(value: string): DeletionSweep {

@@ -1,5 +1,5 @@
-import { maskApiKey } from '../activities/control-plane/api-key';
-import type { Dataflow } from '../activities/control-plane/dataflows';
+import { maskApiKey } from '../control-plane/api-key';
+import type { Dataflow } from '../control-plane/dataflows';
 
 /** A dataflow as every door shows it to a person or a script: its settings and state, the key only masked. */
 export interface DataflowSummary {

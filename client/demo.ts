@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { nonNegativeInt, positiveNumber } from '../shared/number-options';
-import { apiKeyHint, maskApiKey } from '../activities/control-plane/api-key';
-import { DataflowNotFoundError } from '../activities/control-plane/errors';
-import type { Dataflow } from '../activities/control-plane/dataflows';
+import { apiKeyHint, maskApiKey } from '../control-plane/api-key';
+import { DataflowNotFoundError } from '../control-plane/errors';
+import type { Dataflow } from '../control-plane/dataflows';
 import type { SandboxSizes } from '../sandbox/server';
 import { readConfig, type Config } from '../shared/config';
 import { operationWorkflowId } from '../shared/operations';

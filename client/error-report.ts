@@ -1,5 +1,5 @@
-import { isKlaviyoError } from '../activities/klaviyo/errors';
-import { DataflowError } from '../activities/control-plane/errors';
+import { isKlaviyoError } from '../klaviyo/errors';
+import { DataflowError } from '../control-plane/errors';
 import { UserInputError } from '../shared/user-input-error';
 
 /**

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { findTable } from '../activities/klaviyo/catalog';
+import { findTable } from '../klaviyo/catalog';
 import { Dataset } from './data/dataset';
 import { deleteRecords, type DeleteResult } from './data/deletions';
 import { DEFAULT_START_SECONDS, type AdvanceRequest, type AdvanceResult } from './data/world-state';

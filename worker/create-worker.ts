@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { Pool } from 'pg';
 import { createActivities, type ActivityDependencies } from '../activities/dataflow-activities';
-import { migrateToLatest } from '../activities/control-plane/migrate';
+import { migrateToLatest } from '../control-plane/migrate';
 import { TASK_QUEUE } from '../shared/config';
 import {
   connectionOptions,

@@ -16,7 +16,7 @@ const { buildOnce, sourceHash: hashSources } = require('./build-cache');
 
 /** What the worker is built from: the directories its imports reach, and what decides how they compile. */
 const SOURCES = {
-  dirs: ['activities', 'client', 'shared', 'stack', 'worker', 'workflows'],
+  dirs: ['activities', 'klaviyo', 'warehouse', 'control-plane', 'client', 'shared', 'stack', 'worker', 'workflows'],
   files: ['package-lock.json', 'tsconfig.json'],
   extensions: ['.ts', '.json', '.js'],
 };

@@ -1,6 +1,6 @@
 import type { z } from 'zod/v4';
-import { findTable } from '../../activities/klaviyo/catalog';
-import { selectedByDefault } from '../../activities/klaviyo/report-catalog';
+import { findTable } from '../../klaviyo/catalog';
+import { selectedByDefault } from '../../klaviyo/report-catalog';
 import { selectionFor, slowTierFields, type DataflowApi } from '../../client/dataflow-api';
 import { reportOf } from '../../client/error-report';
 import type {

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { z } from 'zod/v4';
-import { maskApiKey } from '../../activities/control-plane/api-key';
+import { maskApiKey } from '../../control-plane/api-key';
 import type { DataflowApi } from '../../client/dataflow-api';
 import type { SessionInfo } from '../api-types';
 import { API_ROUTES, type ApiRoute } from './api-routes';

@@ -1,5 +1,5 @@
 import { z } from 'zod/v4';
-import { DELETION_SWEEPS } from '../../activities/deletion-sweep';
+import { DELETION_SWEEPS } from '../../klaviyo/deletion-sweep';
 
 /**
  * What the API accepts, checked at the edge; inside, the types are trusted. The same schemas describe the

@@ -1,5 +1,5 @@
-import { selectedByDefault } from '../../activities/klaviyo/report-catalog';
-import type { Dataflow } from '../../activities/control-plane/dataflows';
+import { selectedByDefault } from '../../klaviyo/report-catalog';
+import type { Dataflow } from '../../control-plane/dataflows';
 import type { Discovery, LiveProgress } from '../../client/dataflow-api';
 import { dataflowSummary } from '../../client/dataflow-summary';
 import type { RunRecord } from '../../client/run-history';

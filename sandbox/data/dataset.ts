@@ -1,4 +1,4 @@
-import { CATALOG, getTable } from '../../activities/klaviyo/catalog';
+import { CATALOG, getTable } from '../../klaviyo/catalog';
 import type { SandboxSizes } from '../sizes';
 import { AccountSettings } from './account-settings';
 import { Campaigns } from './campaigns';

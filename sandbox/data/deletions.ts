@@ -1,4 +1,4 @@
-import { CATALOG, findTable, type CatalogTable } from '../../activities/klaviyo/catalog';
+import { CATALOG, findTable, type CatalogTable } from '../../klaviyo/catalog';
 import type { Dataset } from './dataset';
 
 /**

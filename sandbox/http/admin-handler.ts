@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { findTable } from '../../activities/klaviyo/catalog';
+import { findTable } from '../../klaviyo/catalog';
 import type { Sandbox } from '../server';
 import { faultConfigSchema } from './faults';
 import { latencyConfigSchema } from './latency';

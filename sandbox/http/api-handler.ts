@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { CATALOG, RATE_TIERS, type CatalogTable } from '../../activities/klaviyo/catalog';
+import { CATALOG, RATE_TIERS, type CatalogTable } from '../../klaviyo/catalog';
 import type { Dataset } from '../data/dataset';
 import { encodeCursor } from '../query/cursor';
 import { readPage } from '../query/page-reader';

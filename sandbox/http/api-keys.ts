@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { CATALOG } from '../../activities/klaviyo/catalog';
+import { CATALOG } from '../../klaviyo/catalog';
 import { privateKey } from '../ids';
 import { authenticationFailed, notAuthenticated } from './api-error';
 

@@ -1,4 +1,4 @@
-import type { CatalogTable } from '../../activities/klaviyo/catalog';
+import type { CatalogTable } from '../../klaviyo/catalog';
 import { isLazy, type Resource, type ResourceRef } from '../data/row';
 import type { ListRequest } from './list-request';
 import { collectionPath } from './routes';

@@ -1,4 +1,4 @@
-import { CATALOG, type CatalogTable } from '../../activities/klaviyo/catalog';
+import { CATALOG, type CatalogTable } from '../../klaviyo/catalog';
 import type { Condition } from '../data/row';
 import { decodeCursor, type CursorState } from '../query/cursor';
 import { fieldKind } from '../query/field-kinds';

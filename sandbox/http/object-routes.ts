@@ -1,4 +1,4 @@
-import { CATALOG, getTable, type CatalogTable } from '../../activities/klaviyo/catalog';
+import { CATALOG, getTable, type CatalogTable } from '../../klaviyo/catalog';
 import { Dataset } from '../data/dataset';
 import { collectionPath } from './routes';
 

@@ -1,4 +1,4 @@
-import { KLAVIYO_REVISION } from '../../activities/klaviyo/catalog';
+import { KLAVIYO_REVISION } from '../../klaviyo/catalog';
 import { ApiError, invalid } from './api-error';
 
 /**

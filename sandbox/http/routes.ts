@@ -1,4 +1,4 @@
-import { CATALOG, type CatalogTable } from '../../activities/klaviyo/catalog';
+import { CATALOG, type CatalogTable } from '../../klaviyo/catalog';
 
 export interface RouteMatch {
   table: CatalogTable;

@@ -1,4 +1,4 @@
-import type { CatalogTable } from '../../activities/klaviyo/catalog';
+import type { CatalogTable } from '../../klaviyo/catalog';
 import type { ValueKind } from '../data/row';
 
 /** How values of a filter or sort field compare, from the catalog's filter value type or field API type. */

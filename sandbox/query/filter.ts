@@ -1,4 +1,4 @@
-import type { CatalogTable } from '../../activities/klaviyo/catalog';
+import type { CatalogTable } from '../../klaviyo/catalog';
 import { FILTER_OPERATORS, type Condition, type FilterOperator, type Scalar } from '../data/row';
 import { enumValues, kindOfApiType } from './field-kinds';
 

@@ -10,7 +10,7 @@ import { reportError } from '../../client/cli';
 import { OperationFailedError, retryingText, type LiveProgress } from '../../client/dataflow-api';
 import type { RunRecord } from '../../client/run-history';
 import { UserInputError } from '../../shared/user-input-error';
-import { DataflowNotFoundError } from '../../activities/control-plane/errors';
+import { DataflowNotFoundError } from '../../control-plane/errors';
 
 /** Pure parts of the CLI's output and exit codes, shared with the console through the API's types. */
 

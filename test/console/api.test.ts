@@ -1,5 +1,5 @@
 import { Client as PgClient } from 'pg';
-import { validateDataflowName } from '../../activities/control-plane/dataflow-name';
+import { validateDataflowName } from '../../control-plane/dataflow-name';
 import { API_ROUTES } from '../../console/server/api-routes';
 import type {
   ConnectResult,

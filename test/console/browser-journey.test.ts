@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { Client as PgClient } from 'pg';
-import { validateDataflowName } from '../../activities/control-plane/dataflow-name';
+import { validateDataflowName } from '../../control-plane/dataflow-name';
 import { startTestEngine, type TestEngine } from '../support/engine';
 import { keyFragments, startTestConsole, type TestConsole } from '../support/console';
 import { launchBrowser, screenshot, seriousAccessibilityViolations } from '../support/browser';

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
-import { CATALOG } from '../../activities/klaviyo/catalog';
+import { CATALOG } from '../../klaviyo/catalog';
 import { DEMO_DATAFLOW } from '../../client/demo';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { launchBrowser, screenshot, seriousAccessibilityViolations } from '../support/browser';

@@ -1,5 +1,5 @@
-import { apiKeyHint, maskApiKey, validateApiKeyFormat } from '../../activities/control-plane/api-key';
-import { InvalidApiKeyFormatError } from '../../activities/control-plane/errors';
+import { apiKeyHint, maskApiKey, validateApiKeyFormat } from '../../control-plane/api-key';
+import { InvalidApiKeyFormatError } from '../../control-plane/errors';
 
 const KEY = 'pk_abcdefghijklmnopqrstuvwxyz01234567';
 const SECRET_PART = KEY.slice(3, 20);

@@ -2,8 +2,8 @@ import {
   MAX_DATAFLOW_NAME_LENGTH,
   validateDataflowName,
   warehouseSchemaName,
-} from '../../activities/control-plane/dataflow-name';
-import { InvalidDataflowNameError, type NameProblem } from '../../activities/control-plane/errors';
+} from '../../control-plane/dataflow-name';
+import { InvalidDataflowNameError, type NameProblem } from '../../control-plane/errors';
 
 function problemOf(name: string): { problem: NameProblem; message: string } {
   try {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { CATALOG } from '../../activities/klaviyo/catalog';
+import { CATALOG } from '../../klaviyo/catalog';
 import {
   createDataflow,
   deleteDataflow,
@@ -11,7 +11,7 @@ import {
   setDataflowStatus,
   setTables,
   updateDataflow,
-} from '../../activities/control-plane/dataflows';
+} from '../../control-plane/dataflows';
 import {
   DataflowExistsError,
   DataflowNotFoundError,
@@ -21,8 +21,8 @@ import {
   InvalidSelectionError,
   SchemaConflictError,
   SecretDecryptionError,
-} from '../../activities/control-plane/errors';
-import { SecretBox } from '../../activities/control-plane/secret-box';
+} from '../../control-plane/errors';
+import { SecretBox } from '../../control-plane/secret-box';
 import { createScratchDatabase, type ScratchDatabase } from './scratch-database';
 
 const KEY = 'pk_abcdefghijklmnopqrstuvwxyz01234567';

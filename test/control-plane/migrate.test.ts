@@ -1,4 +1,4 @@
-import { migrateToLatest } from '../../activities/control-plane/migrate';
+import { migrateToLatest } from '../../control-plane/migrate';
 import { createScratchDatabase, type ScratchDatabase } from './scratch-database';
 
 describe('control-plane migrations', () => {

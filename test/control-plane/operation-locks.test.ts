@@ -1,12 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createDataflow, deleteDataflow } from '../../activities/control-plane/dataflows';
-import { DataflowBusyError, DataflowNotFoundError } from '../../activities/control-plane/errors';
+import { createDataflow, deleteDataflow } from '../../control-plane/dataflows';
+import { DataflowBusyError, DataflowNotFoundError } from '../../control-plane/errors';
 import {
   acquireOperationLock,
   getOperationLock,
   releaseOperationLock,
-} from '../../activities/control-plane/operation-locks';
-import { SecretBox } from '../../activities/control-plane/secret-box';
+} from '../../control-plane/operation-locks';
+import { SecretBox } from '../../control-plane/secret-box';
 import { createScratchDatabase, type ScratchDatabase } from './scratch-database';
 
 describe('operation locks', () => {

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { migrateToLatest } from '../../activities/control-plane/migrate';
+import { migrateToLatest } from '../../control-plane/migrate';
 import { createTestDatabase } from '../support/database';
 
 export interface ScratchDatabase {

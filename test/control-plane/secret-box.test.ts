@@ -3,8 +3,8 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { inspect } from 'node:util';
-import { MasterKeyError, SecretDecryptionError } from '../../activities/control-plane/errors';
-import { MASTER_KEY_FILE, SecretBox } from '../../activities/control-plane/secret-box';
+import { MasterKeyError, SecretDecryptionError } from '../../control-plane/errors';
+import { MASTER_KEY_FILE, SecretBox } from '../../control-plane/secret-box';
 
 const KEY = 'pk_abcdefghijklmnopqrstuvwxyz01234567';
 

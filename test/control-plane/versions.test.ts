@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { createDataflow } from '../../activities/control-plane/dataflows';
+import { createDataflow } from '../../control-plane/dataflows';
 import {
   clearCheckpoints,
   getCheckpoint,
   listCheckpoints,
   saveCheckpoint,
-} from '../../activities/control-plane/extract-checkpoints';
-import { SecretBox } from '../../activities/control-plane/secret-box';
-import { allocateVersion, markVersionsEnded } from '../../activities/control-plane/versions';
+} from '../../control-plane/extract-checkpoints';
+import { SecretBox } from '../../control-plane/secret-box';
+import { allocateVersion, markVersionsEnded } from '../../control-plane/versions';
 import { createScratchDatabase, type ScratchDatabase } from './scratch-database';
 
 describe('versions and checkpoints', () => {

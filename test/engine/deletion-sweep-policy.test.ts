@@ -1,5 +1,5 @@
-import { getTable } from '../../activities/klaviyo/catalog';
-import { isCheapSweep, listingPasses, sweepDue, sweepRequests } from '../../activities/deletion-sweep';
+import { getTable } from '../../klaviyo/catalog';
+import { isCheapSweep, listingPasses, sweepDue, sweepRequests } from '../../klaviyo/deletion-sweep';
 
 /** When a refresh sweeps a table for rows deleted in Klaviyo: cheap ones every run, the others on the cadence. */
 describe('deletion sweep policy', () => {

@@ -1,7 +1,7 @@
 import { queryRows } from '../support/database';
 import { startTestEngine, type TestEngine } from '../support/engine';
 import type { RunResult } from '../../shared/operations';
-import { getTable } from '../../activities/klaviyo/catalog';
+import { getTable } from '../../klaviyo/catalog';
 
 /**
  * Incremental refresh against the sandbox: after 1% of profiles change and 1% events arrive (some

@@ -1,4 +1,4 @@
-import type { Entity } from '../../activities/warehouse/entities';
+import type { Entity } from '../../warehouse/entities';
 import { RunNeedsAttentionError, type StartedOperation } from '../../client/dataflow-api';
 import type { RunRecord } from '../../client/run-history';
 import type { RunResult } from '../../shared/operations';

@@ -1,4 +1,4 @@
-import { REPORT_TABLES } from '../../activities/klaviyo/report-catalog';
+import { REPORT_TABLES } from '../../klaviyo/report-catalog';
 import type { RequestLogEntry } from '../../sandbox/server';
 import type { RunResult } from '../../shared/operations';
 import { queryRows } from '../support/database';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Entity } from '../../activities/warehouse/entities';
+import type { Entity } from '../../warehouse/entities';
 import { RunNeedsAttentionError, type StartedOperation } from '../../client/dataflow-api';
 import type { RunResult } from '../../shared/operations';
 import { startWorker } from '../../worker/create-worker';

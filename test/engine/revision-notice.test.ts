@@ -1,4 +1,4 @@
-import { KLAVIYO_REVISION } from '../../activities/klaviyo/catalog';
+import { KLAVIYO_REVISION } from '../../klaviyo/catalog';
 import { startTestEngine, type TestEngine } from '../support/engine';
 
 /**

@@ -1,6 +1,6 @@
-import { updateDataflow } from '../../activities/control-plane/dataflows';
-import { SecretBox } from '../../activities/control-plane/secret-box';
-import type { Entity } from '../../activities/warehouse/entities';
+import { updateDataflow } from '../../control-plane/dataflows';
+import { SecretBox } from '../../control-plane/secret-box';
+import type { Entity } from '../../warehouse/entities';
 import type { StartedOperation } from '../../client/dataflow-api';
 import type { RunRecord } from '../../client/run-history';
 import { readConfig } from '../../shared/config';

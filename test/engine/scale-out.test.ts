@@ -1,13 +1,13 @@
-import { getTable, RATE_TIERS } from '../../activities/klaviyo/catalog';
+import { getTable, RATE_TIERS } from '../../klaviyo/catalog';
 import { BATCH_PAGES, BATCH_ROWS } from '../../activities/extract-table';
 import { scaledLimits, tierWindows, type TierWindows } from '../../bench/tier-windows';
 import type { StartedOperation } from '../../client/dataflow-api';
 import type { RequestLogEntry } from '../../sandbox/server';
 import type { RunResult } from '../../shared/operations';
 import { checkDataflow } from '../resilience/warehouse-check';
-import { warehouseSchemaName } from '../../activities/control-plane/dataflow-name';
-import { qualifiedName, quoteIdent } from '../../activities/warehouse/identifiers';
-import { relationshipColumn } from '../../activities/warehouse/table-layout';
+import { warehouseSchemaName } from '../../control-plane/dataflow-name';
+import { qualifiedName, quoteIdent } from '../../warehouse/identifiers';
+import { relationshipColumn } from '../../warehouse/table-layout';
 import { startScaleOut, type ScaleOut } from '../support/scale-out';
 import { SCALE_OUT_DATAFLOWS as DATAFLOWS, SCALE_OUT_TIERS, scaleOutSizes } from '../../bench/scale-out';
 

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { updateDataflow } from '../../activities/control-plane/dataflows';
-import { SecretBox } from '../../activities/control-plane/secret-box';
+import { updateDataflow } from '../../control-plane/dataflows';
+import { SecretBox } from '../../control-plane/secret-box';
 import { readConfig } from '../../shared/config';
 import { operationWorkflowId } from '../../shared/operations';
 import { startTestEngine, type TestEngine } from '../support/engine';

@@ -1,7 +1,7 @@
 import { queryRows } from '../support/database';
 import { startTestEngine, type TestEngine } from '../support/engine';
 import { sliceFilters, splitRemainder } from '../../activities/slices';
-import { getTable } from '../../activities/klaviyo/catalog';
+import { getTable } from '../../klaviyo/catalog';
 
 /**
  * Sliced reads against the sandbox with real limits and 60 ms answers: 20,000 events, 16,000 of them within one

@@ -1,5 +1,5 @@
-import { getTable } from '../../activities/klaviyo/catalog';
-import { CONTROL_TABLES } from '../../activities/control-plane/control-schema';
+import { getTable } from '../../klaviyo/catalog';
+import { CONTROL_TABLES } from '../../control-plane/control-schema';
 import { SLICE_BATCH_PAGES } from '../../activities/extract-slices';
 import type { RequestLogEntry } from '../../sandbox/server';
 import type { RunResult } from '../../shared/operations';

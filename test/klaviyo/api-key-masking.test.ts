@@ -1,4 +1,4 @@
-import { maskApiKey, redactApiKey } from '../../activities/klaviyo/api-key-masking';
+import { maskApiKey, redactApiKey } from '../../klaviyo/api-key-masking';
 
 const key = 'pk_' + 'a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6wxyz';
 

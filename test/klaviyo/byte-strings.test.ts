@@ -1,17 +1,17 @@
-import { CATALOG as catalog, getTable, type CatalogTable } from '../../activities/klaviyo/catalog';
+import { CATALOG as catalog, getTable, type CatalogTable } from '../../klaviyo/catalog';
 import {
   bytesOf,
   bytesToText,
   decodableAsBytes,
   textToBytes,
   valueBytesToText,
-} from '../../activities/klaviyo/byte-strings';
-import { KlaviyoClient, type KlaviyoPage } from '../../activities/klaviyo/klaviyo-client';
-import { tablePageCheck, type PageStrings } from '../../activities/klaviyo/page-check';
-import { resolveSelection } from '../../activities/control-plane/table-selection';
+} from '../../klaviyo/byte-strings';
+import { KlaviyoClient, type KlaviyoPage } from '../../klaviyo/klaviyo-client';
+import { tablePageCheck, type PageStrings } from '../../klaviyo/page-check';
+import { resolveSelection } from '../../control-plane/table-selection';
 import { selectedLayout } from '../../activities/extract-table';
-import { encodeRows, versionTarget } from '../../activities/warehouse/copy-loader';
-import { createRowMapper, type JsonApiResource, type RowContext } from '../../activities/warehouse/row-mapping';
+import { encodeRows, versionTarget } from '../../warehouse/copy-loader';
+import { createRowMapper, type JsonApiResource, type RowContext } from '../../warehouse/row-mapping';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
 import { seededRandom } from '../resilience/seeded-random';
 import { sendJson, startScriptedHttpServer, type ScriptedHttpServer } from './scripted-http-server';

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { getTable } from '../../activities/klaviyo/catalog';
+import { getTable } from '../../klaviyo/catalog';
 import {
   KlaviyoBadRequestError,
   KlaviyoInvalidApiKeyError,
@@ -9,8 +9,8 @@ import {
   KlaviyoNotFoundError,
   KlaviyoServerError,
   KlaviyoThrottledError,
-} from '../../activities/klaviyo/errors';
-import { KlaviyoClient, type KlaviyoClientOptions, type KlaviyoPage } from '../../activities/klaviyo/klaviyo-client';
+} from '../../klaviyo/errors';
+import { KlaviyoClient, type KlaviyoClientOptions, type KlaviyoPage } from '../../klaviyo/klaviyo-client';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
 import { expectKeyNowhereIn } from './secret-leak-check';
 

@@ -1,6 +1,6 @@
-import { getTable } from '../../activities/klaviyo/catalog';
-import { KlaviyoMalformedResponseError } from '../../activities/klaviyo/errors';
-import { KlaviyoClient, type KlaviyoClientOptions, type RequestInfo } from '../../activities/klaviyo/klaviyo-client';
+import { getTable } from '../../klaviyo/catalog';
+import { KlaviyoMalformedResponseError } from '../../klaviyo/errors';
+import { KlaviyoClient, type KlaviyoClientOptions, type RequestInfo } from '../../klaviyo/klaviyo-client';
 import { startSandbox, type FaultConfig, type Sandbox } from '../../sandbox/server';
 
 /**

@@ -1,5 +1,5 @@
-import { getTable } from '../../activities/klaviyo/catalog';
-import { KlaviyoClient, type RequestInfo } from '../../activities/klaviyo/klaviyo-client';
+import { getTable } from '../../klaviyo/catalog';
+import { KlaviyoClient, type RequestInfo } from '../../klaviyo/klaviyo-client';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
 
 /**

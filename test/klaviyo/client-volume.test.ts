@@ -1,5 +1,5 @@
-import { getTable } from '../../activities/klaviyo/catalog';
-import { KlaviyoClient } from '../../activities/klaviyo/klaviyo-client';
+import { getTable } from '../../klaviyo/catalog';
+import { KlaviyoClient } from '../../klaviyo/klaviyo-client';
 import { IdDigest } from './id-digest';
 import { startSandboxProcess, type SandboxProcess } from '../../sandbox/child-process';
 

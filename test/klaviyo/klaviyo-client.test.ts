@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { getTable } from '../../activities/klaviyo/catalog';
+import { getTable } from '../../klaviyo/catalog';
 import {
   KlaviyoBadRequestError,
   KlaviyoInvalidApiKeyError,
@@ -7,7 +7,7 @@ import {
   KlaviyoMissingScopeError,
   KlaviyoServerError,
   KlaviyoThrottledError,
-} from '../../activities/klaviyo/errors';
+} from '../../klaviyo/errors';
 import {
   backoffDelay,
   KlaviyoClient,
@@ -15,8 +15,8 @@ import {
   retryAfterMs,
   type KlaviyoClientOptions,
   type KlaviyoPage,
-} from '../../activities/klaviyo/klaviyo-client';
-import { accountRateBudget } from '../../activities/klaviyo/rate-budget';
+} from '../../klaviyo/klaviyo-client';
+import { accountRateBudget } from '../../klaviyo/rate-budget';
 import { expectKeyNowhereIn } from './secret-leak-check';
 import { errorBody, sendJson, startScriptedHttpServer, type ScriptedHttpServer } from './scripted-http-server';
 

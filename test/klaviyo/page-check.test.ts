@@ -1,8 +1,8 @@
-import { CATALOG as catalog, getTable, type CatalogTable } from '../../activities/klaviyo/catalog';
-import { apiTypeCheck, tablePageCheck } from '../../activities/klaviyo/page-check';
-import { apiTypeSchema, tablePageSchema } from '../../activities/klaviyo/schemas';
+import { CATALOG as catalog, getTable, type CatalogTable } from '../../klaviyo/catalog';
+import { apiTypeCheck, tablePageCheck } from '../../klaviyo/page-check';
+import { apiTypeSchema, tablePageSchema } from '../../klaviyo/schemas';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
-import { KlaviyoClient } from '../../activities/klaviyo/klaviyo-client';
+import { KlaviyoClient } from '../../klaviyo/klaviyo-client';
 
 /**
  * The compiled page check must accept exactly what the zod page schema accepts: the client trusts it

@@ -1,6 +1,6 @@
-import { getTable } from '../../activities/klaviyo/catalog';
-import { KlaviyoBadRequestError } from '../../activities/klaviyo/errors';
-import { klaviyoFilter, tablePath, tableQueryString, tableRateLimits } from '../../activities/klaviyo/query';
+import { getTable } from '../../klaviyo/catalog';
+import { KlaviyoBadRequestError } from '../../klaviyo/errors';
+import { klaviyoFilter, tablePath, tableQueryString, tableRateLimits } from '../../klaviyo/query';
 
 const profiles = getTable('profiles');
 

@@ -5,7 +5,7 @@ import {
   TierBudget,
   tierName,
   type RatePermit,
-} from '../../activities/klaviyo/rate-budget';
+} from '../../klaviyo/rate-budget';
 
 const T0 = 1_700_000_000_000;
 

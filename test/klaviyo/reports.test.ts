@@ -1,7 +1,7 @@
-import { getTable } from '../../activities/klaviyo/catalog';
-import type { ReportTable } from '../../activities/klaviyo/report-catalog';
-import { addDays, planReportRequests, reportBody, reportRows, wallDay } from '../../activities/klaviyo/reports';
-import { KlaviyoMalformedResponseError } from '../../activities/klaviyo/errors';
+import { getTable } from '../../klaviyo/catalog';
+import type { ReportTable } from '../../klaviyo/report-catalog';
+import { addDays, planReportRequests, reportBody, reportRows, wallDay } from '../../klaviyo/reports';
+import { KlaviyoMalformedResponseError } from '../../klaviyo/errors';
 
 /** The report requests and answers, without I/O: how a read is split, what is sent, how an answer becomes rows. */
 const campaigns = getTable('campaign_message_values') as ReportTable;

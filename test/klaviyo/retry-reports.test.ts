@@ -1,5 +1,5 @@
-import { getTable } from '../../activities/klaviyo/catalog';
-import { KlaviyoClient, type KlaviyoPage, type RetryInfo } from '../../activities/klaviyo/klaviyo-client';
+import { getTable } from '../../klaviyo/catalog';
+import { KlaviyoClient, type KlaviyoPage, type RetryInfo } from '../../klaviyo/klaviyo-client';
 import { retryingWords } from '../../activities/extract-table';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
 

@@ -1,6 +1,6 @@
-import { KLAVIYO_REVISION } from '../../activities/klaviyo/catalog';
-import { KlaviyoClient } from '../../activities/klaviyo/klaviyo-client';
-import { revisionNoticeOf } from '../../activities/klaviyo/revision-notice';
+import { KLAVIYO_REVISION } from '../../klaviyo/catalog';
+import { KlaviyoClient } from '../../klaviyo/klaviyo-client';
+import { revisionNoticeOf } from '../../klaviyo/revision-notice';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
 
 /**

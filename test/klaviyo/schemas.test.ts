@@ -1,5 +1,5 @@
-import { getTable } from '../../activities/klaviyo/catalog';
-import { apiTypeSchema, tablePageSchema, tableResourceSchema } from '../../activities/klaviyo/schemas';
+import { getTable } from '../../klaviyo/catalog';
+import { apiTypeSchema, tablePageSchema, tableResourceSchema } from '../../klaviyo/schemas';
 
 const profile = tableResourceSchema(getTable('profiles'));
 

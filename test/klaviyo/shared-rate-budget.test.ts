@@ -1,7 +1,7 @@
 import pg from 'pg';
-import { PostgresRateLeases } from '../../activities/control-plane/rate-leases';
-import { LeasedRateBudgets, leaseSize } from '../../activities/klaviyo/leased-rate-budget';
-import { BURST_WINDOW_MS, type RateLimits } from '../../activities/klaviyo/rate-budget';
+import { PostgresRateLeases } from '../../control-plane/rate-leases';
+import { LeasedRateBudgets, leaseSize } from '../../klaviyo/leased-rate-budget';
+import { BURST_WINDOW_MS, type RateLimits } from '../../klaviyo/rate-budget';
 import { createScratchDatabase, type ScratchDatabase } from '../control-plane/scratch-database';
 
 /**

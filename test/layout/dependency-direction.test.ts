@@ -2,11 +2,22 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 /**
- * Dependencies point one way: workflows → activities → libraries; the CLI (`client/`) and the console sit on top.
- * Nothing below them may import from them, or a change to a user-facing page could break a running worker.
+ * Dependencies point one way: workflows → activities → libraries (`klaviyo/`, `warehouse/`, `control-plane/`,
+ * `shared/`); the CLI (`client/`) and the console sit on top. Nothing below them may import from them, or a change to
+ * a user-facing page could break a running worker; no library imports an activity.
  */
 const root = path.resolve(__dirname, '..', '..');
-const lowerLayers = ['workflows', 'activities', 'worker', 'shared', 'stack', 'sandbox'];
+const lowerLayers = [
+  'workflows',
+  'activities',
+  'klaviyo',
+  'warehouse',
+  'control-plane',
+  'worker',
+  'shared',
+  'stack',
+  'sandbox',
+];
 const upperLayers = ['client', 'console'];
 
 function sourceFiles(dir: string): string[] {
@@ -26,6 +37,19 @@ test.each(lowerLayers)('%s/ imports nothing from client/ or console/', (layer) =
   const wrongWay = sourceFiles(path.join(root, layer)).flatMap((file) =>
     importedPaths(file)
       .filter((target) => upperLayers.some((upper) => target === upper || target.startsWith(`${upper}${path.sep}`)))
+      .map((target) => `${path.relative(root, file)} → ${target}`),
+  );
+  expect(wrongWay).toEqual([]);
+});
+
+const libraries = ['klaviyo', 'warehouse', 'control-plane', 'shared'];
+
+test.each(libraries)('%s/ (a library) imports nothing from activities/, workflows/ or worker/', (library) => {
+  const wrongWay = sourceFiles(path.join(root, library)).flatMap((file) =>
+    importedPaths(file)
+      .filter((target) =>
+        ['activities', 'workflows', 'worker'].some((layer) => target.startsWith(`${layer}${path.sep}`)),
+      )
       .map((target) => `${path.relative(root, file)} → ${target}`),
   );
   expect(wrongWay).toEqual([]);

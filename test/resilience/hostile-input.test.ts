@@ -1,4 +1,4 @@
-import { KLAVIYO_REVISION } from '../../activities/klaviyo/catalog';
+import { KLAVIYO_REVISION } from '../../klaviyo/catalog';
 import { startTestEngine, type TestEngine } from '../support/engine';
 import { runCli, type CliOutcome } from '../engine/cli-process';
 import { assertNoKeys, scanForKeys } from '../support/key-scan';
@@ -12,7 +12,7 @@ import { checkDataflow } from './warehouse-check';
  * keys with blanks in them; a key revoked in the middle of a run.
  *
  * NUL (U+0000): Postgres text and jsonb cannot hold it, so the warehouse stores U+FFFD in its place,
- * in text values and in jsonb keys and values alike (activities/warehouse/copy-text.ts), and so is half
+ * in text values and in jsonb keys and values alike (warehouse/copy-text.ts), and so is half
  * of a UTF-16 surrogate pair sent alone; every other character is stored as Klaviyo sent it.
  */
 const HOSTILE = 'Hostile';

@@ -1,4 +1,4 @@
-import type { Entity } from '../../activities/warehouse/entities';
+import type { Entity } from '../../warehouse/entities';
 import type { StartedOperation } from '../../client/dataflow-api';
 import type { FaultConfig, FaultRule } from '../../sandbox/server';
 import { startWorker } from '../../worker/create-worker';

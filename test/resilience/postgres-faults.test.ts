@@ -1,6 +1,6 @@
 import { Client as PgClient, Pool } from 'pg';
-import { withTransaction } from '../../activities/control-plane/postgres';
-import type { Entity } from '../../activities/warehouse/entities';
+import { withTransaction } from '../../control-plane/postgres';
+import type { Entity } from '../../warehouse/entities';
 import { startTestEngine, type TestEngine } from '../support/engine';
 import { activityRecords } from '../engine/workflow-events';
 import { assertNoKeys, scanForKeys } from '../support/key-scan';

@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { warehouseSchemaName } from '../../activities/control-plane/dataflow-name';
-import { qualifiedName } from '../../activities/warehouse/identifiers';
+import { warehouseSchemaName } from '../../control-plane/dataflow-name';
+import { qualifiedName } from '../../warehouse/identifiers';
 import type { Sandbox } from '../../sandbox/server';
 import { compareValues } from '../support/value-digest';
 

@@ -1,6 +1,6 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
-import { qualifiedName } from '../../activities/warehouse/identifiers';
+import { qualifiedName } from '../../warehouse/identifiers';
 import type { LiveProgress, StartedOperation } from '../../client/dataflow-api';
 import type { RunResult } from '../../shared/operations';
 import { startTestEngine, type TestEngine } from '../support/engine';

@@ -1,4 +1,4 @@
-import { CATALOG, type CatalogTable } from '../../activities/klaviyo/catalog';
+import { CATALOG, type CatalogTable } from '../../klaviyo/catalog';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
 import { cutText, longText } from '../../sandbox/data/values';
 import { RowRandom } from '../../sandbox/random';

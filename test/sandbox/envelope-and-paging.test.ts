@@ -1,4 +1,4 @@
-import { CATALOG } from '../../activities/klaviyo/catalog';
+import { CATALOG } from '../../klaviyo/catalog';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
 import { collect, firstError, get, readAll, tablePath } from './http-helpers';
 

@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CATALOG, KLAVIYO_REVISION } from '../../activities/klaviyo/catalog';
+import { CATALOG, KLAVIYO_REVISION } from '../../klaviyo/catalog';
 import { OBJECT_ROUTES } from '../../sandbox/http/object-routes';
 import { REPORT_ENDPOINTS } from '../../sandbox/reports/endpoints';
 

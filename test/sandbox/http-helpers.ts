@@ -1,4 +1,4 @@
-import { CATALOG } from '../../activities/klaviyo/catalog';
+import { CATALOG } from '../../klaviyo/catalog';
 import type { Sandbox } from '../../sandbox/server';
 
 export const REVISION = '2026-07-15';

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { CATALOG } from '../../activities/klaviyo/catalog';
+import { CATALOG } from '../../klaviyo/catalog';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
 import { collect, firstError, get, readAll, tablePath, type JsonApiResource } from './http-helpers';
 
@@ -44,7 +44,7 @@ describe('filter', () => {
     // The time zone must be set before Node starts, hence a child process.
     const code = [
       "const { parseFilter } = require('./sandbox/query/filter');",
-      "const { getTable } = require('./activities/klaviyo/catalog');",
+      "const { getTable } = require('./klaviyo/catalog');",
       "const [c] = parseFilter(getTable('events'), 'less-than(datetime,2025-02-01T00:00:00)');",
       'process.stdout.write(String(c.value));',
     ].join('\n');

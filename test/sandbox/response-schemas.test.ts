@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import Ajv2019, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2019';
 import addFormats from 'ajv-formats';
-import { CATALOG, type CatalogTable } from '../../activities/klaviyo/catalog';
+import { CATALOG, type CatalogTable } from '../../klaviyo/catalog';
 import { Dataset } from '../../sandbox/data/dataset';
 import { OBJECT_ROUTES, RECIPIENT_ESTIMATION_TYPE, type ObjectRoute } from '../../sandbox/http/object-routes';
 import { startSandbox, type Sandbox } from '../../sandbox/server';

@@ -1,4 +1,4 @@
-import { CATALOG } from '../../activities/klaviyo/catalog';
+import { CATALOG } from '../../klaviyo/catalog';
 import { Dataset } from '../../sandbox/data/dataset';
 import { OBJECT_ROUTES } from '../../sandbox/http/object-routes';
 import { startSandbox, type Sandbox } from '../../sandbox/server';

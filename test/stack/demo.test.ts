@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CATALOG } from '../../activities/klaviyo/catalog';
+import { CATALOG } from '../../klaviyo/catalog';
 import { DEMO_DATAFLOW, DEMO_SANDBOX_SEED } from '../../client/demo';
 import { startSandbox } from '../../sandbox/server';
 import { isProcessAlive } from '../../stack/managed-process';

@@ -84,7 +84,7 @@ function variablesTheWorkerReads(): string[] {
   resolveConnectionSettings(readConfig(recording), recording);
   readKlaviyoRateLimits(recording);
 
-  const sources = ['worker', 'activities', 'workflows', 'shared'].flatMap((dir) =>
+  const sources = ['worker', 'activities', 'klaviyo', 'warehouse', 'control-plane', 'workflows', 'shared'].flatMap((dir) =>
     typeScriptFiles(path.join(root, dir)),
   );
   for (const file of sources) {

@@ -1,8 +1,8 @@
 import crypto from 'node:crypto';
 import type pg from 'pg';
-import { findTable, KLAVIYO_REVISION } from '../../activities/klaviyo/catalog';
-import { warehouseSchemaName } from '../../activities/control-plane/dataflow-name';
-import { qualifiedName } from '../../activities/warehouse/identifiers';
+import { findTable, KLAVIYO_REVISION } from '../../klaviyo/catalog';
+import { warehouseSchemaName } from '../../control-plane/dataflow-name';
+import { qualifiedName } from '../../warehouse/identifiers';
 
 /**
  * Value-level comparison of one warehouse table with the sandbox. The expected side is read in this module
@@ -43,7 +43,7 @@ interface Resource {
   relationships?: Record<string, { data?: unknown } | null> | null;
 }
 
-/** Postgres' stored form of a string (activities/warehouse/copy-text.ts): NUL and lone surrogates become U+FFFD. */
+/** Postgres' stored form of a string (warehouse/copy-text.ts): NUL and lone surrogates become U+FFFD. */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 function storedString(text: string): string {
   return text.replaceAll('\u0000', '\uFFFD').replace(LONE_SURROGATE, '\uFFFD');

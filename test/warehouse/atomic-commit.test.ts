@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { getTable } from '../../activities/klaviyo/catalog';
-import { createDataflow } from '../../activities/control-plane/dataflows';
-import { withTransaction } from '../../activities/control-plane/postgres';
-import { SecretBox } from '../../activities/control-plane/secret-box';
-import { allocateVersion } from '../../activities/control-plane/versions';
-import { loadBatch, versionTarget } from '../../activities/warehouse/copy-loader';
-import { createRowMapper } from '../../activities/warehouse/row-mapping';
-import { tableLayout } from '../../activities/warehouse/table-layout';
-import { commitVersion, createVersionTables, rollbackToPrevious } from '../../activities/warehouse/versioned-tables';
+import { getTable } from '../../klaviyo/catalog';
+import { createDataflow } from '../../control-plane/dataflows';
+import { withTransaction } from '../../control-plane/postgres';
+import { SecretBox } from '../../control-plane/secret-box';
+import { allocateVersion } from '../../control-plane/versions';
+import { loadBatch, versionTarget } from '../../warehouse/copy-loader';
+import { createRowMapper } from '../../warehouse/row-mapping';
+import { tableLayout } from '../../warehouse/table-layout';
+import { commitVersion, createVersionTables, rollbackToPrevious } from '../../warehouse/versioned-tables';
 import { createScratchDatabase, type ScratchDatabase } from '../control-plane/scratch-database';
 
 const LAYOUTS = ['metrics', 'tag_groups', 'tags'].map((name) => tableLayout(getTable(name)));

@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { getTable } from '../../activities/klaviyo/catalog';
-import { createDataflow } from '../../activities/control-plane/dataflows';
-import { getCheckpoint, saveCheckpoint } from '../../activities/control-plane/extract-checkpoints';
-import { SecretBox } from '../../activities/control-plane/secret-box';
-import { allocateVersion } from '../../activities/control-plane/versions';
-import { loadBatch, versionTarget } from '../../activities/warehouse/copy-loader';
-import type { Cell } from '../../activities/warehouse/copy-text';
-import { DuplicateRowError, InvalidIdentifierError } from '../../activities/warehouse/errors';
-import { createRowMapper } from '../../activities/warehouse/row-mapping';
-import { tableLayout, type TableDefinition } from '../../activities/warehouse/table-layout';
-import { createVersionTables } from '../../activities/warehouse/versioned-tables';
+import { getTable } from '../../klaviyo/catalog';
+import { createDataflow } from '../../control-plane/dataflows';
+import { getCheckpoint, saveCheckpoint } from '../../control-plane/extract-checkpoints';
+import { SecretBox } from '../../control-plane/secret-box';
+import { allocateVersion } from '../../control-plane/versions';
+import { loadBatch, versionTarget } from '../../warehouse/copy-loader';
+import type { Cell } from '../../warehouse/copy-text';
+import { DuplicateRowError, InvalidIdentifierError } from '../../warehouse/errors';
+import { createRowMapper } from '../../warehouse/row-mapping';
+import { tableLayout, type TableDefinition } from '../../warehouse/table-layout';
+import { createVersionTables } from '../../warehouse/versioned-tables';
 import { createScratchDatabase, type ScratchDatabase } from '../control-plane/scratch-database';
 
 const SCHEMA = 'copytest';

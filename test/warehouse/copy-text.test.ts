@@ -1,4 +1,4 @@
-import { createRowEncoder, encodeCell, escapeCopyText, jsonForPostgres } from '../../activities/warehouse/copy-text';
+import { createRowEncoder, encodeCell, escapeCopyText, jsonForPostgres } from '../../warehouse/copy-text';
 
 describe('COPY text encoding', () => {
   test('backslash, tab, newline and carriage return are escaped; everything else passes through', () => {

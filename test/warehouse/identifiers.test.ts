@@ -1,4 +1,4 @@
-import { InvalidIdentifierError } from '../../activities/warehouse/errors';
+import { InvalidIdentifierError } from '../../warehouse/errors';
 import {
   columnNameForField,
   parseVersionedTableName,
@@ -6,7 +6,7 @@ import {
   quoteIdent,
   validateIdentifier,
   versionedTableName,
-} from '../../activities/warehouse/identifiers';
+} from '../../warehouse/identifiers';
 
 describe('identifiers', () => {
   test('quoting doubles embedded double quotes, so a name cannot close its quotes', () => {

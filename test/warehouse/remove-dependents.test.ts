@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { getTable } from '../../activities/klaviyo/catalog';
-import { createDataflow } from '../../activities/control-plane/dataflows';
-import { SecretBox } from '../../activities/control-plane/secret-box';
-import { allocateVersion } from '../../activities/control-plane/versions';
-import { DependentObjectsError } from '../../activities/warehouse/errors';
-import { tableLayout } from '../../activities/warehouse/table-layout';
-import { commitVersion, createVersionTables } from '../../activities/warehouse/versioned-tables';
-import { dependentsOfDataflowWarehouse, dropDataflowWarehouse } from '../../activities/warehouse/warehouse-schema';
+import { getTable } from '../../klaviyo/catalog';
+import { createDataflow } from '../../control-plane/dataflows';
+import { SecretBox } from '../../control-plane/secret-box';
+import { allocateVersion } from '../../control-plane/versions';
+import { DependentObjectsError } from '../../warehouse/errors';
+import { tableLayout } from '../../warehouse/table-layout';
+import { commitVersion, createVersionTables } from '../../warehouse/versioned-tables';
+import { dependentsOfDataflowWarehouse, dropDataflowWarehouse } from '../../warehouse/warehouse-schema';
 import { createScratchDatabase, type ScratchDatabase } from '../control-plane/scratch-database';
 
 /**

@@ -1,7 +1,7 @@
-import { getTable } from '../../activities/klaviyo/catalog';
-import { InvalidRowError } from '../../activities/warehouse/errors';
-import { createRowMapper, mapResource } from '../../activities/warehouse/row-mapping';
-import { tableLayout } from '../../activities/warehouse/table-layout';
+import { getTable } from '../../klaviyo/catalog';
+import { InvalidRowError } from '../../warehouse/errors';
+import { createRowMapper, mapResource } from '../../warehouse/row-mapping';
+import { tableLayout } from '../../warehouse/table-layout';
 import {
   toBigint,
   toBoolean,
@@ -9,7 +9,7 @@ import {
   toText,
   toTimestamp,
   type CoercionTally,
-} from '../../activities/warehouse/value-coercion';
+} from '../../warehouse/value-coercion';
 
 describe('row mapping', () => {
   const events = tableLayout(getTable('events'));

@@ -1,6 +1,6 @@
-import { CATALOG, getTable, type CatalogTable } from '../../activities/klaviyo/catalog';
-import { InvalidIdentifierError } from '../../activities/warehouse/errors';
-import { tableLayout } from '../../activities/warehouse/table-layout';
+import { CATALOG, getTable, type CatalogTable } from '../../klaviyo/catalog';
+import { InvalidIdentifierError } from '../../warehouse/errors';
+import { tableLayout } from '../../warehouse/table-layout';
 
 const columnsOf = (table: string) => tableLayout(getTable(table)).columns.map((c) => `${c.name}:${c.type}`);
 

@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { getTable } from '../../activities/klaviyo/catalog';
-import { createDataflow, getDataflowById } from '../../activities/control-plane/dataflows';
-import { SchemaConflictError, VersionStateError } from '../../activities/control-plane/errors';
-import { getCheckpoint, saveCheckpoint } from '../../activities/control-plane/extract-checkpoints';
-import { withTransaction } from '../../activities/control-plane/postgres';
-import { SecretBox } from '../../activities/control-plane/secret-box';
-import { allocateVersion, getVersion, listCommittedVersions } from '../../activities/control-plane/versions';
-import { loadBatch, versionTarget } from '../../activities/warehouse/copy-loader';
-import { entities } from '../../activities/warehouse/entities';
-import { DuplicateRowError, NothingToRollBackError, StagedTableMissingError } from '../../activities/warehouse/errors';
-import { createRowMapper } from '../../activities/warehouse/row-mapping';
-import { tableLayout, type TableLayout } from '../../activities/warehouse/table-layout';
+import { getTable } from '../../klaviyo/catalog';
+import { createDataflow, getDataflowById } from '../../control-plane/dataflows';
+import { SchemaConflictError, VersionStateError } from '../../control-plane/errors';
+import { getCheckpoint, saveCheckpoint } from '../../control-plane/extract-checkpoints';
+import { withTransaction } from '../../control-plane/postgres';
+import { SecretBox } from '../../control-plane/secret-box';
+import { allocateVersion, getVersion, listCommittedVersions } from '../../control-plane/versions';
+import { loadBatch, versionTarget } from '../../warehouse/copy-loader';
+import { entities } from '../../warehouse/entities';
+import { DuplicateRowError, NothingToRollBackError, StagedTableMissingError } from '../../warehouse/errors';
+import { createRowMapper } from '../../warehouse/row-mapping';
+import { tableLayout, type TableLayout } from '../../warehouse/table-layout';
 import {
   addPrimaryKey,
   commitVersion,
@@ -18,8 +18,8 @@ import {
   createVersionTables,
   discardVersion,
   rollbackToPrevious,
-} from '../../activities/warehouse/versioned-tables';
-import { dropDataflowWarehouse } from '../../activities/warehouse/warehouse-schema';
+} from '../../warehouse/versioned-tables';
+import { dropDataflowWarehouse } from '../../warehouse/warehouse-schema';
 import { createScratchDatabase, type ScratchDatabase } from '../control-plane/scratch-database';
 
 const TAGS = tableLayout(getTable('tags'));

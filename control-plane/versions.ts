@@ -1,4 +1,4 @@
-import type { Trigger } from '../../shared/operations';
+import type { Trigger } from '../shared/operations';
 import { CONTROL_TABLES } from './control-schema';
 import { DataflowNotFoundError } from './errors';
 import { PG_ERRORS, pgErrorCode, type Queryable } from './postgres';

@@ -1,4 +1,4 @@
-import { FAILURE_TYPES } from '../../shared/operations';
+import { FAILURE_TYPES } from '../shared/operations';
 
 /**
  * Errors of the control plane and the warehouse. Each has a stable `type` (the `type` of the

@@ -114,7 +114,7 @@ export function tableLayout(table: CatalogTable, fields: readonly CatalogField[]
 /**
  * A Reporting API table: its grouping columns (text), a series' `date` (the day's start), then one numeric column
  * per selected statistic; keyed by the groupings (and the day). Each result is mapped as a resource whose attributes
- * are its groupings, date and statistics (activities/klaviyo/reports.ts), so it goes through the same coercions.
+ * are its groupings, date and statistics (klaviyo/reports.ts), so it goes through the same coercions.
  */
 function reportLayout(
   name: string,

@@ -1,4 +1,4 @@
-import { FAILURE_TYPES } from '../../shared/operations';
+import { FAILURE_TYPES } from '../shared/operations';
 import { DataflowError } from '../control-plane/errors';
 import { PG_ERRORS, pgErrorCode, pgErrorDetail } from '../control-plane/postgres';
 

@@ -1,4 +1,4 @@
-import { OPERATIONS, type Operation } from '../../shared/operations';
+import { OPERATIONS, type Operation } from '../shared/operations';
 import { CONTROL_TABLES } from './control-schema';
 import { DataflowBusyError, DataflowNotFoundError, InvalidDataflowInputError } from './errors';
 import { PG_ERRORS, pgErrorCode, type Queryable } from './postgres';

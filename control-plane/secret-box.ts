@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { readConfig, type Config } from '../../shared/config';
+import { readConfig, type Config } from '../shared/config';
 import { MasterKeyError, SecretDecryptionError } from './errors';
 
 const KEY_BYTES = 32;

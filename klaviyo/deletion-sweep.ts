@@ -1,4 +1,4 @@
-import { RATE_TIERS, type CatalogTable } from './klaviyo/catalog';
+import { RATE_TIERS, type CatalogTable } from './catalog';
 
 /**
  * Deletion sweeps. An incremental read only sees rows that changed, never rows deleted in Klaviyo, so a table

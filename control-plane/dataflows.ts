@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { z } from 'zod';
-import { DEFAULT_DELETION_SWEEP, DELETION_SWEEPS, type DeletionSweep } from '../deletion-sweep';
+import { DEFAULT_DELETION_SWEEP, DELETION_SWEEPS, type DeletionSweep } from '../klaviyo/deletion-sweep';
 import { CATALOG, COLUMN_TYPES, type CatalogField, type Purpose } from '../klaviyo/catalog';
 import { apiKeyHint, validateApiKeyFormat } from './api-key';
 import { CONTROL_TABLES } from './control-schema';
