@@ -40,12 +40,7 @@ import type { DataflowTable, TableSelectionInput } from '../control-plane/table-
 import { DependentObjectsError } from '../warehouse/errors';
 import { dependentObjectsError } from '../warehouse/dependent-objects';
 import { dependentsOfDataflowWarehouse } from '../warehouse/warehouse-schema';
-import {
-  entities as warehouseEntities,
-  previewEntity,
-  type Entity,
-  type EntityPreview,
-} from '../warehouse/entities';
+import { entities as warehouseEntities, previewEntity, type Entity, type EntityPreview } from '../warehouse/entities';
 import { readConfig, TASK_QUEUE, type Config } from '../shared/config';
 import {
   FAILURE_TYPES,
@@ -468,23 +463,30 @@ export class DataflowApi {
     options: { afterRound?: number } = {},
   ): Promise<RunResult> {
     const handle = this.temporal.workflow.getHandle(started.workflowId, started.runId);
-    const result = handle.result() as Promise<RunResult>;
+    // The long poll for the result is cancelled when the wait ends without it (a run that needs attention): left
+    // pending, its gRPC retry would fire after the CLI closed the connection and crash the process.
+    const stopWaiting = new AbortController();
+    const result = this.connection.withAbortSignal(stopWaiting.signal, () => handle.result()) as Promise<RunResult>;
     let settled = false;
     const ended = result.then(
       () => (settled = true),
       () => (settled = true),
     );
-    while (!settled) {
-      // The query alone when nobody watches: it tells a run that waits for attention from one that runs.
-      const asked = onProgress ? this.progress(handle) : handle.query<RunProgress>('progress');
-      const progress = await Promise.race([asked.catch(() => null), ended.then(() => null)]);
-      if (progress && !settled) {
-        if (onProgress) onProgress(progress as LiveProgress);
-        if (progress.phase === 'needs-attention' && (progress.attention?.round ?? 1) > (options.afterRound ?? 0)) {
-          throw new RunNeedsAttentionError(progress, started.url);
+    try {
+      while (!settled) {
+        // The query alone when nobody watches: it tells a run that waits for attention from one that runs.
+        const asked = onProgress ? this.progress(handle) : handle.query<RunProgress>('progress');
+        const progress = await Promise.race([asked.catch(() => null), ended.then(() => null)]);
+        if (progress && !settled) {
+          if (onProgress) onProgress(progress as LiveProgress);
+          if (progress.phase === 'needs-attention' && (progress.attention?.round ?? 1) > (options.afterRound ?? 0)) {
+            throw new RunNeedsAttentionError(progress, started.url);
+          }
         }
+        await Promise.race([ended, new Promise((r) => setTimeout(r, 1000))]);
       }
-      await Promise.race([ended, new Promise((r) => setTimeout(r, 1000))]);
+    } finally {
+      if (!settled) stopWaiting.abort();
     }
     try {
       return await result;
