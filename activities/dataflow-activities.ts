@@ -352,6 +352,10 @@ export function createActivities(deps: ActivityDependencies) {
           message: `The table "${input.table}" is no longer part of the dataflow "${dataflow.name}".`,
         });
       }
+      // Cancelled by Temporal, or handed back when the worker shuts down (SIGTERM).
+      const signal = deps.shutdownSignal
+        ? AbortSignal.any([context.cancellationSignal, deps.shutdownSignal])
+        : context.cancellationSignal;
       if (isReportTable(input.table)) {
         const settings = await failuresAsApplicationFailures(() => getReportSettings(pool, dataflow.id));
         return withKlaviyo(dataflow, (client) =>
@@ -366,9 +370,7 @@ export function createActivities(deps: ActivityDependencies) {
             settings,
             quota: reportQuota,
             account: dataflow.accountId ?? client.accountKey,
-            signal: deps.shutdownSignal
-              ? AbortSignal.any([context.cancellationSignal, deps.shutdownSignal])
-              : context.cancellationSignal,
+            signal,
             onProgress: (progress) => context.heartbeat(progress),
           }),
         );
@@ -395,9 +397,7 @@ export function createActivities(deps: ActivityDependencies) {
               version: input.version,
               selection,
               incremental: input.incremental,
-              signal: deps.shutdownSignal
-                ? AbortSignal.any([context.cancellationSignal, deps.shutdownSignal])
-                : context.cancellationSignal,
+              signal,
               onProgress: (progress) => {
                 metrics.loaded({
                   table: input.table,
