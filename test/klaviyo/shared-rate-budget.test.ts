@@ -30,6 +30,8 @@ afterAll(async () => {
 
 function worker(): { budgets: LeasedRateBudgets; store: PostgresRateLeases } {
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  // As the worker's pool does: an idle connection that Postgres closes is dropped, and the next query reconnects.
+  pool.on('error', () => undefined);
   pools.push(pool);
   const store = new PostgresRateLeases(pool);
   const onStoreError = (err: unknown) => storeErrors.push(err);
