@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { isKlaviyoError } from '../klaviyo/errors';
 import { DataflowError } from '../control-plane/errors';
+import { redactSecrets } from '../secrets/api-key';
 
 /**
  * Turns whatever an activity threw into an ApplicationFailure with a stable `type`, the user's words
@@ -9,7 +10,7 @@ import { DataflowError } from '../control-plane/errors';
  */
 export function toApplicationFailure(err: unknown, secrets: readonly string[] = []): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
-  const redact = (text: string) => secrets.reduce((t, s) => (s ? t.split(s).join('[redacted]') : t), text);
+  const redact = (text: string) => redactSecrets(text, secrets);
   if (isKlaviyoError(err) || err instanceof DataflowError) {
     return ApplicationFailure.create({ type: err.type, message: redact(err.message), nonRetryable: !err.retryable });
   }

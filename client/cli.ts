@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import readline from 'node:readline/promises';
 import type { Dataflow } from '../control-plane/dataflows';
-import { maskApiKey } from '../control-plane/api-key';
+import { maskApiKey } from '../secrets/api-key';
 import { DELETION_SWEEPS } from '../klaviyo/deletion-sweep';
 import { DataflowApi, type DataflowListRow, type StartedOperation } from './dataflow-api';
 import type { RunResult } from '../shared/operations';
@@ -61,7 +61,7 @@ function attributionWindowOption(): Option {
 }
 
 function maskedKey(dataflow: Dataflow): string {
-  return maskApiKey(dataflow.apiKeyHint);
+  return maskApiKey({ hint: dataflow.apiKeyHint });
 }
 
 function print(out: Output, json: unknown, human: () => string): void {

@@ -1,4 +1,4 @@
-import { maskApiKey } from '../control-plane/api-key';
+import { maskApiKey } from '../secrets/api-key';
 import type { Dataflow } from '../control-plane/dataflows';
 
 /** A dataflow as every door shows it to a person or a script: its settings and state, the key only masked. */
@@ -30,7 +30,7 @@ export function dataflowSummary(d: Dataflow): DataflowSummary {
     type: d.connectorType,
     status: d.status,
     baseUrl: d.baseUrl,
-    apiKey: maskApiKey(d.apiKeyHint),
+    apiKey: maskApiKey({ hint: d.apiKeyHint }),
     tablesCount: d.tablesCount,
     currentVersion: d.currentVersion,
     created: d.createdAt,

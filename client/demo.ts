@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { nonNegativeInt, positiveNumber } from '../shared/number-options';
-import { apiKeyHint, maskApiKey } from '../control-plane/api-key';
+import { apiKeyHint, maskApiKey } from '../secrets/api-key';
 import { DataflowNotFoundError } from '../control-plane/errors';
 import type { Dataflow } from '../control-plane/dataflows';
 import type { SandboxSizes } from '../sandbox/server';
@@ -169,7 +169,7 @@ async function demoDataflow(api: DataflowApi, info: StackFile, log: (line: strin
     });
     log(
       `Created dataflow ${created.name} on the sandbox account (${created.tablesCount} tables selected, ` +
-        `key ${maskApiKey(created.apiKeyHint)}).`,
+        `key ${maskApiKey({ hint: created.apiKeyHint })}).`,
     );
     return created;
   }

@@ -3,10 +3,16 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { DEFAULT_DELETION_SWEEP, DELETION_SWEEPS, type DeletionSweep } from '../klaviyo/deletion-sweep';
 import { CATALOG, COLUMN_TYPES, type CatalogField, type Purpose } from '../klaviyo/catalog';
-import { apiKeyHint, validateApiKeyFormat } from './api-key';
+import { apiKeyHint } from '../secrets/api-key';
 import { CONTROL_TABLES } from './control-schema';
 import { validateDataflowName } from './dataflow-name';
-import { DataflowExistsError, DataflowNotFoundError, InvalidDataflowInputError, SchemaConflictError } from './errors';
+import {
+  checkApiKeyFormat,
+  DataflowExistsError,
+  DataflowNotFoundError,
+  InvalidDataflowInputError,
+  SchemaConflictError,
+} from './errors';
 import { PG_ERRORS, pgErrorCode, pgErrorConstraint, withTransaction, type Queryable } from './postgres';
 import type { SecretBox } from './secret-box';
 import { checkStorableText } from './storable-text';
@@ -135,7 +141,7 @@ interface DataflowRow {
 export async function createDataflow(pool: pg.Pool, secrets: SecretBox, input: NewDataflow): Promise<Dataflow> {
   const parsed = parseInput(newDataflowSchema, input);
   const name = validateDataflowName(parsed.name);
-  const apiKey = validateApiKeyFormat(parsed.apiKey);
+  const apiKey = checkApiKeyFormat(parsed.apiKey);
   const displayName = checkDisplayName(parsed.displayName ?? name);
   const description = checkStorableText('description', parsed.description ?? '', TEXT_LIMITS.description);
   const baseUrl = checkBaseUrl(parsed.baseUrl ?? DEFAULT_KLAVIYO_BASE_URL);
@@ -233,7 +239,7 @@ export async function updateDataflow(
   if (parsed.accountId !== undefined) set('account_id', parsed.accountId);
   if (parsed.schedule !== undefined) set('schedule', checkSchedule(parsed.schedule));
   if (parsed.deletionSweep !== undefined) set('deletion_sweep', parsed.deletionSweep);
-  const apiKey = parsed.apiKey === undefined ? undefined : validateApiKeyFormat(parsed.apiKey);
+  const apiKey = parsed.apiKey === undefined ? undefined : checkApiKeyFormat(parsed.apiKey);
   const tables = parsed.tables === undefined ? undefined : resolveSelection(parsed.tables);
 
   const id = await withTransaction(pool, async (client) => {

@@ -1,3 +1,4 @@
+import { apiKeyFormatProblem } from '../secrets/api-key';
 import { FAILURE_TYPES } from '../shared/operations';
 
 /**
@@ -68,6 +69,13 @@ export class InvalidDataflowInputError extends DataflowError {
 export class InvalidApiKeyFormatError extends DataflowError {
   readonly type = 'InvalidApiKeyFormat';
   readonly retryable = false;
+}
+
+/** The key unchanged when it is shaped like a Klaviyo private key. @throws InvalidApiKeyFormatError, never echoing it */
+export function checkApiKeyFormat(apiKey: string): string {
+  const problem = apiKeyFormatProblem(apiKey);
+  if (problem !== undefined) throw new InvalidApiKeyFormatError(problem);
+  return apiKey;
 }
 
 /** The master key is missing, malformed or unsafe: nothing can be encrypted or decrypted. */

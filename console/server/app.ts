@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { z } from 'zod/v4';
-import { maskApiKey } from '../../control-plane/api-key';
+import { apiKeyHint, maskApiKey } from '../../secrets/api-key';
 import type { DataflowApi } from '../../client/dataflow-api';
 import type { SessionInfo } from '../api-types';
 import { API_ROUTES, type ApiRoute } from './api-routes';
@@ -80,7 +80,7 @@ export async function createConsoleServer(options: ConsoleServerOptions): Promis
   app.addHook('onSend', async (request, _reply, payload) => {
     const keys = keysOf.get(request);
     if (!keys || typeof payload !== 'string') return payload;
-    return keys.reduce((text, key) => text.split(key).join(maskApiKey(key.slice(-4))), payload);
+    return keys.reduce((text, key) => text.split(key).join(maskApiKey({ hint: apiKeyHint(key) })), payload);
   });
 
   app.setErrorHandler((err, request, reply) => {

@@ -3,7 +3,7 @@ import path from 'node:path';
 
 /**
  * Dependencies point one way: workflows → activities → libraries (`klaviyo/`, `warehouse/`, `control-plane/`,
- * `shared/`); the CLI (`client/`) and the console sit on top. Nothing below them may import from them, or a change to
+ * `secrets/`, `shared/`); the CLI (`client/`) and the console sit on top. Nothing below them may import from them, or a change to
  * a user-facing page could break a running worker; no library imports an activity.
  */
 const root = path.resolve(__dirname, '..', '..');
@@ -13,6 +13,7 @@ const lowerLayers = [
   'klaviyo',
   'warehouse',
   'control-plane',
+  'secrets',
   'worker',
   'shared',
   'stack',
@@ -42,7 +43,7 @@ test.each(lowerLayers)('%s/ imports nothing from client/ or console/', (layer) =
   expect(wrongWay).toEqual([]);
 });
 
-const libraries = ['klaviyo', 'warehouse', 'control-plane', 'shared'];
+const libraries = ['klaviyo', 'warehouse', 'control-plane', 'secrets', 'shared'];
 
 test.each(libraries)('%s/ (a library) imports nothing from activities/, workflows/ or worker/', (library) => {
   const wrongWay = sourceFiles(path.join(root, library)).flatMap((file) =>
@@ -53,6 +54,15 @@ test.each(libraries)('%s/ (a library) imports nothing from activities/, workflow
       .map((target) => `${path.relative(root, file)} → ${target}`),
   );
   expect(wrongWay).toEqual([]);
+});
+
+test('secrets/ imports nothing but shared/, so every layer can use it', () => {
+  const outside = sourceFiles(path.join(root, 'secrets')).flatMap((file) =>
+    importedPaths(file)
+      .filter((target) => !target.startsWith(`secrets${path.sep}`) && !target.startsWith(`shared${path.sep}`))
+      .map((target) => `${path.relative(root, file)} → ${target}`),
+  );
+  expect(outside).toEqual([]);
 });
 
 test('the check sees an import that points the wrong way', () => {

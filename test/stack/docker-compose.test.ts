@@ -84,9 +84,8 @@ function variablesTheWorkerReads(): string[] {
   resolveConnectionSettings(readConfig(recording), recording);
   readKlaviyoRateLimits(recording);
 
-  const sources = ['worker', 'activities', 'klaviyo', 'warehouse', 'control-plane', 'workflows', 'shared'].flatMap((dir) =>
-    typeScriptFiles(path.join(root, dir)),
-  );
+  const dirs = ['worker', 'activities', 'klaviyo', 'warehouse', 'control-plane', 'secrets', 'workflows', 'shared'];
+  const sources = dirs.flatMap((dir) => typeScriptFiles(path.join(root, dir)));
   for (const file of sources) {
     for (const match of fs.readFileSync(file, 'utf8').matchAll(/\benv(?:\.|\[')([A-Z][A-Z0-9_]+)/g)) read.add(match[1]);
   }

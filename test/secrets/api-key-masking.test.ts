@@ -1,4 +1,4 @@
-import { maskApiKey, redactApiKey } from '../../klaviyo/api-key-masking';
+import { maskApiKey, redactApiKey, redactSecrets } from '../../secrets/api-key';
 
 const key = 'pk_' + 'a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6wxyz';
 
@@ -20,5 +20,13 @@ describe('redactApiKey', () => {
   it('masks anything shaped like a private key even when it is not the given key', () => {
     const other = 'pk_' + 'Z'.repeat(30) + '9876';
     expect(redactApiKey(`server echoed ${other}`)).toBe('server echoed pk_…9876');
+  });
+});
+
+describe('redactSecrets', () => {
+  it('cuts every occurrence of each secret out, and ignores empty ones', () => {
+    expect(redactSecrets(`a ${key} b hunter2 ${key}`, ['', key, 'hunter2'])).toBe(
+      'a [redacted] b [redacted] [redacted]',
+    );
   });
 });

@@ -1,14 +1,15 @@
-import { apiKeyHint, maskApiKey, validateApiKeyFormat } from '../../control-plane/api-key';
-import { InvalidApiKeyFormatError } from '../../control-plane/errors';
+import { reportOf } from '../../client/error-report';
+import { checkApiKeyFormat, InvalidApiKeyFormatError } from '../../control-plane/errors';
+import { ApiKeyFormatError, apiKeyHint, maskApiKey, validateApiKeyFormat } from '../../secrets/api-key';
 
 const KEY = 'pk_abcdefghijklmnopqrstuvwxyz01234567';
 const SECRET_PART = KEY.slice(3, 20);
 
-function rejection(key: string): InvalidApiKeyFormatError {
+function rejection(key: string): ApiKeyFormatError {
   try {
     validateApiKeyFormat(key);
   } catch (err) {
-    if (err instanceof InvalidApiKeyFormatError) return err;
+    if (err instanceof ApiKeyFormatError) return err;
     throw err;
   }
   throw new Error('the key was accepted');
@@ -48,6 +49,22 @@ describe('API key format', () => {
 
   test('the hint is the last 4 characters and the mask shows only them', () => {
     expect(apiKeyHint(KEY)).toBe('4567');
-    expect(maskApiKey(apiKeyHint(KEY))).toBe('pk_…4567');
+    expect(maskApiKey({ hint: apiKeyHint(KEY) })).toBe('pk_…4567');
+  });
+
+  test('the control plane and the CLI or console report a malformed key alike: an input error, InvalidApiKeyFormat', () => {
+    const words = rejection('pk_abc').message;
+    let controlPlaneError: unknown;
+    try {
+      checkApiKeyFormat('pk_abc');
+    } catch (err) {
+      controlPlaneError = err;
+    }
+    expect(controlPlaneError).toBeInstanceOf(InvalidApiKeyFormatError);
+    expect((controlPlaneError as InvalidApiKeyFormatError).message).toBe(words);
+    expect(checkApiKeyFormat(KEY)).toBe(KEY);
+    const report = { kind: 'input', code: 'InvalidApiKeyFormat', message: words };
+    expect(reportOf(controlPlaneError)).toEqual(report);
+    expect(reportOf(rejection('pk_abc'))).toEqual(report);
   });
 });
