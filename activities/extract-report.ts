@@ -8,8 +8,6 @@ import {
   DEFAULT_CONVERSION_METRIC,
   type ReportSettings,
 } from '../control-plane/report-settings';
-import type { DataflowTable } from '../control-plane/table-selection';
-import type { IncrementalPlan } from './incremental-cursor';
 import { getTable } from '../klaviyo/catalog';
 import type { KlaviyoClient } from '../klaviyo/klaviyo-client';
 import { klaviyoFilter } from '../klaviyo/query';
@@ -28,7 +26,7 @@ import { encodeRows, loadEncoded, versionTarget } from '../warehouse/copy-loader
 import { qualifiedName, quoteIdent, versionedTableName } from '../warehouse/identifiers';
 import { createRowMapper } from '../warehouse/row-mapping';
 import { addPrimaryKey, copyForwardVersion } from '../warehouse/versioned-tables';
-import type { ExtractProgress } from './extract-table';
+import type { ExtractInput } from './extract-table';
 import { selectedLayout } from './extract-table';
 
 /**
@@ -46,20 +44,12 @@ export const ATTRIBUTION_MARGIN_DAYS = 2;
 /** The checkpoint part that keeps the plan; each request has its own part, `r<index>`. */
 const PLAN_PART = '#plan';
 
-export interface ReportExtractInput {
-  pool: pg.Pool;
-  client: KlaviyoClient;
-  dataflowId: string;
-  schema: string;
-  version: number;
-  selection: DataflowTable;
-  incremental?: IncrementalPlan;
+/** What a table's extraction takes, plus the report's settings and the account's daily quota. */
+export interface ReportExtractInput extends ExtractInput {
   settings: ReportSettings;
   quota: ReportQuotaLedger;
   /** The account whose daily quota the requests count against. */
   account: string;
-  signal?: AbortSignal;
-  onProgress?: (progress: ExtractProgress) => void;
 }
 
 export interface ReportExtractSummary extends TableSummary {
