@@ -25,7 +25,8 @@ import {
 import { encodeRows, loadEncoded, versionTarget } from '../warehouse/copy-loader';
 import { qualifiedName, quoteIdent, versionedTableName } from '../warehouse/identifiers';
 import { createRowMapper } from '../warehouse/row-mapping';
-import { addPrimaryKey, copyForwardVersion } from '../warehouse/versioned-tables';
+import { copyForwardVersion } from '../warehouse/copy-forward';
+import { addPrimaryKey } from '../warehouse/staged-tables';
 import type { ExtractInput } from './extract-table';
 import { selectedLayout } from './extract-table';
 

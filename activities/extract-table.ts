@@ -10,7 +10,8 @@ import { incrementalFilter, supportsIncremental, type IncrementalPlan } from './
 import { klaviyoFilter } from '../klaviyo/query';
 import { loadLiveKeys } from './sweep-deletions';
 import { encodeRows, loadEncoded, versionTarget } from '../warehouse/copy-loader';
-import { addPrimaryKey, copyForwardVersion, countLeftBehind } from '../warehouse/versioned-tables';
+import { copyForwardVersion, countLeftBehind } from '../warehouse/copy-forward';
+import { addPrimaryKey } from '../warehouse/staged-tables';
 import { qualifiedName } from '../warehouse/identifiers';
 import { createRowMapper, type RowContext } from '../warehouse/row-mapping';
 import { tableLayout, type TableLayout } from '../warehouse/table-layout';

@@ -9,7 +9,7 @@ import { createRowEncoder, type Cell } from '../warehouse/copy-text';
 import { quoteIdent } from '../warehouse/identifiers';
 import { createRowMapper, type RowContext } from '../warehouse/row-mapping';
 import type { TableLayout } from '../warehouse/table-layout';
-import type { KeyTable } from '../warehouse/versioned-tables';
+import type { KeyTable } from '../warehouse/copy-forward';
 
 /** One listing pass of the sweep: a channel, the archived rows of one, or the whole table. */
 export interface SweepPass {

@@ -6,9 +6,9 @@ import { warehouseSchemaName } from '../control-plane/dataflow-name';
 import { getDataflowById, getTables, setDataflowStatus } from '../control-plane/dataflows';
 import { getReportSettings } from '../control-plane/report-settings';
 import { allocateVersion, getVersion } from '../control-plane/versions';
+import { createVersionTables } from '../warehouse/staged-tables';
 import {
   commitVersion as commitWarehouseVersion,
-  createVersionTables,
   discardVersion as discardWarehouseVersion,
   rollbackToPrevious,
 } from '../warehouse/versioned-tables';

@@ -17,7 +17,7 @@ import type { KlaviyoResource } from '../klaviyo/schemas';
 import { createRowEncoder } from '../warehouse/copy-text';
 import { createRowMapper } from '../warehouse/row-mapping';
 import { tableLayout } from '../warehouse/table-layout';
-import { createVersionTables } from '../warehouse/versioned-tables';
+import { createVersionTables } from '../warehouse/staged-tables';
 
 /**
  * The load path alone: extraction (extractTable) fed event pages from memory — mapping, COPY encoding, batched

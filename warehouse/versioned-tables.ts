@@ -1,8 +1,7 @@
 import type pg from 'pg';
-import { COLUMN_TYPES } from '../klaviyo/catalog';
 import { VersionStateError } from '../control-plane/errors';
 import { clearCheckpoints } from '../control-plane/extract-checkpoints';
-import { PG_ERRORS, pgErrorCode, pgErrorDetail, withTransaction, type Queryable } from '../control-plane/postgres';
+import { PG_ERRORS, pgErrorCode, pgErrorDetail, type Queryable } from '../control-plane/postgres';
 import {
   findRollbackBy,
   getVersion,
@@ -13,125 +12,20 @@ import {
   setCurrentVersion,
   type VersionState,
 } from '../control-plane/versions';
-import {
-  DependentViewError,
-  DuplicateRowError,
-  InvalidIdentifierError,
-  NothingToRollBackError,
-  StagedTableMissingError,
-} from './errors';
-import { qualifiedName, quoteIdent, validateIdentifier, validateTableName, versionedTableName } from './identifiers';
+import { DependentViewError, NothingToRollBackError, StagedTableMissingError } from './errors';
+import { qualifiedName, validateTableName, versionedTableName } from './identifiers';
 import { withLockRetry, type LockRetryOptions } from './lock-retry';
-import { SYSTEM_COLUMNS, type TableDefinition } from './table-layout';
-import {
-  ensureDataflowSchema,
-  listSchemaRelations,
-  lockRelations,
-  readerViews,
-  type SchemaRelations,
-} from './warehouse-schema';
+import { listSchemaRelations, lockRelations, readerViews, type SchemaRelations } from './warehouse-schema';
 
 /**
- * Versions in the warehouse (DESIGN §3). Readers query views `<schema>.<table>`; behind each sits
- * `<schema>."<table>__v<N>"`. A commit or rollback repoints every view of the dataflow in one
- * transaction that holds ACCESS EXCLUSIVE locks on all of them: a reader statement runs either
+ * Versions in the warehouse (docs/ARCHITECTURE.md, "The versioned warehouse"). Readers query views
+ * `<schema>.<table>`; behind each sits `<schema>."<table>__v<N>"`. A commit or rollback repoints every view of the
+ * dataflow in one transaction that holds ACCESS EXCLUSIVE locks on all of them: a reader statement runs either
  * wholly before it (old version everywhere) or wholly after it (new version everywhere).
  */
 
 /** @default 3 */
 export const DEFAULT_RETAIN = 3;
-
-export interface VersionTablesInput {
-  dataflowId: string;
-  schema: string;
-  version: number;
-  tables: readonly TableDefinition[];
-  /**
-   * Tables created without their primary key, which {@link addPrimaryKey} builds once they are loaded:
-   * for a full load, building the index in one pass afterwards costs Postgres a third less than
-   * keeping it up to date row by row (1M events: 3.7 s + 1.0 s against 6.8 s). @default none
-   */
-  keyAfterLoad?: readonly string[];
-}
-
-/**
- * Creates the schema if needed and the staged tables of a version, out of readers' sight (no view
- * points at them yet). Idempotent: tables that exist already are kept, so a retried call is harmless.
- * @returns the per-version table names
- */
-export async function createVersionTables(pool: pg.Pool, input: VersionTablesInput): Promise<string[]> {
-  const later = new Set(input.keyAfterLoad ?? []);
-  const statements = input.tables.map((definition) =>
-    createTableSql(input.schema, input.version, definition, { primaryKey: !later.has(definition.table) }),
-  );
-  await withTransaction(pool, async (client) => {
-    await ensureDataflowSchema(client, input.schema, input.dataflowId);
-    for (const sql of statements) await client.query(sql);
-  });
-  return input.tables.map((t) => versionedTableName(t.table, input.version));
-}
-
-/**
- * Builds the primary key of a table created without it (see `keyAfterLoad`), in the caller's transaction.
- * Idempotent: a table that has its key already is left alone, so a retried load can call it again.
- * @throws DuplicateRowError when the loaded rows repeat a key
- */
-export async function addPrimaryKey(
-  db: Queryable,
-  input: { schema: string; version: number; definition: TableDefinition },
-): Promise<void> {
-  validateIdentifier(input.schema, 'schema');
-  const table = qualifiedName(input.schema, versionedTableName(input.definition.table, input.version));
-  const { rows } = await db.query<{ exists: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM pg_index WHERE indrelid = $1::regclass AND indisprimary) AS exists`,
-    [table],
-  );
-  if (rows[0].exists) return;
-  try {
-    await db.query(`ALTER TABLE ${table} ADD PRIMARY KEY (${input.definition.primaryKey.map(quoteIdent).join(', ')})`);
-  } catch (err) {
-    throw DuplicateRowError.orError(
-      err,
-      `${input.schema}.${versionedTableName(input.definition.table, input.version)}`,
-    );
-  }
-}
-
-/** The DDL of one per-version table; validates every name and type before any SQL is built. */
-export function createTableSql(
-  schema: string,
-  version: number,
-  definition: TableDefinition,
-  options: { primaryKey?: boolean } = {},
-): string {
-  validateIdentifier(schema, 'schema');
-  const physical = versionedTableName(definition.table, version);
-  const names = new Set<string>();
-  const columns = definition.columns.map((column) => {
-    validateIdentifier(column.name, 'column');
-    if (!(COLUMN_TYPES as readonly string[]).includes(column.type)) {
-      throw new InvalidIdentifierError(`Column "${column.name}" has an unknown type ${JSON.stringify(column.type)}.`);
-    }
-    if (
-      names.has(column.name) ||
-      column.name === SYSTEM_COLUMNS.version ||
-      column.name === SYSTEM_COLUMNS.extractedAt
-    ) {
-      throw new InvalidIdentifierError(`Table "${definition.table}" has the column "${column.name}" twice.`);
-    }
-    names.add(column.name);
-    return `${quoteIdent(column.name)} ${column.type}`;
-  });
-  if (definition.primaryKey.length === 0 || definition.primaryKey.some((key) => !names.has(key))) {
-    throw new InvalidIdentifierError(`Table "${definition.table}": the primary key must name some of its columns.`);
-  }
-  return (
-    `CREATE TABLE IF NOT EXISTS ${qualifiedName(schema, physical)} (${columns.join(', ')}, ` +
-    `${quoteIdent(SYSTEM_COLUMNS.version)} integer NOT NULL DEFAULT ${version} CHECK (${quoteIdent(SYSTEM_COLUMNS.version)} = ${version}), ` +
-    `${quoteIdent(SYSTEM_COLUMNS.extractedAt)} timestamptz NOT NULL DEFAULT now()` +
-    (options.primaryKey === false ? ')' : `, PRIMARY KEY (${definition.primaryKey.map(quoteIdent).join(', ')}))`)
-  );
-}
 
 export interface CommitInput {
   dataflowId: string;
@@ -375,79 +269,6 @@ export async function discardVersion(
     },
     options,
   );
-}
-
-/**
- * Incremental refresh: copies into version `to` the rows of version `from` whose key `to` does not
- * hold yet (load the changed rows first, then copy the rest forward). Only columns both versions
- * have with the same type are copied; `_extracted_at` keeps when a row was really read. With `keep` (a
- * deletion sweep's table of the keys Klaviyo still has, e.g. a temporary one), rows whose key it lacks stay behind.
- * Runs on the caller's client, inside its transaction. @returns the rows copied
- */
-export async function copyForwardVersion(
-  client: Queryable,
-  input: { schema: string; table: string; from: number; to: number; keep?: KeyTable },
-): Promise<number> {
-  const source = versionedTableName(input.table, input.from);
-  const target = versionedTableName(input.table, input.to);
-  const { rows } = await client.query<{ name: string; source_type: string | null; target_type: string | null }>(
-    `SELECT t.attname AS name, format_type(s.atttypid, s.atttypmod) AS source_type,
-            format_type(t.atttypid, t.atttypmod) AS target_type
-     FROM pg_attribute t
-     LEFT JOIN pg_attribute s ON s.attrelid = to_regclass($1)::oid AND s.attname = t.attname
-       AND s.attnum > 0 AND NOT s.attisdropped
-     WHERE t.attrelid = to_regclass($2)::oid AND t.attnum > 0 AND NOT t.attisdropped
-     ORDER BY t.attnum`,
-    [qualifiedName(input.schema, source), qualifiedName(input.schema, target)],
-  );
-  if (rows.length === 0) throw new StagedTableMissingError(`There is no table ${input.schema}.${target} to copy into.`);
-  const columns = rows
-    .filter((c) => c.name !== SYSTEM_COLUMNS.version && c.source_type !== null && c.source_type === c.target_type)
-    .map((c) => quoteIdent(c.name));
-  if (columns.length === 0)
-    throw new StagedTableMissingError(`There is no table ${input.schema}.${source} to copy from.`);
-  const keep = input.keep;
-  const kept = keep
-    ? ` s WHERE EXISTS (SELECT 1 FROM ${keyTableName(keep)} k WHERE ${keyMatch(keep.key, 'k', 's')})`
-    : '';
-  const result = await client.query(
-    `INSERT INTO ${qualifiedName(input.schema, target)} (${columns.join(', ')})
-     SELECT ${columns.join(', ')} FROM ${qualifiedName(input.schema, source)}${kept}
-     ON CONFLICT DO NOTHING`,
-  );
-  return result.rowCount ?? 0;
-}
-
-/** A table of keys (the key columns of a versioned table), in the caller's session: `temporary` means pg_temp. */
-export interface KeyTable {
-  /** A temporary table's name (validated as an identifier). */
-  name: string;
-  key: readonly string[];
-}
-
-/**
- * Rows of version `from` whose key version `to` does not hold: after a copy forward with `keep`, the rows Klaviyo
- * deleted (the changed rows read into `to` are never among them).
- */
-export async function countLeftBehind(
-  client: Queryable,
-  input: { schema: string; table: string; from: number; to: number; key: readonly string[] },
-): Promise<number> {
-  const source = qualifiedName(input.schema, versionedTableName(input.table, input.from));
-  const target = qualifiedName(input.schema, versionedTableName(input.table, input.to));
-  const { rows } = await client.query<{ count: string }>(
-    `SELECT count(*) AS count FROM ${source} s WHERE NOT EXISTS (SELECT 1 FROM ${target} t WHERE ${keyMatch(input.key, 't', 's')})`,
-  );
-  return Number(rows[0].count);
-}
-
-function keyTableName(keys: KeyTable): string {
-  return `pg_temp.${quoteIdent(validateIdentifier(keys.name, 'table'))}`;
-}
-
-function keyMatch(key: readonly string[], a: string, b: string): string {
-  if (key.length === 0) throw new InvalidIdentifierError('A key needs at least one column.');
-  return key.map((c) => `${a}.${quoteIdent(validateIdentifier(c, 'column'))} = ${b}.${quoteIdent(c)}`).join(' AND ');
 }
 
 /** Points the view of every table in `tables` at version `version`, and drops our views of other tables. */

@@ -8,7 +8,8 @@ import { allocateVersion } from '../../control-plane/versions';
 import { loadBatch, versionTarget } from '../../warehouse/copy-loader';
 import { createRowMapper } from '../../warehouse/row-mapping';
 import { tableLayout } from '../../warehouse/table-layout';
-import { commitVersion, createVersionTables, rollbackToPrevious } from '../../warehouse/versioned-tables';
+import { createVersionTables } from '../../warehouse/staged-tables';
+import { commitVersion, rollbackToPrevious } from '../../warehouse/versioned-tables';
 import { createScratchDatabase, type ScratchDatabase } from '../control-plane/scratch-database';
 
 const LAYOUTS = ['metrics', 'tag_groups', 'tags'].map((name) => tableLayout(getTable(name)));

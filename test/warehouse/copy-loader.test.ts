@@ -9,7 +9,7 @@ import type { Cell } from '../../warehouse/copy-text';
 import { DuplicateRowError, InvalidIdentifierError } from '../../warehouse/errors';
 import { createRowMapper } from '../../warehouse/row-mapping';
 import { tableLayout, type TableDefinition } from '../../warehouse/table-layout';
-import { createVersionTables } from '../../warehouse/versioned-tables';
+import { createVersionTables } from '../../warehouse/staged-tables';
 import { createScratchDatabase, type ScratchDatabase } from '../control-plane/scratch-database';
 
 const SCHEMA = 'copytest';

@@ -5,7 +5,8 @@ import { SecretBox } from '../../control-plane/secret-box';
 import { allocateVersion } from '../../control-plane/versions';
 import { DependentObjectsError } from '../../warehouse/errors';
 import { tableLayout } from '../../warehouse/table-layout';
-import { commitVersion, createVersionTables } from '../../warehouse/versioned-tables';
+import { createVersionTables } from '../../warehouse/staged-tables';
+import { commitVersion } from '../../warehouse/versioned-tables';
 import { dependentsOfDataflowWarehouse, dropDataflowWarehouse } from '../../warehouse/warehouse-schema';
 import { createScratchDatabase, type ScratchDatabase } from '../control-plane/scratch-database';
 

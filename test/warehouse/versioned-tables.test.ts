@@ -11,14 +11,9 @@ import { entities } from '../../warehouse/entities';
 import { DuplicateRowError, NothingToRollBackError, StagedTableMissingError } from '../../warehouse/errors';
 import { createRowMapper } from '../../warehouse/row-mapping';
 import { tableLayout, type TableLayout } from '../../warehouse/table-layout';
-import {
-  addPrimaryKey,
-  commitVersion,
-  copyForwardVersion,
-  createVersionTables,
-  discardVersion,
-  rollbackToPrevious,
-} from '../../warehouse/versioned-tables';
+import { copyForwardVersion } from '../../warehouse/copy-forward';
+import { addPrimaryKey, createVersionTables } from '../../warehouse/staged-tables';
+import { commitVersion, discardVersion, rollbackToPrevious } from '../../warehouse/versioned-tables';
 import { dropDataflowWarehouse } from '../../warehouse/warehouse-schema';
 import { createScratchDatabase, type ScratchDatabase } from '../control-plane/scratch-database';
 
