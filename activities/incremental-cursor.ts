@@ -6,8 +6,8 @@ import type { TableLayout } from '../warehouse/table-layout';
 import type { TableRead } from '../control-plane/versions';
 
 /**
- * Incremental refresh (DESIGN §3): version N+1 of a table is built from version N plus the rows Klaviyo
- * reports changed since N's watermark.
+ * Incremental refresh (docs/ARCHITECTURE.md, "Incremental refresh"): version N+1 of a table is built from version N
+ * plus the rows Klaviyo reports changed since N's watermark.
  *
  * The watermark is not stored anywhere: it is the largest cursor value (e.g. `profiles.updated`) in the
  * committed table N itself. That state cannot drift from the data it describes, a rollback moves it back
@@ -22,21 +22,19 @@ import type { TableRead } from '../control-plane/versions';
 /** Re-read this much before the watermark, so rows sharing its timestamp at a page edge are never lost. */
 export const CURSOR_OVERLAP_SECONDS = 300;
 
-/** Tables whose rows arrive late, dated in the past (Klaviyo's events: sometimes by days). */
-export const LATE_ARRIVING_TABLES: ReadonlySet<string> = new Set(['events']);
-
-/** @default 72 hours */
-export const DEFAULT_LATE_ARRIVAL_HOURS = 72;
-
 export interface IncrementalOptions {
-  /** How far before the watermark late-arriving tables (events) are re-read. @default 72 (hours) */
-  lateArrivalHours: number;
+  /**
+   * How far before the watermark late-arriving tables (events) are re-read, in hours, instead of the catalog's
+   * `lateArrivalHours` (72 for events). Tables the catalog gives no late-arrival window keep none.
+   * @default the catalog's
+   */
+  lateArrivalHours?: number;
 }
 
-/** `DATAFLOW_EVENTS_LATE_ARRIVAL_HOURS=<hours>` (a positive number); unset means 72. */
+/** `DATAFLOW_EVENTS_LATE_ARRIVAL_HOURS=<hours>` (0 or more); unset means the catalog's window (72 for events). */
 export function readIncrementalOptions(env: NodeJS.ProcessEnv = process.env): IncrementalOptions {
   const value = env.DATAFLOW_EVENTS_LATE_ARRIVAL_HOURS?.trim();
-  if (!value) return { lateArrivalHours: DEFAULT_LATE_ARRIVAL_HOURS };
+  if (!value) return {};
   const hours = Number(value);
   if (!Number.isFinite(hours) || hours < 0) {
     throw new Error(`DATAFLOW_EVENTS_LATE_ARRIVAL_HOURS must be a number of hours (0 or more), not "${value}".`);
@@ -127,10 +125,9 @@ export async function planIncremental(
   const notice = bounded
     ? `${table.name}: rows dated after version ${base} was read (latest ${iso(latest)}) are read again until then`
     : undefined;
-  const lookBackSeconds = Math.max(
-    CURSOR_OVERLAP_SECONDS,
-    LATE_ARRIVING_TABLES.has(table.name) ? input.options.lateArrivalHours * 3600 : 0,
-  );
+  const lateArrivalHours =
+    table.lateArrivalHours === null ? 0 : (input.options.lateArrivalHours ?? table.lateArrivalHours);
+  const lookBackSeconds = Math.max(CURSOR_OVERLAP_SECONDS, lateArrivalHours * 3600);
   const sinceMs = Math.floor(watermark.getTime() / 1000 - lookBackSeconds) * 1000;
   return { plan: { fromVersion: base, since: iso(new Date(sinceMs)) }, notice };
 }

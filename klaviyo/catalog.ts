@@ -35,6 +35,16 @@ const fieldSchema = z.object({
   apiType: z.string(),
 });
 
+/**
+ * A slower rate tier than the table's: a call is counted against it when its parameter `when.param` lists any of
+ * `when.values` among its comma-separated values, e.g. `additional-fields[profile]=predictive_analytics`.
+ */
+const tierVariantSchema = z.object({
+  when: z.object({ param: z.string().min(1), values: z.array(z.string().min(1)).min(1) }),
+  burst: z.number(),
+  steady: z.number(),
+});
+
 const tableSchema = z.object({
   name: z.string(),
   path: z.string(),
@@ -50,6 +60,11 @@ const tableSchema = z.object({
   pageSize: z.object({ default: z.number(), min: z.number(), max: z.number() }).nullable(),
   /** The change cursor for incremental refresh; null means always a full refresh. */
   incremental: z.object({ field: z.string(), operator: z.string() }).nullable(),
+  /**
+   * Rows that arrive late, dated in the past (Klaviyo's events: sometimes by days): an incremental refresh re-reads
+   * this many hours before its watermark (DATAFLOW_EVENTS_LATE_ARRIVAL_HOURS overrides it). null: none arrive late.
+   */
+  lateArrivalHours: z.number().nonnegative().nullable().default(null),
   /**
    * A filter Klaviyo requires: campaigns one pass per channel; coupon codes one pass per coupon id.
    */
@@ -72,7 +87,7 @@ const tableSchema = z.object({
   slice: z.object({ field: z.string() }).nullable().default(null),
   tier: z.enum(['XS', 'S', 'M', 'L', 'XL', 'Reporting']),
   /** Slower tiers some parameters move a call to (e.g. profiles with predictive_analytics). */
-  tierVariants: z.array(z.object({ when: z.string(), burst: z.number(), steady: z.number() })),
+  tierVariants: z.array(tierVariantSchema),
   scopes: z.array(z.string()),
   fields: z.array(fieldSchema),
   /** Fields Klaviyo returns only when asked with `additional-fields[<type>]`. */
@@ -84,6 +99,7 @@ const tableSchema = z.object({
 });
 
 export type CatalogField = z.infer<typeof fieldSchema>;
+export type TierVariant = z.infer<typeof tierVariantSchema>;
 export type CatalogTable = z.infer<typeof tableSchema>;
 
 export const CATALOG: readonly CatalogTable[] = Object.freeze(z.array(tableSchema).parse(rawCatalog));
@@ -114,4 +130,19 @@ export function getTable(name: string): CatalogTable {
 /** Relationships that become `<rel>_id` columns: to-one only. */
 export function toOneRelationships(table: CatalogTable): CatalogTable['relationships'] {
   return table.relationships.filter((r) => r.cardinality === 'to-one');
+}
+
+/** Whether a call with these query parameters is counted against `variant`'s slower tier. */
+export function tierVariantApplies(variant: TierVariant, params: URLSearchParams): boolean {
+  const given = params.getAll(variant.when.param).flatMap((v) => v.split(','));
+  return given.some((v) => variant.when.values.includes(v));
+}
+
+/**
+ * Fields whose selection moves a table to a slower rate tier: those a tier variant asks for, e.g.
+ * `additional-fields[profile]=predictive_analytics` (profiles drop from tier L to M).
+ */
+export function slowTierFields(table: CatalogTable): string[] {
+  const named = new Set(table.tierVariants.flatMap((v) => v.when.values));
+  return table.fields.map((f) => f.name).filter((f) => named.has(f));
 }

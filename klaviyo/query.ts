@@ -1,4 +1,4 @@
-import { RATE_TIERS, type CatalogTable } from './catalog';
+import { RATE_TIERS, tierVariantApplies, type CatalogTable } from './catalog';
 import { KlaviyoBadRequestError } from './errors';
 import type { RateLimits } from './rate-budget';
 
@@ -132,20 +132,11 @@ export function tableRateLimits(table: CatalogTable, params: URLSearchParams): R
   const base = RATE_TIERS[table.tier];
   let limits: RateLimits = { burst: base.burst, steady: base.steady };
   for (const variant of table.tierVariants) {
-    if (!variantApplies(variant.when, params)) continue;
+    if (!tierVariantApplies(variant, params)) continue;
     // Several variants could apply: the slowest one governs.
     if (variant.steady < limits.steady) limits = { burst: variant.burst, steady: variant.steady };
   }
   return limits;
-}
-
-/** `when` reads like `additional-fields[profile]=predictive_analytics`: that value among the parameter's. */
-function variantApplies(when: string, params: URLSearchParams): boolean {
-  const separator = when.indexOf('=');
-  if (separator < 0) return params.has(when);
-  const name = when.slice(0, separator);
-  const value = when.slice(separator + 1);
-  return params.getAll(name).some((v) => v.split(',').includes(value));
 }
 
 export type FilterValue = string | number | boolean | Date;

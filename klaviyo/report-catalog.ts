@@ -103,6 +103,7 @@ function reportTable(
     paged: false,
     pageSize: null,
     incremental: null,
+    lateArrivalHours: null,
     requiredFilter: null,
     hiddenUnlessFiltered: null,
     tier: 'Reporting',

@@ -1,7 +1,7 @@
 import type { z } from 'zod/v4';
-import { findTable } from '../../klaviyo/catalog';
+import { findTable, slowTierFields } from '../../klaviyo/catalog';
 import { selectedByDefault } from '../../klaviyo/report-catalog';
-import { selectionFor, slowTierFields, type DataflowApi } from '../../client/dataflow-api';
+import { selectionFor, type DataflowApi } from '../../client/dataflow-api';
 import { reportOf } from '../../client/error-report';
 import type {
   ConnectorInfo,

@@ -279,9 +279,9 @@ function serve(
 /** The tier of a request: the endpoint's, or a slower variant some parameters select (predictive analytics). */
 function limitsOf(tier: Limits, variants: CatalogTable['tierVariants'], params: URLSearchParams): Limits {
   for (const variant of variants) {
-    const [name, value] = variant.when.split('=');
-    const given = params.get(name)?.split(',') ?? [];
-    if (given.includes(value)) return { burst: variant.burst, steady: variant.steady };
+    const given = params.get(variant.when.param)?.split(',') ?? [];
+    const asked = given.some((value) => variant.when.values.includes(value));
+    if (asked) return { burst: variant.burst, steady: variant.steady };
   }
   return { burst: tier.burst, steady: tier.steady };
 }

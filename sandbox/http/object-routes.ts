@@ -1,4 +1,4 @@
-import { CATALOG, getTable, type CatalogTable } from '../../klaviyo/catalog';
+import { CATALOG, getTable, type CatalogTable, type TierVariant } from '../../klaviyo/catalog';
 import { Dataset } from '../data/dataset';
 import { collectionPath } from './routes';
 
@@ -15,8 +15,8 @@ export interface ObjectRoute {
   path: string;
   burst: number;
   steady: number;
-  /** Slower tiers some parameters select (`additional-fields[list]=profile_count`: 1/s · 15/m). */
-  tierVariants: { when: string; burst: number; steady: number }[];
+  /** Slower tiers some parameters select (`additional-fields[list]` with `profile_count`: 1/s · 15/m). */
+  tierVariants: TierVariant[];
   scopes: string[];
   includes: string[];
   additionalFields: string[];
@@ -29,7 +29,7 @@ interface Spec {
   includes?: string[];
   additionalFields?: string[];
   objectFields?: string[];
-  variants?: { when: string; burst: number; steady: number }[];
+  variants?: TierVariant[];
 }
 
 const XS: [number, number] = [1, 15];
@@ -47,9 +47,9 @@ const SPECS: Record<string, Spec> = {
     includes: ['conversations', 'lists', 'push-tokens', 'segments'],
     additionalFields: ['subscriptions', 'predictive_analytics'],
     variants: [
-      { when: 'additional-fields[profile]=predictive_analytics', burst: 10, steady: 150 },
-      { when: 'include=lists', ...SLOWEST },
-      { when: 'include=segments', ...SLOWEST },
+      { when: { param: 'additional-fields[profile]', values: ['predictive_analytics'] }, burst: 10, steady: 150 },
+      { when: { param: 'include', values: ['lists'] }, ...SLOWEST },
+      { when: { param: 'include', values: ['segments'] }, ...SLOWEST },
     ],
   },
   event: { tier: M, includes: ['attributions', 'metric', 'profile'] },
@@ -61,13 +61,13 @@ const SPECS: Record<string, Spec> = {
     tier: L,
     includes: ['flow-triggers', 'tags'],
     additionalFields: ['profile_count'],
-    variants: [{ when: 'additional-fields[list]=profile_count', ...SLOWEST }],
+    variants: [{ when: { param: 'additional-fields[list]', values: ['profile_count'] }, ...SLOWEST }],
   },
   segment: {
     tier: L,
     includes: ['flow-triggers', 'tags'],
     additionalFields: ['profile_count'],
-    variants: [{ when: 'additional-fields[segment]=profile_count', ...SLOWEST }],
+    variants: [{ when: { param: 'additional-fields[segment]', values: ['profile_count'] }, ...SLOWEST }],
   },
   campaign: { tier: M, includes: ['campaign-messages', 'tags'] },
   'campaign-message': { tier: M, includes: ['campaign', 'image', 'template'] },
@@ -163,6 +163,7 @@ export function objectRequestTable(route: ObjectRoute): CatalogTable {
     paged: false,
     pageSize: null,
     incremental: null,
+    lateArrivalHours: null,
     requiredFilter: null,
     tierVariants: route.tierVariants,
     fields: [...base.fields, ...extra],

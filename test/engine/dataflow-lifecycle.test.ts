@@ -1,7 +1,6 @@
 import { Client as PgClient } from 'pg';
-import { CATALOG } from '../../klaviyo/catalog';
+import { CATALOG, slowTierFields } from '../../klaviyo/catalog';
 import { REPORT_TABLES } from '../../klaviyo/report-catalog';
-import { slowTierFields } from '../../client/dataflow-api';
 import { queryRows } from '../support/database';
 import { startTestEngine, type TestEngine } from '../support/engine';
 

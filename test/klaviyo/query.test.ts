@@ -1,4 +1,4 @@
-import { getTable } from '../../klaviyo/catalog';
+import { CATALOG, getTable, slowTierFields } from '../../klaviyo/catalog';
 import { KlaviyoBadRequestError } from '../../klaviyo/errors';
 import { klaviyoFilter, tablePath, tableQueryString, tableRateLimits } from '../../klaviyo/query';
 
@@ -91,6 +91,22 @@ describe('tableRateLimits', () => {
   it('counts a profiles read with predictive analytics against the slower variant tier', () => {
     const query = tableQueryString({ table: profiles, fields: ['email', 'predictive_analytics'] });
     expect(tableRateLimits(profiles, params(query))).toEqual({ burst: 10, steady: 150 });
+  });
+
+  it('finds the variant among several comma-separated values of its parameter', () => {
+    const query = 'additional-fields[profile]=subscriptions,predictive_analytics';
+    expect(tableRateLimits(profiles, params(query))).toEqual({ burst: 10, steady: 150 });
+    expect(tableRateLimits(profiles, params('additional-fields[profile]=subscriptions'))).toEqual({
+      burst: 75,
+      steady: 750,
+    });
+  });
+
+  it('names the fields whose selection moves a table to a slower tier, from the catalog variants', () => {
+    expect(slowTierFields(profiles)).toEqual(['predictive_analytics']);
+    expect(slowTierFields(getTable('events'))).toEqual([]);
+    const slowTables = CATALOG.filter((t) => slowTierFields(t).length > 0).map((t) => t.name);
+    expect(slowTables).toEqual(['profiles', 'list_memberships']);
   });
 });
 
