@@ -45,8 +45,9 @@ export interface TableLayout extends TableDefinition {
 export const SYSTEM_COLUMNS = { version: '_version', extractedAt: '_extracted_at' } as const;
 
 /**
- * The warehouse layout of a catalog table (DESIGN §3): `id`; for a fan-out table the parent's id
- * (`list_memberships.list_id`, key `(list_id, id)`); for campaigns the channel (key `(channel, id)`);
+ * The warehouse layout of a catalog table (docs/ARCHITECTURE.md, "The versioned warehouse"): `id`; for a fan-out
+ * table the parent's id (`list_memberships.list_id`, key `(list_id, id)`); for campaigns the channel (key
+ * `(channel, id)`);
  * `<rel>_id` per to-one relationship (`events.profile_id`); one typed column per selected field.
  * Id-only relationship tables get just the keys. Throws an {@link InvalidIdentifierError} when two
  * sources would share a column name; never renames silently.
