@@ -3,7 +3,8 @@ import { FAILURE_TYPES, type TableSummary, type Trigger } from '../shared/operat
 import { getTable } from '../klaviyo/catalog';
 import { sweepDue } from '../klaviyo/deletion-sweep';
 import { warehouseSchemaName } from '../control-plane/dataflow-name';
-import { getDataflowById, getTables, setDataflowStatus } from '../control-plane/dataflows';
+import { getTables } from '../control-plane/dataflow-tables';
+import { getDataflowById, setDataflowStatus } from '../control-plane/dataflows';
 import { getReportSettings } from '../control-plane/report-settings';
 import { allocateVersion, getVersion } from '../control-plane/versions';
 import { createVersionTables } from '../warehouse/staged-tables';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { getTable } from '../klaviyo/catalog';
 import { KlaviyoClient } from '../klaviyo/klaviyo-client';
-import { getTables } from '../control-plane/dataflows';
+import { getTables } from '../control-plane/dataflow-tables';
 import { warehouseSchemaName } from '../control-plane/dataflow-name';
 import { selectedLayout } from '../activities/extract-table';
 import type { BenchStack } from './bench-stack';

@@ -1,11 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { z } from 'zod';
-import { DEFAULT_DELETION_SWEEP, DELETION_SWEEPS, type DeletionSweep } from '../klaviyo/deletion-sweep';
-import { CATALOG, COLUMN_TYPES, type CatalogField, type Purpose } from '../klaviyo/catalog';
+import { DEFAULT_DELETION_SWEEP, type DeletionSweep } from '../klaviyo/deletion-sweep';
 import { apiKeyHint } from '../secrets/api-key';
 import { CONTROL_TABLES } from './control-schema';
+import {
+  checkBaseUrl,
+  checkDisplayName,
+  checkSchedule,
+  checkUuid,
+  dataflowChangesSchema,
+  DEFAULT_KLAVIYO_BASE_URL,
+  newDataflowSchema,
+  parseInput,
+  TEXT_LIMITS,
+  type ConnectorType,
+  type DataflowChanges,
+  type NewDataflow,
+} from './dataflow-input';
 import { validateDataflowName } from './dataflow-name';
+import { writeTables } from './dataflow-tables';
 import {
   checkApiKeyFormat,
   DataflowExistsError,
@@ -16,18 +29,10 @@ import {
 import { PG_ERRORS, pgErrorCode, pgErrorConstraint, withTransaction, type Queryable } from './postgres';
 import type { SecretBox } from './secret-box';
 import { checkStorableText } from './storable-text';
-import { fullSelection, resolveSelection, type DataflowTable, type TableSelectionInput } from './table-selection';
+import { fullSelection, resolveSelection } from './table-selection';
 
 export const DATAFLOW_STATUSES = ['New', 'Running', 'Succeeded', 'Failed', 'Cancelled', 'NeedsAttention'] as const;
 export type DataflowStatus = (typeof DATAFLOW_STATUSES)[number];
-
-export const CONNECTOR_TYPES = ['Klaviyo'] as const;
-export type ConnectorType = (typeof CONNECTOR_TYPES)[number];
-
-export const DEFAULT_KLAVIYO_BASE_URL = 'https://a.klaviyo.com';
-
-/** Limits in Unicode code points. */
-export const TEXT_LIMITS = { displayName: 200, description: 4000, schedule: 200, lastError: 4000 } as const;
 
 /** A dataflow as everyone but {@link loadApiKey} sees it: the key only as its last 4 characters. */
 export interface Dataflow {
@@ -53,56 +58,6 @@ export interface Dataflow {
   updatedAt: Date;
   lastRefreshAt: Date | null;
 }
-
-const tableSelectionSchema = z
-  .object({
-    table: z.string(),
-    selected: z.boolean().optional(),
-    fields: z.array(z.string()).optional(),
-    availableFields: z
-      .array(z.object({ name: z.string(), type: z.enum(COLUMN_TYPES), apiType: z.string() }))
-      .optional(),
-    missingScopes: z.array(z.string()).optional(),
-  })
-  .strict();
-
-const changesShape = {
-  displayName: z.string().optional(),
-  description: z.string().optional(),
-  apiKey: z.string().optional(),
-  baseUrl: z.string().optional(),
-  accountId: z.string().nullable().optional(),
-  schedule: z.string().nullable().optional(),
-  deletionSweep: z.enum(DELETION_SWEEPS).optional(),
-  tables: z.array(tableSelectionSchema).optional(),
-};
-
-const newDataflowSchema = z
-  .object({ name: z.string(), connectorType: z.enum(CONNECTOR_TYPES).optional(), ...changesShape, apiKey: z.string() })
-  .strict();
-const dataflowChangesSchema = z.object(changesShape).strict();
-
-export interface NewDataflow {
-  name: string;
-  /** @default 'Klaviyo' */
-  connectorType?: ConnectorType;
-  /** @default the name */
-  displayName?: string;
-  /** @default '' */
-  description?: string;
-  apiKey: string;
-  /** @default {@link DEFAULT_KLAVIYO_BASE_URL} */
-  baseUrl?: string;
-  accountId?: string | null;
-  schedule?: string | null;
-  /** @default 'daily' */
-  deletionSweep?: DeletionSweep;
-  /** @default every catalog table with all its fields */
-  tables?: TableSelectionInput[];
-}
-
-/** What an edit may change; the name never changes, it is the warehouse schema. */
-export type DataflowChanges = Partial<Omit<NewDataflow, 'name' | 'connectorType'>>;
 
 const SELECT_DATAFLOW = `
   SELECT d.id, d.name, d.display_name, d.description, d.connector_type, d.base_url, d.api_key_hint,
@@ -304,100 +259,9 @@ export async function setDataflowStatus(
   if (!result.rowCount) throw new DataflowNotFoundError(dataflowId, 'id');
 }
 
-/** The saved table selection of a dataflow, in catalog order. */
-export async function getTables(db: Queryable, dataflowId: string): Promise<DataflowTable[]> {
-  const { rows } = await db.query<{
-    table_name: string;
-    purpose: Purpose;
-    selected: boolean;
-    selected_fields: string[];
-    available_fields: CatalogField[];
-    missing_scopes: string[] | null;
-  }>(
-    `SELECT table_name, purpose, selected, selected_fields, available_fields, missing_scopes
-     FROM ${CONTROL_TABLES.dataflowTables} WHERE dataflow_id = $1`,
-    [checkUuid(dataflowId)],
-  );
-  const order = new Map(CATALOG.map((t, index) => [t.name, index]));
-  return rows
-    .map((row) => ({
-      table: row.table_name,
-      purpose: row.purpose,
-      selected: row.selected,
-      selectedFields: row.selected_fields,
-      availableFields: row.available_fields,
-      missingScopes: row.missing_scopes,
-    }))
-    .sort(
-      (a, b) => (order.get(a.table) ?? Infinity) - (order.get(b.table) ?? Infinity) || a.table.localeCompare(b.table),
-    );
-}
-
-/**
- * Records what the dataflow's key lacks to read each table (from a validation of the key), without
- * touching the selection or `updated_at`: nothing the user chose changed.
- */
-export async function recordMissingScopes(
-  db: Queryable,
-  dataflowId: string,
-  missingByTable: ReadonlyMap<string, readonly string[]>,
-): Promise<void> {
-  await db.query(
-    `UPDATE ${CONTROL_TABLES.dataflowTables} t SET missing_scopes = ARRAY(SELECT jsonb_array_elements_text(m.value))
-     FROM jsonb_each($2::jsonb) m WHERE t.dataflow_id = $1 AND t.table_name = m.key`,
-    [checkUuid(dataflowId), JSON.stringify(Object.fromEntries(missingByTable))],
-  );
-}
-
-/** Replaces the table selection of a dataflow. @throws DataflowNotFoundError, InvalidSelectionError */
-export async function setTables(
-  pool: pg.Pool,
-  dataflowId: string,
-  tables: TableSelectionInput[],
-): Promise<DataflowTable[]> {
-  const resolved = resolveSelection(parseInput(z.array(tableSelectionSchema), tables));
-  await withTransaction(pool, async (client) => {
-    const result = await client.query(`UPDATE ${CONTROL_TABLES.dataflows} SET updated_at = now() WHERE id = $1`, [
-      checkUuid(dataflowId),
-    ]);
-    if (!result.rowCount) throw new DataflowNotFoundError(dataflowId, 'id');
-    await writeTables(client, dataflowId, resolved);
-  });
-  return getTables(pool, dataflowId);
-}
-
 /** The authenticated context of a sealed API key: it opens only in the row it was sealed for. */
 function apiKeyContext(dataflowId: string): string {
   return `dataflow:${dataflowId}:api-key`;
-}
-
-async function writeTables(client: pg.PoolClient, dataflowId: string, tables: DataflowTable[]): Promise<void> {
-  await client.query(`DELETE FROM ${CONTROL_TABLES.dataflowTables} WHERE dataflow_id = $1`, [dataflowId]);
-  if (tables.length === 0) return;
-  await client.query(
-    `INSERT INTO ${CONTROL_TABLES.dataflowTables}
-       (dataflow_id, table_name, purpose, selected, selected_fields, available_fields, missing_scopes)
-     SELECT $1, t.table_name, t.purpose, t.selected, ARRAY(SELECT jsonb_array_elements_text(t.selected_fields)),
-            t.available_fields,
-            CASE WHEN t.missing_scopes IS NULL OR jsonb_typeof(t.missing_scopes) = 'null' THEN NULL
-                 ELSE ARRAY(SELECT jsonb_array_elements_text(t.missing_scopes)) END
-     FROM jsonb_to_recordset($2::jsonb)
-       AS t(table_name text, purpose text, selected boolean, selected_fields jsonb, available_fields jsonb,
-            missing_scopes jsonb)`,
-    [
-      dataflowId,
-      JSON.stringify(
-        tables.map((t) => ({
-          table_name: t.table,
-          purpose: t.purpose,
-          selected: t.selected,
-          selected_fields: t.selectedFields,
-          available_fields: t.availableFields,
-          missing_scopes: t.missingScopes,
-        })),
-      ),
-    ],
-  );
 }
 
 async function findByName(db: Queryable, name: string): Promise<Dataflow | undefined> {
@@ -427,55 +291,7 @@ function toDataflow(row: DataflowRow): Dataflow {
   };
 }
 
-function checkDisplayName(displayName: string): string {
-  if (displayName.length === 0) throw new InvalidDataflowInputError('The display name is empty.');
-  return checkStorableText('display name', displayName, TEXT_LIMITS.displayName);
-}
-
-function checkSchedule(schedule: string | null): string | null {
-  return schedule === null ? null : checkStorableText('schedule', schedule, TEXT_LIMITS.schedule);
-}
-
-/**
- * An http(s) URL without credentials (they would end up in logs); stored without a trailing slash.
- * @throws InvalidDataflowInputError in words that say what to give instead
- */
-export function checkBaseUrl(baseUrl: string): string {
-  let url: URL;
-  try {
-    url = new URL(baseUrl);
-  } catch {
-    throw new InvalidDataflowInputError(
-      `The base URL ${JSON.stringify(baseUrl)} is not a URL: give the Klaviyo API host with its scheme, ` +
-        `e.g. --base-url ${DEFAULT_KLAVIYO_BASE_URL} (the default), or the sandbox's http://127.0.0.1:8180.`,
-    );
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new InvalidDataflowInputError(`The base URL must start with https:// or http://.`);
-  }
-  if (url.username || url.password) {
-    throw new InvalidDataflowInputError('The base URL must not contain a user name or password.');
-  }
-  if (url.search || url.hash) throw new InvalidDataflowInputError('The base URL must not contain a query or fragment.');
-  return baseUrl.replace(/\/+$/, '');
-}
-
-/** Ids come from our own rows; a malformed one would otherwise surface as a Postgres cast error. */
-function checkUuid(id: string): string {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id))
-    throw new DataflowNotFoundError(id, 'id');
-  return id;
-}
-
 function truncateCodePoints(text: string, max: number): string {
   const points = [...text];
   return points.length <= max ? text : `${points.slice(0, max - 1).join('')}…`;
-}
-
-/** Zod at the edge; its messages name the path and the problem, never the rejected value. */
-function parseInput<S extends z.ZodTypeAny>(schema: S, input: unknown): z.infer<S> {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => `${issue.path.join('.') || 'input'}: ${issue.message}`);
-  throw new InvalidDataflowInputError(`Invalid dataflow input: ${problems.join('; ')}.`);
 }

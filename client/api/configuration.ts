@@ -8,15 +8,9 @@ import {
   type ReportSettings,
 } from '../../control-plane/report-settings';
 import { validateApiKeyFormat } from '../../secrets/api-key';
-import {
-  checkBaseUrl,
-  createDataflow,
-  getDataflow,
-  getTables,
-  recordMissingScopes,
-  updateDataflow,
-  type Dataflow,
-} from '../../control-plane/dataflows';
+import { checkBaseUrl } from '../../control-plane/dataflow-input';
+import { getTables, recordMissingScopes } from '../../control-plane/dataflow-tables';
+import { createDataflow, getDataflow, updateDataflow, type Dataflow } from '../../control-plane/dataflows';
 import type { TableSelectionInput } from '../../control-plane/table-selection';
 import { UserInputError } from '../../shared/user-input-error';
 import { DELETION_SWEEPS, type DeletionSweep } from '../../klaviyo/deletion-sweep';

@@ -1,7 +1,8 @@
 /** What a dataflow is and holds: the list with schedules, its tables and fields, its warehouse entities and rows. */
 import { findTable } from '../../klaviyo/catalog';
 import { warehouseSchemaName } from '../../control-plane/dataflow-name';
-import { getDataflow, getTables, listDataflows, type Dataflow } from '../../control-plane/dataflows';
+import { getTables } from '../../control-plane/dataflow-tables';
+import { getDataflow, listDataflows, type Dataflow } from '../../control-plane/dataflows';
 import type { DataflowTable } from '../../control-plane/table-selection';
 import {
   entities as warehouseEntities,

@@ -5,13 +5,12 @@ import {
   deleteDataflow,
   getDataflow,
   getDataflowById,
-  getTables,
   listDataflows,
   loadApiKey,
   setDataflowStatus,
-  setTables,
   updateDataflow,
 } from '../../control-plane/dataflows';
+import { getTables, setTables } from '../../control-plane/dataflow-tables';
 import {
   DataflowExistsError,
   DataflowNotFoundError,
