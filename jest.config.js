@@ -11,6 +11,8 @@ module.exports = {
   // free ports and keeps its files in temporary directories, so files do not meet. `--runInBand` still runs one.
   maxWorkers: 2,
   testSequencer: '<rootDir>/test/slow-first-sequencer.js',
+  // `npm run build` once per run: dist/worker.js and dist/workflow-bundle.js, what the tests' workers run.
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
   verbose: true,
   // The resilience suite's totals (trials, faults, rows lost or duplicated, keys leaked) after the usual report.
   reporters: ['default', '<rootDir>/test/resilience/summary-reporter.js'],

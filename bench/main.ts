@@ -6,6 +6,8 @@ import { DEFAULT_LATENCY_OPTIONS, formatLatency, runLatency } from './latency-ru
 import { runLimits } from './limits-run';
 import { formatEndToEnd, formatLimits } from './report';
 import { formatScaleOut, runScaleOut } from './scale-out';
+import { projectRoot } from '../stack/project-root';
+import { buildWorker } from '../worker/worker-command';
 
 /**
  * `npm run bench -- [--profiles N] [--events M] [--limits-seconds S] [--skip-limits] [--skip-end-to-end]
@@ -13,8 +15,9 @@ import { formatScaleOut, runScaleOut } from './scale-out';
  *  [--latency-events M] [--latency-jitter σ] [--latency-per-kb ms] [--scale-out-workers W] [--scale-out-minutes T]
  *  [--skip-scale-out]`
  *
- * Starts its own Temporal dev server, a scratch database (on DATABASE_URL's server, else an embedded
- * Postgres), the sandbox and the worker as child processes; prints the figures on stdout, progress on stderr.
+ * Builds the worker (`npm run build`), then starts its own Temporal dev server, a scratch database (on DATABASE_URL's
+ * server, else an embedded Postgres), the sandbox and the worker as child processes; prints the figures on stdout,
+ * progress on stderr.
  */
 
 function positiveInt(value: string): number {
@@ -83,6 +86,8 @@ async function main(): Promise<void> {
       workerCpuProf?: string;
     }>();
 
+  console.error('bench: building the worker (npm run build)…');
+  await buildWorker(projectRoot());
   const stack = await startBenchStack({ databaseUrl: options.databaseUrl ?? process.env.DATABASE_URL });
   try {
     const sections: string[] = [];

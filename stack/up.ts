@@ -8,7 +8,7 @@ import { startPostgres, urlWithoutPassword, type Postgres } from './postgres';
 import { projectRoot } from './project-root';
 import { findRunningStack, readStackFile, removeStackFile, writeStackFile, type StackFile } from './stack-file';
 import { startTemporalServer, type TemporalServer } from './temporal-server';
-import { workerCommand } from '../worker/worker-command';
+import { buildWorker, workerCommand } from '../worker/worker-command';
 
 export interface StackOptions {
   /** @default readConfig().dataDir (`DATAFLOW_DATA_DIR`, else `./.data`) */
@@ -91,6 +91,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const ui = options.ui ?? true;
     const temporalPort = await pickPort(options.temporalPort ?? 7233);
     const uiPort = ui ? await pickPort(options.uiPort ?? 8233) : undefined;
+    // The worker runs what `npm run build` writes: built now, while Postgres and Temporal start, so that it runs the
+    // sources as they are. Awaited before the worker starts (handled here, so a failure to start them first is the error).
+    const built = (options.worker ?? true) ? buildWorker(projectRoot()) : Promise.resolve();
+    built.catch(() => undefined);
     const [postgresResult, temporalResult] = await Promise.allSettled([
       startPostgres({ dataDir, databaseUrl: options.databaseUrl ?? config.databaseUrl }),
       startTemporalServer({
@@ -118,7 +122,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
     let worker: ManagedProcess | undefined;
     if (options.worker ?? true) {
-      worker = await startWorkerProcess({ dataDir, postgres, temporal, log, state });
+      worker = await startWorkerProcess({ dataDir, postgres, temporal, log, state, built });
       if (worker) {
         const started = worker;
         stops.push(async () => {
@@ -187,6 +191,8 @@ async function startWorkerProcess(args: {
   temporal: TemporalServer;
   log: (line: string) => void;
   state: { stopping: boolean };
+  /** The build of dist/worker.js (buildWorker). */
+  built: Promise<void>;
 }): Promise<ManagedProcess | undefined> {
   const root = projectRoot();
   const entry = path.join(root, 'worker', 'main.ts');
@@ -194,6 +200,7 @@ async function startWorkerProcess(args: {
     args.log(`warning: ${path.relative(root, entry)} does not exist yet; starting without a worker`);
     return undefined;
   }
+  await args.built;
   const logFile = path.join(args.dataDir, 'worker.log');
   const command = workerCommand(root);
   const worker = await startProcess(command.command, command.args, {
@@ -275,7 +282,7 @@ async function stopLeftovers(dataDir: string, log: (line: string) => void): Prom
   if (!stale || isProcessAlive(stale.pid)) return;
   const leftovers = [
     { pid: stale.temporal.pid, marker: 'start-dev', what: 'Temporal dev server' },
-    { pid: stale.worker?.pid ?? null, marker: path.join('worker', 'launch.js'), what: 'worker' },
+    { pid: stale.worker?.pid ?? null, marker: path.join('dist', 'worker.js'), what: 'worker' },
     { pid: stale.console?.pid ?? null, marker: path.join('console', 'main.ts'), what: 'console' },
   ];
   for (const { pid, marker, what } of leftovers) {

@@ -4,12 +4,12 @@ import { resolveConnectionSettings } from '../shared/connection-settings';
 import { dataflowMetrics } from '../activities/dataflow-metrics';
 import { startWorker, type RunningWorker } from './create-worker';
 import { readMetricsAddress } from './metrics-address';
-import { workflowBundlePath } from './workflow-bundle';
+import { workflowBundleFile } from './build-output';
 
 /**
- * The worker process, started as `node worker/launch.js` (`npm run worker`). On SIGTERM or SIGINT it stops polling,
- * hands back the tables it is extracting (they resume elsewhere from their checkpoint) and lets short steps finish;
- * a second signal exits at once.
+ * The worker process, started as `node dist/worker.js` (`npm run worker`), the file `npm run build` compiles this one
+ * into. On SIGTERM or SIGINT it stops polling, hands back the tables it is extracting (they resume elsewhere from their
+ * checkpoint) and lets short steps finish; a second signal exits at once.
  */
 async function main(): Promise<void> {
   const config = readConfig();
@@ -25,10 +25,8 @@ async function main(): Promise<void> {
     namespace: settings.namespace,
     databaseUrl: settings.databaseUrl,
     temporalSecurity: settings.temporalSecurity,
-    // Never webpack in the worker: a bundle given (`npm run build:workflows`) or built once into a cache.
-    workflowBundle: {
-      codePath: workflowBundlePath({ explicit: process.env.DATAFLOW_WORKFLOW_BUNDLE, dataDir: config.dataDir }),
-    },
+    // Never webpack in the worker: the bundle `npm run build` wrote, or the one DATAFLOW_WORKFLOW_BUNDLE names.
+    workflowBundle: { codePath: workflowBundleFile(process.env.DATAFLOW_WORKFLOW_BUNDLE) },
     activities: metricsAddress ? { metrics: dataflowMetrics(Runtime.instance().metricMeter) } : undefined,
   });
   let stopping = false;
@@ -50,7 +48,8 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   // Errors of our own are worded for the user; an unexpected one keeps its stack.
-  const worded = err instanceof Error && ['UserInputError', 'TemporalConnectError'].includes(err.name);
+  const worded =
+    err instanceof Error && ['UserInputError', 'TemporalConnectError', 'MissingBuildError'].includes(err.name);
   console.error(worded ? `worker: ${(err as Error).message}` : err);
   process.exit(1);
 });

@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { workerCommand } from '../../worker/worker-command';
+import { testBuild } from '../support/built';
 
 /**
- * The worker as the product runs it (worker/worker-command.ts): a separate process with an engine's
- * environment. It gets a process group of its own and signals go to the whole group (esbuild's
- * service process included): a SIGKILL must not leave an orphan polling.
+ * The worker as the product runs it (worker/worker-command.ts: dist/worker.js, which jest's global setup builds): a
+ * separate process with an engine's environment. It gets a process group of its own and signals go to the whole
+ * group: a SIGKILL must not leave an orphan polling.
  */
 export interface WorkerProcess {
   readonly pid: number;
@@ -23,6 +24,7 @@ const ROOT = path.resolve(__dirname, '../..');
 const READY_LINE = 'worker: polling';
 
 export function spawnWorkerProcess(env: NodeJS.ProcessEnv): WorkerProcess {
+  testBuild();
   const command = workerCommand(ROOT);
   const child: ChildProcess = spawn(command.command, command.args, {
     cwd: ROOT,
@@ -66,7 +68,7 @@ export function spawnWorkerProcess(env: NodeJS.ProcessEnv): WorkerProcess {
         }
       }
       await exited;
-      // tsx's own node child is in the same group: make sure nothing of the group outlives the test.
+      // Anything the worker started is in the same group: make sure nothing of the group outlives the test.
       await waitForGroupGone(pid);
     },
   };

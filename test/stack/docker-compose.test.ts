@@ -199,16 +199,16 @@ test('publishes no host port twice', () => {
   expect(new Set(hostPorts).size).toBe(hostPorts.length);
 });
 
-test('runs more than one worker, built from the Dockerfile that compiles worker/main.ts at build time and starts it', () => {
+test('runs more than one worker, built from the Dockerfile that runs the one build step and starts its output', () => {
   expect(service('worker').deploy?.replicas).toBeGreaterThan(1);
   expect(service('worker').build).toBe('.');
   expect(service('worker').ports ?? []).toEqual([]);
   const dockerfile = fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8');
   expect(dockerfile).toMatch(/^FROM node:20/m);
   expect(dockerfile).toMatch(/^RUN npm ci /m);
-  // launch.js runs worker/main.ts compiled; the image compiles it as root, so the worker's user never writes the cache.
-  expect(dockerfile).toMatch(/^RUN .*node worker\/launch\.js --build-only/m);
-  expect(dockerfile).toMatch(/^CMD \["node", "worker\/launch\.js"\]$/m);
+  // `npm run build` writes dist/worker.js and dist/workflow-bundle.js as root; the worker only reads them.
+  expect(dockerfile).toMatch(/^RUN npm run build$/m);
+  expect(dockerfile).toMatch(/^CMD \["node", "dist\/worker\.js"\]$/m);
 });
 
 test('serves the console from the workers’ image, bound to all interfaces only behind a token from .env', () => {

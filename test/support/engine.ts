@@ -7,7 +7,7 @@ import { DataflowApi } from '../../client/dataflow-api';
 import { readConfig } from '../../shared/config';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../sandbox/server';
 import { startWorker, type RunningWorker } from '../../worker/create-worker';
-import { workflowBundlePath } from '../../worker/workflow-bundle';
+import { testBuild } from './built';
 import { createTestDatabase, type TestDatabase } from './database';
 import { startTestTemporal, type TestTemporal } from './temporal';
 
@@ -55,29 +55,12 @@ function quietRuntime(): void {
 }
 
 /**
- * Where the tests keep the workflow bundle: built once per version of the workflow sources (the worker's own cache,
- * worker/workflow-bundle.ts, keyed by their hash), then shared by every test file and every worker process they
- * spawn. Webpack cost seconds per test file before.
+ * The workflow bundle every in-process worker of the test process runs: dist/workflow-bundle.js, which jest's global
+ * setup (test/support/global-setup.ts) builds once per run, as it does dist/worker.js for spawned worker processes.
  */
-const BUNDLE_CACHE_DIR = path.resolve(__dirname, '../../node_modules/.cache/dataflows-tests');
-
-/** The cached bundle's file, built if missing. */
-export function cachedWorkflowBundlePath(): string {
-  return workflowBundlePath({ dataDir: BUNDLE_CACHE_DIR });
-}
-
-/** The workflow bundle every in-process worker of the test process runs. */
 export function workflowBundle(): Promise<WorkflowBundle> {
-  bundle ??= Promise.resolve().then(() => ({ code: fs.readFileSync(cachedWorkflowBundlePath(), 'utf8') }));
+  bundle ??= Promise.resolve().then(() => ({ code: fs.readFileSync(testBuild().workflowBundle, 'utf8') }));
   return bundle;
-}
-
-/** Puts the cached bundle where a worker process of `dataDir` looks first, so it does not bundle again. */
-function seedWorkflowBundle(dataDir: string): void {
-  const cached = cachedWorkflowBundlePath();
-  const dir = path.join(dataDir, 'workflow-bundles');
-  fs.mkdirSync(dir, { recursive: true });
-  fs.copyFileSync(cached, path.join(dir, path.basename(cached)));
 }
 
 export interface TestEngineOptions {
@@ -91,7 +74,6 @@ export interface TestEngineOptions {
 export async function startTestEngine(options: TestEngineOptions = {}): Promise<TestEngine> {
   quietRuntime();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dataflows-engine-'));
-  seedWorkflowBundle(dataDir);
   const rateLimitsOn = options.sandbox?.rateLimits?.enabled ?? false;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
