@@ -2,7 +2,8 @@ import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import type { CatalogTable } from '../klaviyo/catalog';
-import type { KlaviyoClient, KlaviyoPage } from '../klaviyo/klaviyo-client';
+import type { KlaviyoClient } from '../klaviyo/klaviyo-client';
+import type { KlaviyoPage } from '../klaviyo/paging';
 import { listCheckpoints, saveCheckpoint } from '../control-plane/extract-checkpoints';
 import { withTransaction } from '../control-plane/postgres';
 import {

@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { KLAVIYO_REVISION } from '../klaviyo/catalog';
-import { peekNextLink } from '../klaviyo/klaviyo-client';
+import { peekNextLink } from '../klaviyo/next-link';
 
 /**
  * Floor (a): the same pages the engine reads, fetched by a bare keep-alive HTTP loop that follows

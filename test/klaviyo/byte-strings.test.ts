@@ -6,7 +6,8 @@ import {
   textToBytes,
   valueBytesToText,
 } from '../../klaviyo/byte-strings';
-import { KlaviyoClient, type KlaviyoPage } from '../../klaviyo/klaviyo-client';
+import { KlaviyoClient } from '../../klaviyo/klaviyo-client';
+import type { KlaviyoPage } from '../../klaviyo/paging';
 import { tablePageCheck, type PageStrings } from '../../klaviyo/page-check';
 import { resolveSelection } from '../../control-plane/table-selection';
 import { selectedLayout } from '../../activities/extract-table';

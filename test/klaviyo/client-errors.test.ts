@@ -10,7 +10,9 @@ import {
   KlaviyoServerError,
   KlaviyoThrottledError,
 } from '../../klaviyo/errors';
-import { KlaviyoClient, type KlaviyoClientOptions, type KlaviyoPage } from '../../klaviyo/klaviyo-client';
+import type { KlaviyoClientOptions } from '../../klaviyo/client-options';
+import { KlaviyoClient } from '../../klaviyo/klaviyo-client';
+import type { KlaviyoPage } from '../../klaviyo/paging';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
 import { expectKeyNowhereIn } from './secret-leak-check';
 

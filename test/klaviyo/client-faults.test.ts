@@ -1,6 +1,7 @@
 import { getTable } from '../../klaviyo/catalog';
 import { KlaviyoMalformedResponseError } from '../../klaviyo/errors';
-import { KlaviyoClient, type KlaviyoClientOptions, type RequestInfo } from '../../klaviyo/klaviyo-client';
+import type { KlaviyoClientOptions, RequestInfo } from '../../klaviyo/client-options';
+import { KlaviyoClient } from '../../klaviyo/klaviyo-client';
 import { startSandbox, type FaultConfig, type Sandbox } from '../../sandbox/server';
 
 /**

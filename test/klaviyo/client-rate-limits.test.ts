@@ -1,5 +1,6 @@
 import { getTable } from '../../klaviyo/catalog';
-import { KlaviyoClient, type RequestInfo } from '../../klaviyo/klaviyo-client';
+import type { RequestInfo } from '../../klaviyo/client-options';
+import { KlaviyoClient } from '../../klaviyo/klaviyo-client';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
 
 /**

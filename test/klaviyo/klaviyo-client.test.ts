@@ -8,14 +8,11 @@ import {
   KlaviyoServerError,
   KlaviyoThrottledError,
 } from '../../klaviyo/errors';
-import {
-  backoffDelay,
-  KlaviyoClient,
-  peekNextLink,
-  retryAfterMs,
-  type KlaviyoClientOptions,
-  type KlaviyoPage,
-} from '../../klaviyo/klaviyo-client';
+import type { KlaviyoClientOptions } from '../../klaviyo/client-options';
+import { KlaviyoClient } from '../../klaviyo/klaviyo-client';
+import { peekNextLink } from '../../klaviyo/next-link';
+import type { KlaviyoPage } from '../../klaviyo/paging';
+import { backoffDelay, retryAfterMs } from '../../klaviyo/retry';
 import { accountRateBudget } from '../../klaviyo/rate-budget';
 import { expectKeyNowhereIn } from './secret-leak-check';
 import { errorBody, sendJson, startScriptedHttpServer, type ScriptedHttpServer } from './scripted-http-server';

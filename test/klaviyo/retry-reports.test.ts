@@ -1,5 +1,7 @@
 import { getTable } from '../../klaviyo/catalog';
-import { KlaviyoClient, type KlaviyoPage, type RetryInfo } from '../../klaviyo/klaviyo-client';
+import type { RetryInfo } from '../../klaviyo/client-options';
+import { KlaviyoClient } from '../../klaviyo/klaviyo-client';
+import type { KlaviyoPage } from '../../klaviyo/paging';
 import { retryingWords } from '../../activities/extract-table';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
 
