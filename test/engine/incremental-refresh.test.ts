@@ -1,4 +1,4 @@
-import { queryRows } from '../support/database';
+import { createDataflows, engineQuery, versionDifferences } from '../support/dataflows';
 import { startTestEngine, type TestEngine } from '../support/engine';
 import type { RunResult } from '../../shared/operations';
 import { getTable } from '../../klaviyo/catalog';
@@ -28,19 +28,14 @@ beforeAll(async () => {
   engine = await startTestEngine({
     sandbox: { sizes: { profiles: PROFILES, events: EVENTS, lists: 12, metrics: 12 } },
   });
-  await engine.api.create({
-    name: NAME,
-    apiKey: engine.sandbox.keys.full,
-    baseUrl: engine.sandbox.baseUrl,
-    tables: TABLES,
-  });
+  await createDataflows(engine, [NAME], TABLES);
 }, 120_000);
 
 afterAll(async () => {
   await engine?.stop();
 });
 
-const query = <T>(sql: string, values: unknown[] = []) => queryRows<T>(engine.database.url, sql, values);
+const query = engineQuery(() => engine);
 
 /** Runs the dataflow and counts the requests the sandbox answered meanwhile. */
 async function measuredRun(full = false): Promise<{ result: RunResult; requests: number }> {
@@ -48,22 +43,6 @@ async function measuredRun(full = false): Promise<{ result: RunResult; requests:
   const result = await engine.api.waitForRun(await engine.api.run(NAME, { full }));
   const requests = Object.values(engine.sandbox.requestCounts()).reduce((sum, n) => sum + n, 0);
   return { result, requests };
-}
-
-/** Rows of one version table not in the other, both ways, system columns left out. */
-async function differences(table: string, a: number, b: number): Promise<number> {
-  const columns = await query<{ column_name: string }>(
-    `SELECT column_name FROM information_schema.columns
-     WHERE table_schema = '${SCHEMA}' AND table_name = '${table}__v${a}'
-       AND column_name NOT IN ('_version', '_extracted_at')`,
-  );
-  const list = columns.map((c) => `"${c.column_name}"`).join(', ');
-  const side = (x: number, y: number) =>
-    `(SELECT ${list} FROM ${SCHEMA}."${table}__v${x}" EXCEPT ALL SELECT ${list} FROM ${SCHEMA}."${table}__v${y}")`;
-  const [{ count }] = await query<{ count: string }>(
-    `SELECT count(*) AS count FROM (${side(a, b)} UNION ALL ${side(b, a)}) d`,
-  );
-  return Number(count);
 }
 
 /** Rows of the live version of a table, counted in Postgres through its reader view. */
@@ -122,7 +101,9 @@ test('a forced full refresh reads everything again and equals the incremental ve
   for (const table of forced.result.tables) expect(table.pages).toBeGreaterThanOrEqual(pagesOf(table));
   const pagesNeeded = forced.result.tables.reduce((n, t) => n + pagesOf(t), 0);
   expect(forced.requests).toBeGreaterThanOrEqual(pagesNeeded);
-  const diffs = Object.fromEntries(await Promise.all(TABLES.map(async (t) => [t, await differences(t, 2, 3)])));
+  const diffs = Object.fromEntries(
+    await Promise.all(TABLES.map(async (t) => [t, await versionDifferences(query, SCHEMA, t, 2, 3)])),
+  );
   expect(diffs).toEqual({ profiles: 0, events: 0, metrics: 0, lists: 0 });
 }, 300_000);
 

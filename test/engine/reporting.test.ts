@@ -1,7 +1,7 @@
 import { REPORT_TABLES } from '../../klaviyo/report-catalog';
 import type { RequestLogEntry } from '../../sandbox/server';
 import type { RunResult } from '../../shared/operations';
-import { queryRows } from '../support/database';
+import { createDataflows, engineQuery, versionDifferences } from '../support/dataflows';
 import { startTestEngine, type TestEngine } from '../support/engine';
 import { reportFigureMismatches } from './report-expectations';
 
@@ -31,19 +31,14 @@ beforeAll(async () => {
   engine = await startTestEngine({
     sandbox: { sizes: { profiles: 300, events: 6000, campaigns: CAMPAIGNS, flows: FLOWS } },
   });
-  await engine.api.create({
-    name: NAME,
-    apiKey: engine.sandbox.keys.full,
-    baseUrl: engine.sandbox.baseUrl,
-    tables: [...RAW, ...REPORTS],
-  });
+  await createDataflows(engine, [NAME], [...RAW, ...REPORTS]);
 }, 120_000);
 
 afterAll(async () => {
   await engine?.stop();
 });
 
-const query = <T>(sql: string, values: unknown[] = []) => queryRows<T>(engine.database.url, sql, values);
+const query = engineQuery(() => engine);
 
 async function run(full = false): Promise<{ result: RunResult; log: RequestLogEntry[] }> {
   engine.sandbox.resetRequestLog();
@@ -108,7 +103,10 @@ test('a refresh a day later asks only for the attribution window, and equals a f
   for (const table of REPORTS) {
     const summary = refresh.result.tables.find((t) => t.table === table);
     expect({ table, incremental: summary?.incremental?.fromVersion }).toEqual({ table, incremental: 1 });
-    expect({ table, differences: await differences(table, 2, 3) }).toEqual({ table, differences: 0 });
+    expect({ table, differences: await versionDifferences(query, SCHEMA, table, 2, 3) }).toEqual({
+      table,
+      differences: 0,
+    });
   }
   const mismatches = await reportFigureMismatches(engine.database.url, SCHEMA, engine.sandbox.clock());
   expect(mismatches).toEqual({});
@@ -118,20 +116,4 @@ async function runAndKeepLog(full: boolean): Promise<{ result: RunResult; log: R
   const outcome = await run(full);
   expect(outcome.result.version).toBe(3);
   return outcome;
-}
-
-/** Rows of one version table not in the other, both ways, system columns left out. */
-async function differences(table: string, a: number, b: number): Promise<number> {
-  const columns = await query<{ column_name: string }>(
-    `SELECT column_name FROM information_schema.columns
-     WHERE table_schema = '${SCHEMA}' AND table_name = '${table}__v${a}'
-       AND column_name NOT IN ('_version', '_extracted_at')`,
-  );
-  const list = columns.map((c) => `"${c.column_name}"`).join(', ');
-  const side = (x: number, y: number) =>
-    `(SELECT ${list} FROM ${SCHEMA}."${table}__v${x}" EXCEPT ALL SELECT ${list} FROM ${SCHEMA}."${table}__v${y}")`;
-  const [{ count }] = await query<{ count: string }>(
-    `SELECT count(*) AS count FROM (${side(a, b)} UNION ALL ${side(b, a)}) d`,
-  );
-  return Number(count);
 }
