@@ -21,6 +21,12 @@ import { planReportRefresh } from './report-refresh';
 
 /** The activities that open, commit, discard and roll back a version of the dataflow's tables. */
 export function createVersionActivities({ pool, incrementalOptions }: ActivityContext) {
+  /** The dataflow's id and the warehouse schema its versions live in. */
+  async function warehouseOf(dataflowId: string): Promise<{ dataflowId: string; schema: string }> {
+    const dataflow = await getDataflowById(pool, dataflowId);
+    return { dataflowId: dataflow.id, schema: warehouseSchemaName(dataflow.name) };
+  }
+
   return {
     /** Resolves the saved selection against the catalog; what changed is reported, not dropped silently. */
     async discoverTables(input: { dataflowId: string }): Promise<{ tables: string[]; notices: string[] }> {
@@ -132,26 +138,20 @@ export function createVersionActivities({ pool, incrementalOptions }: ActivityCo
     /** Switches every table to version N in one transaction; old versions beyond 3 are dropped. */
     async commitVersion(input: { dataflowId: string; version: number; tables: TableSummary[] }): Promise<void> {
       await failuresAsApplicationFailures(async () => {
-        const dataflow = await getDataflowById(pool, input.dataflowId);
+        const warehouse = await warehouseOf(input.dataflowId);
         await commitWarehouseVersion(pool, {
-          dataflowId: dataflow.id,
-          schema: warehouseSchemaName(dataflow.name),
+          ...warehouse,
           version: input.version,
           tables: input.tables.map((t) => ({ table: t.table, rows: t.rows })),
         });
-        await setDataflowStatus(pool, dataflow.id, 'Succeeded');
+        await setDataflowStatus(pool, warehouse.dataflowId, 'Succeeded');
       });
     },
 
     /** Drops a staged version after a failure or cancellation; the live version is never touched. */
     async discardVersion(input: { dataflowId: string; version: number }): Promise<void> {
       await failuresAsApplicationFailures(async () => {
-        const dataflow = await getDataflowById(pool, input.dataflowId);
-        await discardWarehouseVersion(pool, {
-          dataflowId: dataflow.id,
-          schema: warehouseSchemaName(dataflow.name),
-          version: input.version,
-        });
+        await discardWarehouseVersion(pool, { ...(await warehouseOf(input.dataflowId)), version: input.version });
       });
     },
 
@@ -160,10 +160,8 @@ export function createVersionActivities({ pool, incrementalOptions }: ActivityCo
       requestId: string;
     }): Promise<{ fromVersion: number; toVersion: number }> {
       return failuresAsApplicationFailures(async () => {
-        const dataflow = await getDataflowById(pool, input.dataflowId);
         const outcome = await rollbackToPrevious(pool, {
-          dataflowId: dataflow.id,
-          schema: warehouseSchemaName(dataflow.name),
+          ...(await warehouseOf(input.dataflowId)),
           requestId: input.requestId,
         });
         return { fromVersion: outcome.fromVersion, toVersion: outcome.toVersion };
