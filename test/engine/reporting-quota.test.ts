@@ -1,6 +1,7 @@
 import type { LiveProgress } from '../../client/dataflow-api';
 import type { RequestLogEntry } from '../../sandbox/server';
 import type { RunResult } from '../../shared/operations';
+import { createDataflows } from '../support/dataflows';
 import { startTestEngine, type TestEngine } from '../support/engine';
 import { spawnWorkerProcess, type WorkerProcess } from './worker-process';
 
@@ -28,14 +29,7 @@ beforeAll(async () => {
     KLAVIYO_REPORTS_PER_DAY: String(PER_DAY),
     KLAVIYO_REPORT_DAY_SECONDS: String(DAY_SECONDS),
   });
-  for (const name of ['QuotaA', 'QuotaB']) {
-    await engine.api.create({
-      name,
-      apiKey: engine.sandbox.keys.full,
-      baseUrl: engine.sandbox.baseUrl,
-      tables: TABLES,
-    });
-  }
+  await createDataflows(engine, ['QuotaA', 'QuotaB'], TABLES);
 }, 120_000);
 
 afterAll(async () => {
