@@ -3,13 +3,14 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { FAILURE_TYPES } from '../shared/operations';
 import { toApplicationFailure } from './activity-failures';
-import { CATALOG, getTable, type CatalogTable } from '../klaviyo/catalog';
+import { getTable } from '../klaviyo/catalog';
 import { KlaviyoClient, type KlaviyoClientOptions, type RetryInfo } from '../klaviyo/klaviyo-client';
 import { LeasedRateBudgets } from '../klaviyo/leased-rate-budget';
 import type { RateBudgetSource } from '../klaviyo/rate-budget';
 import { PostgresRateLeases } from '../control-plane/rate-leases';
 import { NO_METRICS, type DataflowMetrics } from './dataflow-metrics';
-import { isKlaviyoError, KlaviyoMissingScopeError } from '../klaviyo/errors';
+import { readKlaviyoRateLimits } from '../klaviyo/rate-limit-setting';
+import { missingScopes } from '../klaviyo/scope-probe';
 import { getTables } from '../control-plane/dataflow-tables';
 import { getDataflowById, loadApiKey, type Dataflow } from '../control-plane/dataflows';
 import { SecretBox } from '../control-plane/secret-box';
@@ -55,18 +56,6 @@ export interface ActivityDependencies {
   needsAttentionHours?: number;
   /** Klaviyo's daily Reporting API quota per account, shared through Postgres. @default readReportQuotaLimits() */
   reportQuota?: ReportQuotaLimits;
-}
-
-/** `KLAVIYO_RATE_LIMITS=off` or `KLAVIYO_RATE_LIMITS=<scale>` (e.g. 0.5); unset means Klaviyo's real tiers. */
-export function readKlaviyoRateLimits(env: NodeJS.ProcessEnv = process.env): { enabled: boolean; scale?: number } {
-  const value = env.KLAVIYO_RATE_LIMITS?.trim();
-  if (!value || value === 'on') return { enabled: true };
-  if (value === 'off') return { enabled: false };
-  const scale = Number(value);
-  if (!Number.isFinite(scale) || scale <= 0) {
-    throw new Error(`KLAVIYO_RATE_LIMITS must be "on", "off" or a positive scale such as 0.5, not "${value}".`);
-  }
-  return { enabled: true, scale };
 }
 
 /**
@@ -171,40 +160,3 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/**
- * The scopes, among those `tables` need, that the key lacks. Each scope is probed once with the
- * cheapest read that needs only it; a scope with no such table is left to the extraction to report.
- */
-export async function missingScopes(
-  client: KlaviyoClient,
-  tables: readonly CatalogTable[],
-): Promise<{ missing: Set<string>; accountId: string | null }> {
-  const missing = new Set<string>();
-  const account = await client.getAccount().catch((err: unknown) => {
-    // A valid key without accounts:read is fine here; any other failure (401 above all) is final.
-    if (!(err instanceof KlaviyoMissingScopeError)) throw err;
-    missing.add('accounts:read');
-    return null;
-  });
-  const needed = new Set(tables.flatMap((t) => t.scopes));
-  // The account call already answered for its scope (an XS-tier endpoint: 1/s, 15/min).
-  needed.delete('accounts:read');
-  for (const scope of needed) {
-    const probe = CATALOG.find(
-      (t) => t.scopes.length === 1 && t.scopes[0] === scope && !t.parent && t.requiredFilter?.kind !== 'parent',
-    );
-    if (!probe) continue;
-    try {
-      await client.firstPage({
-        table: probe,
-        parentId: probe.requiredFilter?.kind === 'channel' ? probe.requiredFilter.values[0] : undefined,
-        pageSize: probe.pageSize ? probe.pageSize.min : undefined,
-        fields: probe.idsOnly || probe.fields.length === 0 ? undefined : [probe.fields[0].name],
-      });
-    } catch (err) {
-      if (isKlaviyoError(err) && err.type === 'KlaviyoMissingScope') missing.add(scope);
-      else throw err;
-    }
-  }
-  return { missing, accountId: account?.id ?? null };
-}

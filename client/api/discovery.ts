@@ -1,7 +1,8 @@
 /** Connect: proving a key against Klaviyo and finding what it can read; and the name rule of a new dataflow. */
 import { CATALOG, SELECTABLE_TABLES, slowTierFields, type CatalogTable } from '../../klaviyo/catalog';
 import { KlaviyoClient } from '../../klaviyo/klaviyo-client';
-import { missingScopes, readKlaviyoRateLimits } from '../../activities/dataflow-activities';
+import { readKlaviyoRateLimits } from '../../klaviyo/rate-limit-setting';
+import { missingScopes } from '../../klaviyo/scope-probe';
 import { validateDataflowName } from '../../control-plane/dataflow-name';
 import { apiKeyHint, maskApiKey, validateApiKeyFormat } from '../../secrets/api-key';
 import { checkBaseUrl } from '../../control-plane/dataflow-input';

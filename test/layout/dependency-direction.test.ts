@@ -65,6 +65,20 @@ test('secrets/ imports nothing but shared/, so every layer can use it', () => {
   expect(outside).toEqual([]);
 });
 
+test.each(upperLayers)(
+  '%s/ (a door) reaches the engine only through the libraries, not activities/, workflows/ or worker/',
+  (door) => {
+    const wrongWay = sourceFiles(path.join(root, door)).flatMap((file) =>
+      importedPaths(file)
+        .filter((target) =>
+          ['activities', 'workflows', 'worker'].some((layer) => target.startsWith(`${layer}${path.sep}`)),
+        )
+        .map((target) => `${path.relative(root, file)} → ${target}`),
+    );
+    expect(wrongWay).toEqual([]);
+  },
+);
+
 test('the check sees an import that points the wrong way', () => {
   const file = path.join(root, 'activities', 'example.ts');
   const text = "import { a } from '../client/dataflow-api';\nconst b = await import('../console/main');\n";

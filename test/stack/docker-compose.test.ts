@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { load } from 'js-yaml';
 import { z } from 'zod';
-import { readKlaviyoRateLimits } from '../../activities/dataflow-activities';
+import { readKlaviyoRateLimits } from '../../klaviyo/rate-limit-setting';
 import { resolveConnectionSettings } from '../../shared/connection-settings';
 import { readConfig } from '../../shared/config';
 import { SEARCH_ATTRIBUTES } from '../../shared/search-attributes';
