@@ -7,13 +7,18 @@ import type { KlaviyoPage } from '../klaviyo/paging';
 import { listCheckpoints, saveCheckpoint } from '../control-plane/extract-checkpoints';
 import { withTransaction } from '../control-plane/postgres';
 import {
+  climb,
   isSlicePart,
+  lowWait,
+  memoryCap,
   sliceFilters,
   sliceField,
+  sliceFloor,
   slicePart,
   sliceTarget,
   sliceValue,
   splitRemainder,
+  startClimb,
   type SliceRange,
 } from './slices';
 import { encodeRows, loadEncoded, type CopyTarget } from '../warehouse/copy-loader';
@@ -36,13 +41,18 @@ import type { RowMapper } from '../warehouse/row-mapping';
 /** Pages per checkpoint of a slice. */
 export const SLICE_BATCH_PAGES = 2;
 const SLICE_BATCH_ROWS = 5_000;
-/** Pages a slice holds at most: two read ahead, the batch, the page being handled. */
-const PAGES_HELD_PER_SLICE = 5;
+/**
+ * Memory a slice holds, in raw pages: two read ahead (raw bytes), the page being handled (parsed, some three times
+ * its raw size in objects), the batch's COPY text and its copy in the write (about a page each per batched page).
+ */
+const PAGES_HELD_PER_SLICE = 8;
+/** The waits a read's floor is taken from (the latest). */
+const WAITS_KEPT = 64;
 /** Write transactions of one table at a time (the worker's pool has 12 connections for four tables and the rest). */
 const WRITES_AT_ONCE = 2;
 
 export interface SliceSettings {
-  /** Memory the slices of one table may hold in pages. @default 128 MB (`DATAFLOW_SLICE_MEMORY_MB`) */
+  /** Memory the slices of every sliced read of the worker process hold in pages, together. @default 80 MB (`DATAFLOW_SLICE_MEMORY_MB`) */
   memoryBytes: number;
   /** @default 32 (`DATAFLOW_MAX_SLICES`); 1 reads on one cursor */
   maxSlices: number;
@@ -58,7 +68,7 @@ export function readSliceSettings(env: NodeJS.ProcessEnv = process.env): SliceSe
     return value;
   };
   return {
-    memoryBytes: number('DATAFLOW_SLICE_MEMORY_MB', 128) * 1024 * 1024,
+    memoryBytes: number('DATAFLOW_SLICE_MEMORY_MB', 80) * 1024 * 1024,
     maxSlices: number('DATAFLOW_MAX_SLICES', 32),
   };
 }
@@ -112,6 +122,8 @@ interface Slice {
 
 /** Sliced reads running in this process, per account and tier: they share its budget. */
 const running = new Map<string, number>();
+/** Bytes each sliced read of this process holds in pages (its slices × its bytes per slice): they share the memory budget. */
+const held = new Map<symbol, number>();
 
 /** Whether `extractTable` reads a table in slices. */
 export function readsInSlices(table: CatalogTable): boolean {
@@ -150,8 +162,14 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
   // Every slice's read listens to it.
   setMaxListeners(0, signal);
   const requestsPerSecond = client.steadyRate({ table, fields, sort: field });
-  let pageSeconds: number | undefined;
+  const waits: number[] = [];
   let pageBytes: number | undefined;
+  let climbed = startClimb();
+  let rowsRead = 0;
+  let pagesRead = 0;
+  const started = performance.now();
+  const me = Symbol(table.name);
+  held.set(me, 0);
   let bytes = 0;
   let splitting = false;
   let upTo: Promise<number | null> | undefined;
@@ -160,17 +178,24 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
   const writeWaiters: (() => void)[] = [];
   const active = new Set<Slice>();
 
-  const target = () =>
-    pageSeconds === undefined || pageBytes === undefined
-      ? 1
-      : sliceTarget({
-          requestsPerSecond,
-          share: running.get(shareKey) ?? 1,
-          pageSeconds,
-          memoryBytes: settings.memoryBytes,
-          bytesPerSlice: pageBytes * PAGES_HELD_PER_SLICE,
-          max: settings.maxSlices,
-        });
+  const bytesPerSlice = () => (pageBytes ?? 0) * PAGES_HELD_PER_SLICE;
+  const target = () => {
+    const wait = lowWait(waits);
+    if (wait === undefined || pageBytes === undefined) return 1;
+    let others = 0;
+    for (const [read, bytes] of held) if (read !== me) others += bytes;
+    return sliceTarget({
+      floor: sliceFloor({ requestsPerSecond, share: running.get(shareKey) ?? 1, waitSeconds: wait }),
+      climbed: climbed.cap,
+      memory: memoryCap({
+        budgetBytes: settings.memoryBytes,
+        othersBytes: others,
+        reads: held.size,
+        bytesPerSlice: bytesPerSlice(),
+      }),
+      max: settings.maxSlices,
+    });
+  };
   const totals = () => ({
     rows: all.reduce((n, s) => n + s.rows, 0),
     pages: all.reduce((n, s) => n + s.pages, 0),
@@ -228,10 +253,20 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
       const now = performance.now();
       // How long the chain waited for this page after handling the last one: the latency its read-ahead did not hide.
       // (Not arrival to arrival: a chain bound by its handling, the worker's CPU, gains nothing from more slices.)
-      const took = (now - previous) / 1000;
-      pageSeconds = pageSeconds === undefined ? took : pageSeconds * 0.9 + took * 0.1;
+      waits.push((now - previous) / 1000);
+      if (waits.length > WAITS_KEPT) waits.shift();
       pageBytes = pageBytes === undefined ? page.bytes : pageBytes * 0.9 + page.bytes * 0.1;
       bytes += page.bytes;
+      rowsRead += page.data.length;
+      pagesRead++;
+      held.set(me, runs.size * bytesPerSlice());
+      climbed = climb(climbed, {
+        now: (now - started) / 1000,
+        rows: rowsRead,
+        pages: pagesRead,
+        running: runs.size,
+        target: target(),
+      });
       if (!readState) {
         const at = new Date();
         readState = { readStartedAt: (client.serverTime() ?? at).toISOString(), startedAt: at.toISOString() };
@@ -353,6 +388,7 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
     await Promise.allSettled(runs.values());
     throw err;
   } finally {
+    held.delete(me);
     const left = (running.get(shareKey) ?? 1) - 1;
     if (left > 0) running.set(shareKey, left);
     else running.delete(shareKey);

@@ -87,18 +87,99 @@ export function splitRemainder(range: SliceRange, position: number, pieces: numb
 }
 
 /**
- * How many slices keep the tier busy: a slice has one request in flight at a time, so the budget's steady rate
- * (its share of it) times the time a page takes, plus one; never more than memory allows, nor `max`.
+ * The fewest slices that keep the tier busy when the network, not the CPU, is what a chain waits for: a slice has
+ * one request in flight at a time, so the budget's steady rate (this read's share of it) times the time a chain
+ * waits for its next page, plus one. `waitSeconds` is a low percentile of the waits ({@link lowWait}): latency the
+ * read-ahead did not hide, not the time a busy CPU (ours or the server's) added on top.
  */
-export function sliceTarget(input: {
-  requestsPerSecond: number;
-  share: number;
-  pageSeconds: number;
-  memoryBytes: number;
-  bytesPerSlice: number;
-  max: number;
-}): number {
-  const byRate = Math.ceil((input.requestsPerSecond / Math.max(1, input.share)) * input.pageSeconds) + 1;
-  const byMemory = Math.floor(input.memoryBytes / Math.max(1, input.bytesPerSlice));
-  return Math.max(1, Math.min(byRate, byMemory, input.max));
+export function sliceFloor(input: { requestsPerSecond: number; share: number; waitSeconds: number }): number {
+  return Math.ceil((input.requestsPerSecond / Math.max(1, input.share)) * Math.max(0, input.waitSeconds)) + 1;
+}
+
+/**
+ * The wait a floor is taken from: the 5th percentile of the latest ones. Jitter sits above it, and so does a server
+ * slowed by a busy CPU (the sandbox on the worker's cores), which more slices would not speed up: its waits vary with
+ * its load, so a few are short, while the network's round trip is never shorter than itself.
+ */
+export function lowWait(waits: readonly number[]): number | undefined {
+  if (waits.length === 0) return undefined;
+  const sorted = [...waits].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) * 0.05)];
+}
+
+/**
+ * The slices a read may run within the worker's memory budget, shared by every sliced read of the process: what
+ * the others do not hold, and never less than an even share (the others shrink to theirs as their slices end, so
+ * the total passes the budget by at most one even share, and only while they do); at least one.
+ */
+export function memoryCap(input: { budgetBytes: number; othersBytes: number; reads: number; bytesPerSlice: number }) {
+  const even = input.budgetBytes / Math.max(1, input.reads);
+  const mine = Math.max(even, input.budgetBytes - input.othersBytes);
+  return Math.max(1, Math.floor(mine / Math.max(1, input.bytesPerSlice)));
+}
+
+/** The slices a read runs: the hill-climber's cap, never below the floor; never above memory nor `max`. */
+export function sliceTarget(input: { floor: number; climbed: number; memory: number; max: number }): number {
+  return Math.max(1, Math.min(Math.max(input.floor, input.climbed), input.memory, input.max));
+}
+
+/**
+ * Hill-climbing on a read's observed rows/s: past the floor, a slice more is only worth it when it raises the rate.
+ * The rate is measured in windows of steady slice counts, each at least `minSeconds` long and `pagesPerSlice` pages
+ * per running slice (so a window is a few round trips whatever the latency); when the slices running reach the target, a window whose
+ * rate beats the best rate at fewer slices by {@link CLIMB}.gain allows the next step up; one that does not brings
+ * the cap back to the count below and holds it there for `holdWindows` windows before probing again (hysteresis:
+ * noise neither ratchets it up nor makes it flap).
+ */
+export interface ClimbState {
+  /** Slices the climber allows (the floor can still ask for more). */
+  cap: number;
+  /** The window measured: slices running throughout, since when (s), rows and pages read by then. */
+  window: { running: number; since: number; rows: number; pages: number } | null;
+  /** The latest rate, rows/s, measured at each count of running slices. */
+  rates: Record<number, number>;
+  /** Windows left before a step up is tried again. */
+  hold: number;
+}
+
+export const CLIMB = { minSeconds: 1, pagesPerSlice: 3, gain: 0.2, holdWindows: 6 };
+
+export function startClimb(): ClimbState {
+  return { cap: 1, window: null, rates: {}, hold: 0 };
+}
+
+/** The step after `n` slices: half as many again, at least one more. */
+export function stepUp(n: number): number {
+  return Math.max(n + 1, Math.ceil(n * 1.5));
+}
+
+/**
+ * The climber after a page: `rows` and `pages` read so far by the whole read, `running` slices now, `target` the target in force,
+ * `now` in seconds. Pure.
+ */
+export function climb(
+  state: ClimbState,
+  sample: { now: number; rows: number; pages: number; running: number; target: number },
+  settings = CLIMB,
+): ClimbState {
+  const { now, rows, pages, running } = sample;
+  const w = state.window;
+  if (w === null || w.running !== running) return { ...state, window: { running, since: now, rows, pages } };
+  const elapsed = now - w.since;
+  if (elapsed < settings.minSeconds || pages - w.pages < settings.pagesPerSlice * running) return state;
+  const rate = (rows - w.rows) / elapsed;
+  const rates = { ...state.rates, [running]: rate };
+  const next: ClimbState = { ...state, rates, window: { running, since: now, rows, pages } };
+  // Fewer slices than the target (nothing left worth splitting): the window says nothing about the target.
+  if (running < sample.target) return next;
+  if (state.hold > 0) return { ...next, hold: state.hold - 1 };
+  const below = Object.entries(state.rates)
+    .map(([n, r]) => [Number(n), r] as const)
+    .filter(([n]) => n < running);
+  const bestBelow = below.reduce((best, [, r]) => Math.max(best, r), 0);
+  if (below.length === 0 || rate >= bestBelow * (1 + settings.gain)) {
+    return { ...next, cap: stepUp(running) };
+  }
+  const previous = below.reduce((most, [n]) => Math.max(most, n), 1);
+  return { ...next, cap: previous, hold: settings.holdWindows };
 }
