@@ -3,6 +3,7 @@ import { Client as PgClient } from 'pg';
 import { qualifiedName } from '../../warehouse/identifiers';
 import type { LiveProgress, StartedOperation } from '../../client/dataflow-api';
 import type { RunResult } from '../../shared/operations';
+import { createDataflows } from '../support/dataflows';
 import { startTestEngine, type TestEngine } from '../support/engine';
 import { spawnWorkerProcess, type WorkerProcess } from '../engine/worker-process';
 import { assertNoKeys, scanForKeys } from '../support/key-scan';
@@ -60,14 +61,7 @@ beforeAll(async () => {
   });
   console.log(`worker-crashes: seed ${seed} (RESILIENCE_SEED=${seed} replays these kill moments)`);
   await startNewWorker();
-  for (const name of DATAFLOWS) {
-    await engine.api.create({
-      name,
-      apiKey: engine.sandbox.keys.full,
-      baseUrl: engine.sandbox.baseUrl,
-      tables: TABLES,
-    });
-  }
+  await createDataflows(engine, DATAFLOWS, TABLES);
 }, 120_000);
 
 afterAll(async () => {
