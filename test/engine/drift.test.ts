@@ -1,6 +1,6 @@
 import { renderRunResult } from '../../client/cli-output';
 import type { RunResult, TableSummary } from '../../shared/operations';
-import { queryRows } from '../support/database';
+import { createDataflows, engineQuery } from '../support/dataflows';
 import { startTestEngine, type TestEngine } from '../support/engine';
 import { collect, readAll } from '../sandbox/http-helpers';
 
@@ -20,19 +20,14 @@ beforeAll(async () => {
   engine = await startTestEngine({
     sandbox: { sizes: { profiles: PROFILES, events: 20_000, lists: 12, segments: 3, campaigns: 60, flows: 30 } },
   });
-  await engine.api.create({
-    name: NAME,
-    apiKey: engine.sandbox.keys.full,
-    baseUrl: engine.sandbox.baseUrl,
-    tables: TABLES,
-  });
+  await createDataflows(engine, [NAME], TABLES);
 }, 120_000);
 
 afterAll(async () => {
   await engine?.stop();
 });
 
-const query = <T>(sql: string, values: unknown[] = []) => queryRows<T>(engine.database.url, sql, values);
+const query = engineQuery(() => engine);
 
 /** Rows the readers' view of a table shows now. */
 async function count(table: string, where = 'true'): Promise<number> {
