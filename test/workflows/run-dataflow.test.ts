@@ -17,7 +17,7 @@ import {
 /**
  * runDataflow's decisions with every activity mocked: the order of its steps, what it hands each, how many tables it
  * reads at once, what it does when a step fails (retryable or not), when it is cancelled, and when a scheduled run
- * finds the dataflow busy. Waits for a decision and for the report quota: needs-attention.test.ts, report-quota.test.ts.
+ * finds the dataflow busy, and what trigger a reset runs under. Waits for a decision and for the report quota: needs-attention.test.ts, report-quota.test.ts.
  */
 let harness: WorkflowHarness;
 
@@ -106,6 +106,33 @@ test('a run locks, validates, discovers, stages, extracts each table, commits an
   expect(result.skipped).toBeUndefined();
   expect(described.typedSearchAttributes.get(DataflowVersionKey)).toBe(STAGED_VERSION);
   expect(described.typedSearchAttributes.get(DataflowTriggerKey)).toBe('schedule');
+}, 30_000);
+
+test("a reset (the Web UI's Reset) runs again under a new run id, as a retry", async () => {
+  const mocks = new ActivityMocks();
+  const { first, again, trigger } = await harness.withWorker(mocks, async (queue, id) => {
+    const handle = await startRun(harness.client, queue, id);
+    const result = await handle.result();
+    const history = await handle.fetchHistory();
+    const firstTask = (history.events ?? []).find((e) => e.workflowTaskCompletedEventAttributes);
+    const { runId } = await harness.client.workflowService.resetWorkflowExecution({
+      namespace: harness.temporal.namespace,
+      workflowExecution: { workflowId: id, runId: handle.firstExecutionRunId },
+      workflowTaskFinishEventId: firstTask?.eventId,
+      reason: 'test',
+      requestId: `reset-${id}`,
+    });
+    const reset = harness.client.workflow.getHandle<typeof runDataflow>(id, runId ?? undefined);
+    const second = await reset.result();
+    return {
+      first: result,
+      again: second,
+      trigger: (await reset.describe()).typedSearchAttributes.get(DataflowTriggerKey),
+    };
+  });
+  expect(mocks.inputs('beginVersion').map((i) => i.trigger)).toEqual(['manual', 'retry']);
+  expect(trigger).toBe('retry');
+  expect([first.version, again.version]).toEqual([STAGED_VERSION, STAGED_VERSION]);
 }, 30_000);
 
 test('at most four tables are extracted at once; the rest start as those finish', async () => {
