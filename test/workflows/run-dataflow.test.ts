@@ -16,8 +16,9 @@ import {
 
 /**
  * runDataflow's decisions with every activity mocked: the order of its steps, what it hands each, how many tables it
- * reads at once, what it does when a step fails (retryable or not), when it is cancelled, and when a scheduled run
- * finds the dataflow busy, and what trigger a reset runs under. Waits for a decision and for the report quota: needs-attention.test.ts, report-quota.test.ts.
+ * reads at once, what it does when a step fails (retryable or not), when it is cancelled, when a scheduled run finds
+ * the dataflow busy, and what trigger a reset runs under. Waits for a decision and for the report quota:
+ * needs-attention.test.ts, report-quota.test.ts.
  */
 let harness: WorkflowHarness;
 
