@@ -2,7 +2,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { describeSchedule } from '../../shared/schedules';
 import { TASK_QUEUE } from '../../shared/config';
 import { rootCauseMessage, rootCauseType, type RemoveInput } from '../../shared/operations';
-import { queryRows } from '../support/database';
+import { createDataflows, engineQuery } from '../support/dataflows';
 import { startTestEngine, type TestEngine } from '../support/engine';
 import { runCli } from './cli-process';
 
@@ -18,12 +18,7 @@ const VIEW = 'public.keptviews_vip_lists';
 
 beforeAll(async () => {
   engine = await startTestEngine({ sandbox: { sizes: { metrics: 4, lists: 3 } } });
-  await engine.api.create({
-    name: NAME,
-    apiKey: engine.sandbox.keys.full,
-    baseUrl: engine.sandbox.baseUrl,
-    tables: ['metrics', 'lists'],
-  });
+  await createDataflows(engine, [NAME], ['metrics', 'lists']);
   await engine.api.waitForRun(await engine.api.run(NAME));
   await engine.api.schedule(NAME, { every: '1h' });
 }, 120_000);
@@ -32,7 +27,7 @@ afterAll(async () => {
   await engine?.stop();
 });
 
-const query = <T>(sql: string, values: unknown[] = []) => queryRows<T>(engine.database.url, sql, values);
+const query = engineQuery(() => engine);
 
 async function relationExists(qualified: string): Promise<boolean> {
   const [row] = await query<{ found: boolean }>('SELECT to_regclass($1) IS NOT NULL AS found', [qualified]);

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunRecord } from '../../client/run-history';
 import { describeSchedule } from '../../shared/schedules';
+import { createDataflows } from '../support/dataflows';
 import { startTestEngine, type TestEngine } from '../support/engine';
 
 /**
@@ -14,12 +15,7 @@ const INTERVAL_MS = 2_000;
 
 beforeAll(async () => {
   engine = await startTestEngine({ sandbox: { sizes: { metrics: 4, lists: 3 } } });
-  await engine.api.create({
-    name: NAME,
-    apiKey: engine.sandbox.keys.full,
-    baseUrl: engine.sandbox.baseUrl,
-    tables: ['accounts', 'metrics', 'lists'],
-  });
+  await createDataflows(engine, [NAME], ['accounts', 'metrics', 'lists']);
 }, 120_000);
 
 afterAll(async () => {
