@@ -1,4 +1,4 @@
-import { queryRows } from '../support/database';
+import { createDataflows, engineQuery } from '../support/dataflows';
 import { startTestEngine, type TestEngine } from '../support/engine';
 import { sliceFilters, splitRemainder } from '../../activities/slices';
 import { getTable } from '../../klaviyo/catalog';
@@ -18,19 +18,14 @@ beforeAll(async () => {
   });
   engine.sandbox.advance({ addEvents: 16_000, hours: 1 });
   engine.sandbox.setLatency({ baseMs: 60 });
-  await engine.api.create({
-    name: NAME,
-    apiKey: engine.sandbox.keys.full,
-    baseUrl: engine.sandbox.baseUrl,
-    tables: ['events', 'profiles'],
-  });
+  await createDataflows(engine, [NAME], ['events', 'profiles']);
 }, 120_000);
 
 afterAll(async () => {
   await engine?.stop();
 });
 
-const query = <T>(sql: string, values: unknown[] = []) => queryRows<T>(engine.database.url, sql, values);
+const query = engineQuery(() => engine);
 
 async function expectedIds(table: string): Promise<string[]> {
   const ids: string[] = [];
@@ -96,9 +91,7 @@ test('five dataflows of one account, three tables of one tier each, run at once 
   const names = ['SharedTier1', 'SharedTier2', 'SharedTier3', 'SharedTier4', 'SharedTier5'];
   // profiles and templates (sliced) and lists: all in the L tier.
   const tables = ['profiles', 'templates', 'lists'];
-  for (const name of names) {
-    await engine.api.create({ name, apiKey: engine.sandbox.keys.full, baseUrl: engine.sandbox.baseUrl, tables });
-  }
+  await createDataflows(engine, names, tables);
   engine.sandbox.setRateLimits({ enabled: true, scale: 1 });
   engine.sandbox.resetRequestLog();
   const runs = await Promise.all(names.map((name) => engine.api.run(name)));

@@ -1,6 +1,7 @@
 import { Client as PgClient, Pool } from 'pg';
 import { withTransaction } from '../../control-plane/postgres';
 import type { Entity } from '../../warehouse/entities';
+import { createDataflows } from '../support/dataflows';
 import { startTestEngine, type TestEngine } from '../support/engine';
 import { activityRecords } from '../engine/workflow-events';
 import { assertNoKeys, scanForKeys } from '../support/key-scan';
@@ -27,12 +28,7 @@ beforeAll(async () => {
   engine = await startTestEngine({ sandbox: { sizes: { events: EVENTS, metrics: 5 } } });
   admin = new PgClient({ connectionString: engine.env.DATABASE_URL?.replace(/\/[^/]*$/, '/postgres') });
   await admin.connect();
-  await engine.api.create({
-    name: NAME,
-    apiKey: engine.sandbox.keys.full,
-    baseUrl: engine.sandbox.baseUrl,
-    tables: TABLES,
-  });
+  await createDataflows(engine, [NAME], TABLES);
 }, 120_000);
 
 afterAll(async () => {

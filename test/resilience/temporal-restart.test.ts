@@ -1,4 +1,5 @@
 import type { RunResult } from '../../shared/operations';
+import { createDataflows } from '../support/dataflows';
 import { startTestEngine, type TestEngine } from '../support/engine';
 import { assertNoKeys, scanForKeys } from '../support/key-scan';
 import { firedFaults } from './fired-faults';
@@ -20,12 +21,7 @@ beforeAll(async () => {
     persistTemporal: true,
     sandbox: { sizes: { profiles: 2000, events: 4000, metrics: 5, lists: 4 } },
   });
-  await engine.api.create({
-    name: NAME,
-    apiKey: engine.sandbox.keys.full,
-    baseUrl: engine.sandbox.baseUrl,
-    tables: TABLES,
-  });
+  await createDataflows(engine, [NAME], TABLES);
 }, 120_000);
 
 afterAll(async () => {
