@@ -1,9 +1,11 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { Context } from '@temporalio/activity';
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { DataflowActivities } from '../../activities/dataflow-activities';
+import type { RunInput } from '../../shared/operations';
+import type { runDataflow } from '../../workflows/run-dataflow';
 import { testBuild } from './built';
 import { startTestTemporal, type TestTemporal } from './temporal';
 
@@ -118,6 +120,12 @@ export interface WorkflowHarness {
    * so a test costs no worker start; the activity calls go to the mocks of the test that is running.
    */
   withWorker<T>(mocks: ActivityMocks, body: (taskQueue: string, workflowId: string) => Promise<T>): Promise<T>;
+  /** Starts runDataflow on `taskQueue` (of `withWorker`); by default a manual run of the dataflow "Shop". */
+  startRun(
+    taskQueue: string,
+    workflowId: string,
+    input?: RunInput,
+  ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof runDataflow>>;
   /** Stops the worker (cancelling what its activities still do), the connection and the server. */
   stop(): Promise<void>;
 }
@@ -185,6 +193,9 @@ export async function startWorkflowHarness(): Promise<WorkflowHarness> {
         running.done.then(() => Promise.reject(new Error('worker stopped'))),
       ]);
     },
+    startRun(taskQueue, workflowId, input = { dataflow: 'Shop', trigger: 'manual' }) {
+      return client.workflow.start<typeof runDataflow>('runDataflow', { taskQueue, workflowId, args: [input] });
+    },
     async stop() {
       if (running) {
         running.worker.shutdown();
@@ -193,6 +204,35 @@ export async function startWorkflowHarness(): Promise<WorkflowHarness> {
       await connection.close();
       await temporal.stop();
     },
+  };
+}
+
+/**
+ * The harness of one test file: started before its tests (in `beforeAll`) and stopped after them. What it returns
+ * reaches the started harness, so a file keeps it in a constant.
+ */
+export function useWorkflowHarness(): WorkflowHarness {
+  let started: WorkflowHarness | undefined;
+  beforeAll(async () => {
+    started = await startWorkflowHarness();
+  }, 60_000);
+  afterAll(async () => {
+    await started?.stop();
+  });
+  const get = (): WorkflowHarness => {
+    if (!started) throw new Error('The workflow harness starts in beforeAll: use it inside a test');
+    return started;
+  };
+  return {
+    get temporal() {
+      return get().temporal;
+    },
+    get client() {
+      return get().client;
+    },
+    withWorker: (mocks, body) => get().withWorker(mocks, body),
+    startRun: (taskQueue, workflowId, input) => get().startRun(taskQueue, workflowId, input),
+    stop: () => get().stop(),
   };
 }
 

@@ -2,16 +2,14 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { RetryRequest, RunProgress } from '../../shared/operations';
 import { DataflowStateKey } from '../../shared/search-attributes';
-import type { runDataflow } from '../../workflows/run-dataflow';
 import {
   ActivityMocks,
   DATAFLOW_ID,
   STAGED_VERSION,
   eventually,
   gate,
-  startWorkflowHarness,
+  useWorkflowHarness,
   type MockActivities,
-  type WorkflowHarness,
 } from '../support/workflow-harness';
 
 /**
@@ -19,15 +17,7 @@ import {
  * `retry` extracts the failed tables (or those named) again into the same version, `discard` or the wait's timeout
  * ends the run as a failure. Every activity is mocked; the failures are non-retryable, so no backoff is waited.
  */
-let harness: WorkflowHarness;
-
-beforeAll(async () => {
-  harness = await startWorkflowHarness();
-}, 60_000);
-
-afterAll(async () => {
-  await harness?.stop();
-});
+const harness = useWorkflowHarness();
 
 const TABLES = ['profiles', 'events', 'metrics'];
 
@@ -45,14 +35,6 @@ function failingTables(failing: Set<string>, overrides: Partial<MockActivities> 
   });
 }
 
-async function startRun(taskQueue: string, workflowId: string): Promise<WorkflowHandle<typeof runDataflow>> {
-  return harness.client.workflow.start<typeof runDataflow>('runDataflow', {
-    taskQueue,
-    workflowId,
-    args: [{ dataflow: 'Shop', trigger: 'manual' }],
-  });
-}
-
 /** The run's progress once it waits for a decision (the `round`-th time). */
 function needsAttention(handle: WorkflowHandle, round = 1): Promise<RunProgress> {
   return eventually(
@@ -67,7 +49,7 @@ test('a failed table lets the others finish, then the run waits with its version
   const failing = new Set(['events']);
   const mocks = failingTables(failing);
   const { waiting, state, result } = await harness.withWorker(mocks, async (queue, id) => {
-    const handle = await startRun(queue, id);
+    const handle = await harness.startRun(queue, id);
     const progress = await needsAttention(handle);
     const described = await handle.describe();
     failing.clear();
@@ -109,7 +91,7 @@ test('retry of named tables reads only those; the others still failing wait agai
   const failing = new Set(['profiles', 'metrics']);
   const mocks = failingTables(failing);
   const { second, failure } = await harness.withWorker(mocks, async (queue, id) => {
-    const handle = await startRun(queue, id);
+    const handle = await harness.startRun(queue, id);
     await needsAttention(handle);
     failing.delete('metrics');
     await handle.signal<[RetryRequest?]>('retry', { tables: ['metrics'] });
@@ -135,7 +117,7 @@ test('retry of named tables reads only those; the others still failing wait agai
 test('with no decision the run discards its version by itself when the wait runs out', async () => {
   const mocks = failingTables(new Set(['metrics']), { markNeedsAttention: async () => ({ waitMs: 1_000 }) });
   const failure = await harness.withWorker(mocks, async (queue, id) =>
-    (await startRun(queue, id)).result().catch((e: unknown) => e),
+    (await harness.startRun(queue, id)).result().catch((e: unknown) => e),
   );
   expect(failure).toBeInstanceOf(WorkflowFailedError);
   expect(mocks.names().slice(-4)).toEqual(['markNeedsAttention', 'discardVersion', 'markEnded', 'releaseLock']);
@@ -146,7 +128,7 @@ test('the first decision counts: a discard sent right after a retry is ignored',
   const failing = new Set(['events']);
   const mocks = failingTables(failing);
   const result = await harness.withWorker(mocks, async (queue, id) => {
-    const handle = await startRun(queue, id);
+    const handle = await harness.startRun(queue, id);
     await needsAttention(handle);
     failing.clear();
     await handle.signal<[RetryRequest?]>('retry');
@@ -169,7 +151,7 @@ test('retry and discard sent while the run extracts are ignored: the wait that f
     },
   });
   const result = await harness.withWorker(mocks, async (queue, id) => {
-    const handle = await startRun(queue, id);
+    const handle = await harness.startRun(queue, id);
     // Recorded while every table is held in extraction, so the run reads both signals there.
     await mocks.called('extractTable', 3);
     await handle.signal('discard');
@@ -188,7 +170,7 @@ test('retry and discard sent while the run extracts are ignored: the wait that f
 test('a run cancelled while it needs attention discards its version and ends Cancelled', async () => {
   const mocks = failingTables(new Set(['profiles']));
   const { failure, state } = await harness.withWorker(mocks, async (queue, id) => {
-    const handle = await startRun(queue, id);
+    const handle = await harness.startRun(queue, id);
     await needsAttention(handle);
     await handle.cancel();
     const outcome = await handle.result().catch((e: unknown) => e);

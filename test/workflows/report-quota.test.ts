@@ -2,14 +2,12 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { RunProgress, TableSummary } from '../../shared/operations';
 import { DataflowStateKey } from '../../shared/search-attributes';
-import type { runDataflow } from '../../workflows/run-dataflow';
 import {
   ActivityMocks,
   DATAFLOW_ID,
   STAGED_VERSION,
   eventually,
-  startWorkflowHarness,
-  type WorkflowHarness,
+  useWorkflowHarness,
 } from '../support/workflow-harness';
 
 /**
@@ -18,15 +16,7 @@ import {
  * attribute, notice), then reads that table on into the same version. Every activity is mocked; the wait is the
  * workflow's shortest (one second).
  */
-let harness: WorkflowHarness;
-
-beforeAll(async () => {
-  harness = await startWorkflowHarness();
-}, 60_000);
-
-afterAll(async () => {
-  await harness?.stop();
-});
+const harness = useWorkflowHarness();
 
 const TABLES = ['metrics', 'campaign_message_values', 'form_values'];
 const REPORTS = new Set(['campaign_message_values', 'form_values']);
@@ -50,14 +40,6 @@ function quotaCutsReports(until: string, failsAfterWait?: string): ActivityMocks
   return mocks;
 }
 
-async function startRun(taskQueue: string, workflowId: string): Promise<WorkflowHandle<typeof runDataflow>> {
-  return harness.client.workflow.start<typeof runDataflow>('runDataflow', {
-    taskQueue,
-    workflowId,
-    args: [{ dataflow: 'Shop', trigger: 'manual' }],
-  });
-}
-
 function waitingForQuota(handle: WorkflowHandle): Promise<RunProgress> {
   return eventually(
     () => handle.query<RunProgress>('progress'),
@@ -70,7 +52,7 @@ test('tables cut short by the report quota wait for it after the rest, then read
   const until = new Date(Date.now() - 1_000).toISOString();
   const mocks = quotaCutsReports(until);
   const { waiting, result, history } = await harness.withWorker(mocks, async (queue, id) => {
-    const handle = await startRun(queue, id);
+    const handle = await harness.startRun(queue, id);
     const progress = await waitingForQuota(handle);
     return { waiting: progress, result: await handle.result(), history: await handle.fetchHistory() };
   });
@@ -116,7 +98,7 @@ test('tables cut short by the report quota wait for it after the rest, then read
 test('a run waiting for the quota is marked so (search attribute); cancelled, it discards its version', async () => {
   const mocks = quotaCutsReports(new Date(Date.now() + 3_600_000).toISOString());
   const { failure, after } = await harness.withWorker(mocks, async (queue, id) => {
-    const handle = await startRun(queue, id);
+    const handle = await harness.startRun(queue, id);
     await waitingForQuota(handle);
     // Set right after the progress says so; the Web UI filters on it.
     await eventually(
@@ -137,7 +119,7 @@ test('a run waiting for the quota is marked so (search attribute); cancelled, it
 test('a table that fails for good after the wait needs attention like any other', async () => {
   const mocks = quotaCutsReports(new Date().toISOString(), 'form_values');
   const waiting = await harness.withWorker(mocks, async (queue, id) => {
-    const handle = await startRun(queue, id);
+    const handle = await harness.startRun(queue, id);
     const progress = await eventually(
       () => handle.query<RunProgress>('progress'),
       (p) => p.phase === 'needs-attention',

@@ -3,21 +3,13 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { RemoveInput } from '../../shared/operations';
 import type { removeDataflow } from '../../workflows/remove-dataflow';
 import type { rollbackDataflow } from '../../workflows/rollback-dataflow';
-import { ActivityMocks, DATAFLOW_ID, startWorkflowHarness, type WorkflowHarness } from '../support/workflow-harness';
+import { ActivityMocks, DATAFLOW_ID, useWorkflowHarness } from '../support/workflow-harness';
 
 /**
  * rollbackDataflow and removeDataflow with every activity mocked: what each asks under the dataflow's lock, when the
  * lock goes back, and what a refusal (nothing to roll back, objects built on the tables, the dataflow busy) does.
  */
-let harness: WorkflowHarness;
-
-beforeAll(async () => {
-  harness = await startWorkflowHarness();
-}, 60_000);
-
-afterAll(async () => {
-  await harness?.stop();
-});
+const harness = useWorkflowHarness();
 
 const refusal = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
 

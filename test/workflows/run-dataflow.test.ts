@@ -1,6 +1,6 @@
-import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import type { RunInput, RunProgress } from '../../shared/operations';
+import type { RunProgress } from '../../shared/operations';
 import { DataflowTriggerKey, DataflowVersionKey } from '../../shared/search-attributes';
 import type { runDataflow } from '../../workflows/run-dataflow';
 import {
@@ -9,9 +9,8 @@ import {
   STAGED_VERSION,
   eventually,
   gate,
-  startWorkflowHarness,
+  useWorkflowHarness,
   untilCancelled,
-  type WorkflowHarness,
 } from '../support/workflow-harness';
 
 /**
@@ -20,21 +19,7 @@ import {
  * the dataflow busy, and what trigger a reset runs under. Waits for a decision and for the report quota:
  * needs-attention.test.ts, report-quota.test.ts.
  */
-let harness: WorkflowHarness;
-
-beforeAll(async () => {
-  harness = await startWorkflowHarness();
-}, 60_000);
-
-afterAll(async () => {
-  await harness?.stop();
-});
-
-const INPUT: RunInput = { dataflow: 'Shop', trigger: 'manual' };
-
-function startRun(client: Client, taskQueue: string, workflowId: string, input: RunInput = INPUT) {
-  return client.workflow.start<typeof runDataflow>('runDataflow', { taskQueue, workflowId, args: [input] });
-}
+const harness = useWorkflowHarness();
 
 /** The failure a workflow ended with, from its result. */
 async function failureOf(handle: WorkflowHandle): Promise<WorkflowFailedError> {
@@ -67,7 +52,7 @@ test('a run locks, validates, discovers, stages, extracts each table, commits an
     }),
   });
   const { result, described } = await harness.withWorker(mocks, async (queue, id) => {
-    const handle = await startRun(harness.client, queue, id, { dataflow: 'Shop', trigger: 'schedule', full: true });
+    const handle = await harness.startRun(queue, id, { dataflow: 'Shop', trigger: 'schedule', full: true });
     return { result: await handle.result(), described: await handle.describe() };
   });
 
@@ -112,7 +97,7 @@ test('a run locks, validates, discovers, stages, extracts each table, commits an
 test("a reset (the Web UI's Reset) runs again under a new run id, as a retry", async () => {
   const mocks = new ActivityMocks();
   const { first, again, trigger } = await harness.withWorker(mocks, async (queue, id) => {
-    const handle = await startRun(harness.client, queue, id);
+    const handle = await harness.startRun(queue, id);
     const result = await handle.result();
     const history = await handle.fetchHistory();
     const firstTask = (history.events ?? []).find((e) => e.workflowTaskCompletedEventAttributes);
@@ -151,7 +136,7 @@ test('at most four tables are extracted at once; the rest start as those finish'
     },
   });
   const result = await harness.withWorker(mocks, async (queue, id) => {
-    const handle = await startRun(harness.client, queue, id);
+    const handle = await harness.startRun(queue, id);
     await mocks.called('extractTable', 4);
     const progress = await eventually(
       () => handle.query<RunProgress>('progress'),
@@ -181,9 +166,7 @@ test('a key refused for good fails the run before a version is staged: nothing t
       throw nonRetryable('KlaviyoInvalidApiKey', 'Klaviyo refused the API key.');
     },
   });
-  const failure = await harness.withWorker(mocks, async (queue, id) =>
-    failureOf(await startRun(harness.client, queue, id)),
-  );
+  const failure = await harness.withWorker(mocks, async (queue, id) => failureOf(await harness.startRun(queue, id)));
   expect(mocks.names()).toEqual(['acquireLock', 'validateApiKey', 'markEnded', 'releaseLock']);
   expect(mocks.inputs('markEnded')).toEqual([
     { dataflowId: DATAFLOW_ID, status: 'Failed', message: 'Klaviyo refused the API key.' },
@@ -199,9 +182,7 @@ test('a retryable failure of a step is retried by its policy, and the run goes o
       return { accountId: 'acct-1', notices: [] };
     },
   });
-  const result = await harness.withWorker(mocks, async (queue, id) =>
-    (await startRun(harness.client, queue, id)).result(),
-  );
+  const result = await harness.withWorker(mocks, async (queue, id) => (await harness.startRun(queue, id)).result());
   expect(mocks.calls.filter((c) => c.name === 'validateApiKey').map((c) => c.attempt)).toEqual([1, 2]);
   expect(result.version).toBe(STAGED_VERSION);
   expect(mocks.names()).toContain('commitVersion');
@@ -213,7 +194,7 @@ test('a commit that fails discards the staged version, records the failure and u
       throw nonRetryable('InvalidSelection', 'The table "events" is no longer part of the dataflow "Shop".');
     },
   });
-  await harness.withWorker(mocks, async (queue, id) => failureOf(await startRun(harness.client, queue, id)));
+  await harness.withWorker(mocks, async (queue, id) => failureOf(await harness.startRun(queue, id)));
   expect(mocks.names().slice(-4)).toEqual(['commitVersion', 'discardVersion', 'markEnded', 'releaseLock']);
   expect(mocks.inputs('discardVersion')).toEqual([{ dataflowId: DATAFLOW_ID, version: STAGED_VERSION }]);
   expect(mocks.inputs('markEnded')[0]).toMatchObject({ status: 'Failed', message: expect.stringMatching(/no longer/) });
@@ -222,7 +203,7 @@ test('a commit that fails discards the staged version, records the failure and u
 test('a run cancelled while extracting discards its version, ends Cancelled, and commits nothing', async () => {
   const mocks = new ActivityMocks({ extractTable: () => untilCancelled() });
   const failure = await harness.withWorker(mocks, async (queue, id) => {
-    const handle = await startRun(harness.client, queue, id);
+    const handle = await harness.startRun(queue, id);
     await mocks.called('extractTable', 2);
     await handle.cancel();
     return failureOf(handle);
@@ -244,7 +225,7 @@ const busy = () =>
 test('a scheduled run that finds the dataflow busy is skipped, not failed, and touches nothing', async () => {
   const mocks = new ActivityMocks({ acquireLock: async () => Promise.reject(busy()) });
   const result = await harness.withWorker(mocks, async (queue, id) =>
-    (await startRun(harness.client, queue, id, { dataflow: 'Shop', trigger: 'schedule' })).result(),
+    (await harness.startRun(queue, id, { dataflow: 'Shop', trigger: 'schedule' })).result(),
   );
   expect(result).toEqual({
     dataflow: 'Shop',
@@ -258,9 +239,7 @@ test('a scheduled run that finds the dataflow busy is skipped, not failed, and t
 
 test('a manual run that finds the dataflow busy fails with the lock holder named, and releases nothing', async () => {
   const mocks = new ActivityMocks({ acquireLock: async () => Promise.reject(busy()) });
-  const failure = await harness.withWorker(mocks, async (queue, id) =>
-    failureOf(await startRun(harness.client, queue, id)),
-  );
+  const failure = await harness.withWorker(mocks, async (queue, id) => failureOf(await harness.startRun(queue, id)));
   expect(mocks.names()).toEqual(['acquireLock']);
   expect((failure.cause?.cause as ApplicationFailure).type).toBe('DataflowBusy');
 }, 30_000);
