@@ -3,7 +3,7 @@ import type { RequestLogEntry } from '../../sandbox/server';
 import type { RunResult } from '../../shared/operations';
 import { createDataflows } from '../support/dataflows';
 import { startTestEngine, type TestEngine } from '../support/engine';
-import { spawnWorkerProcess, type WorkerProcess } from './worker-process';
+import { workerProcesses, type WorkerProcess } from './worker-process';
 
 /**
  * Klaviyo's daily Reporting API quota, shrunk to 3 requests per 12-second "day" in the sandbox and in the workers'
@@ -18,7 +18,7 @@ const DAY_SECONDS = 12;
 const TABLES = ['metrics', 'campaign_message_values', 'flow_message_values', 'form_values', 'segment_values'];
 
 let engine: TestEngine;
-const workers: WorkerProcess[] = [];
+const workers = workerProcesses(() => engine.env);
 
 beforeAll(async () => {
   engine = await startTestEngine({
@@ -33,13 +33,12 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const worker of workers) await worker.kill('SIGKILL');
+  await workers.killAll();
   await engine?.stop();
 });
 
 async function startWorkerProcess(): Promise<WorkerProcess> {
-  const worker = spawnWorkerProcess(engine.env);
-  workers.push(worker);
+  const worker = workers.start();
   await worker.ready;
   return worker;
 }

@@ -4,7 +4,7 @@ import { SLICE_BATCH_PAGES } from '../../activities/extract-slices';
 import type { RequestLogEntry } from '../../sandbox/server';
 import type { RunResult } from '../../shared/operations';
 import { startTestEngine, type TestEngine } from '../support/engine';
-import { spawnWorkerProcess, type WorkerProcess } from './worker-process';
+import { workerProcesses } from './worker-process';
 
 /**
  * A worker process killed with SIGKILL in the middle of a large table read as parallel slices (answers take 250 ms,
@@ -23,7 +23,7 @@ const events = getTable('events');
 const pageSize = events.pageSize?.max ?? 1;
 
 let engine: TestEngine;
-const workers: WorkerProcess[] = [];
+const workers = workerProcesses(() => engine.env);
 let killedAt: { rows: number; pages: number; done: boolean; open: number } | undefined;
 let result: RunResult | undefined;
 let workflowId = '';
@@ -36,15 +36,9 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const worker of workers) await worker.kill('SIGKILL');
+  await workers.killAll();
   await engine?.stop();
 });
-
-function startWorkerProcess(): WorkerProcess {
-  const worker = spawnWorkerProcess(engine.env);
-  workers.push(worker);
-  return worker;
-}
 
 /** The slices' checkpoints of events, summed; `open` counts the slices not done. */
 async function checkpoint(): Promise<{ rows: number; pages: number; done: boolean; open: number } | undefined> {
@@ -74,7 +68,7 @@ const pageOf = (e: RequestLogEntry) => `${e.path}?${e.query}`;
 let beforeKill: RequestLogEntry[] = [];
 
 test('a run survives its worker being killed mid-table and a new worker finishes it', async () => {
-  const first = startWorkerProcess();
+  const first = workers.start();
   await first.ready;
   await engine.api.create({
     name: NAME,
@@ -102,7 +96,7 @@ test('a run survives its worker being killed mid-table and a new worker finishes
   expect(killedAt?.open).toBeGreaterThanOrEqual(KILL_WITH_SLICES);
 
   const killed = performance.now();
-  await startWorkerProcess().ready;
+  await workers.start().ready;
   result = await engine.api.waitForRun(run);
   console.log(
     `worker-crash: killed at ${killedAt?.rows} rows (${killedAt?.pages} pages, ${killedAt?.open} slices open); ` +

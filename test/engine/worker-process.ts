@@ -74,6 +74,24 @@ export function spawnWorkerProcess(env: NodeJS.ProcessEnv): WorkerProcess {
   };
 }
 
+/**
+ * The worker processes one test file starts, each with the environment `env()` returns when it starts (the engine's,
+ * made in `beforeAll`); `killAll` (in `afterAll`) SIGKILLs every one still running.
+ */
+export function workerProcesses(env: () => NodeJS.ProcessEnv): { start(): WorkerProcess; killAll(): Promise<void> } {
+  const started: WorkerProcess[] = [];
+  return {
+    start() {
+      const worker = spawnWorkerProcess(env());
+      started.push(worker);
+      return worker;
+    },
+    async killAll() {
+      for (const worker of started) await worker.kill('SIGKILL');
+    },
+  };
+}
+
 async function waitForGroupGone(pgid: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
     try {

@@ -3,7 +3,7 @@ import { CONTROL_TABLES } from '../../control-plane/control-schema';
 import { SLICE_BATCH_PAGES } from '../../activities/extract-slices';
 import type { RequestLogEntry } from '../../sandbox/server';
 import { startTestEngine, type TestEngine } from '../support/engine';
-import { spawnWorkerProcess, type WorkerProcess } from './worker-process';
+import { workerProcesses } from './worker-process';
 
 /**
  * A worker process stopped with SIGTERM (a deploy, a scale-down) in the middle of a large table: it hands the table
@@ -25,22 +25,16 @@ const pageOf = (e: RequestLogEntry) => `${e.path}?${e.query}`;
 const sliceOf = (e: RequestLogEntry) => new URLSearchParams(e.query).get('filter') ?? '(whole table)';
 
 let engine: TestEngine;
-const workers: WorkerProcess[] = [];
+const workers = workerProcesses(() => engine.env);
 
 beforeAll(async () => {
   engine = await startTestEngine({ worker: false, sandbox: { sizes: { events: EVENTS } } });
 }, 120_000);
 
 afterAll(async () => {
-  for (const worker of workers) await worker.kill('SIGKILL');
+  await workers.killAll();
   await engine?.stop();
 });
-
-function start(): WorkerProcess {
-  const worker = spawnWorkerProcess(engine.env);
-  workers.push(worker);
-  return worker;
-}
 
 /** Rows committed, over every slice of events. */
 async function committedRows(): Promise<number> {
@@ -51,7 +45,7 @@ async function committedRows(): Promise<number> {
 }
 
 test('SIGTERM hands an extraction back at its checkpoint; another worker finishes it', async () => {
-  const first = start();
+  const first = workers.start();
   await first.ready;
   await engine.api.create({
     name: NAME,
@@ -66,7 +60,7 @@ test('SIGTERM hands an extraction back at its checkpoint; another worker finishe
     if (Date.now() > deadline) throw new Error('No progress to stop at');
     await new Promise((r) => setTimeout(r, 50));
   }
-  const second = start();
+  const second = workers.start();
   await second.ready;
   const stopped = performance.now();
   process.kill(first.pid, 'SIGTERM');
