@@ -7,20 +7,16 @@ import type { KlaviyoPage } from '../klaviyo/paging';
 import { listCheckpoints, saveCheckpoint } from '../control-plane/extract-checkpoints';
 import { withTransaction } from '../control-plane/postgres';
 import {
-  climb,
   isSlicePart,
-  lowWait,
-  memoryCap,
   sliceFilters,
   sliceField,
-  sliceFloor,
   slicePart,
-  sliceTarget,
   sliceValue,
   splitRemainder,
-  startClimb,
   type SliceRange,
 } from './slices';
+import { SlicePlanner } from './slice-planner';
+import { readSliceSettings, type SliceSettings } from './slice-settings';
 import { encodeRows, loadEncoded, type CopyTarget } from '../warehouse/copy-loader';
 import type { RowMapper } from '../warehouse/row-mapping';
 
@@ -41,37 +37,10 @@ import type { RowMapper } from '../warehouse/row-mapping';
 /** Pages per checkpoint of a slice. */
 export const SLICE_BATCH_PAGES = 2;
 const SLICE_BATCH_ROWS = 5_000;
-/**
- * Memory a slice holds, in raw pages: two read ahead (raw bytes), the page being handled (parsed, some three times
- * its raw size in objects), the batch's COPY text and its copy in the write (about a page each per batched page).
- */
-const PAGES_HELD_PER_SLICE = 8;
-/** The waits a read's floor is taken from (the latest). */
-const WAITS_KEPT = 64;
 /** Write transactions of one table at a time (the worker's pool has 12 connections for four tables and the rest). */
 const WRITES_AT_ONCE = 2;
 
-export interface SliceSettings {
-  /** Memory the slices of every sliced read of the worker process hold in pages, together. @default 80 MB (`DATAFLOW_SLICE_MEMORY_MB`) */
-  memoryBytes: number;
-  /** @default 32 (`DATAFLOW_MAX_SLICES`); 1 reads on one cursor */
-  maxSlices: number;
-}
-
-export function readSliceSettings(env: NodeJS.ProcessEnv = process.env): SliceSettings {
-  const number = (name: string, fallback: number) => {
-    const text = env[name]?.trim();
-    if (!text) return fallback;
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < 1)
-      throw new Error(`${name} must be a whole number, 1 or more, not "${text}".`);
-    return value;
-  };
-  return {
-    memoryBytes: number('DATAFLOW_SLICE_MEMORY_MB', 80) * 1024 * 1024,
-    maxSlices: number('DATAFLOW_MAX_SLICES', 32),
-  };
-}
+export { readSliceSettings, type SliceSettings } from './slice-settings';
 
 /** When the read started, on Klaviyo's clock and ours (kept in every slice's checkpoint). */
 export interface ReadState {
@@ -118,12 +87,9 @@ interface Slice {
   density: number;
   /** Pages read in this attempt. */
   seen: number;
+  /** Gave its place back at its checkpoint (more slices ran than the target): it waits in the queue to go on. */
+  parked: boolean;
 }
-
-/** Sliced reads running in this process, per account and tier: they share its budget. */
-const running = new Map<string, number>();
-/** Bytes each sliced read of this process holds in pages (its slices × its bytes per slice): they share the memory budget. */
-const held = new Map<symbol, number>();
 
 /** Whether `extractTable` reads a table in slices. */
 export function readsInSlices(table: CatalogTable): boolean {
@@ -155,47 +121,26 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
   if (all.length === 0) all.push(newSlice({ start: null, end: null }));
   const queue = all.filter((s) => !s.done);
 
-  const shareKey = `${client.accountKey}|${table.tier}`;
-  running.set(shareKey, (running.get(shareKey) ?? 0) + 1);
+  const planner = new SlicePlanner(
+    `${client.accountKey}|${table.tier}`,
+    client.steadyRate({ table, fields, sort: field }),
+    settings,
+  );
   const stop = new AbortController();
   const signal = input.signal ? AbortSignal.any([input.signal, stop.signal]) : stop.signal;
   // Every slice's read listens to it.
   setMaxListeners(0, signal);
-  const requestsPerSecond = client.steadyRate({ table, fields, sort: field });
-  const waits: number[] = [];
-  let pageBytes: number | undefined;
-  let climbed = startClimb();
-  let rowsRead = 0;
-  let pagesRead = 0;
-  const started = performance.now();
-  const me = Symbol(table.name);
-  held.set(me, 0);
   let bytes = 0;
   let splitting = false;
   let upTo: Promise<number | null> | undefined;
   let mostAtOnce = 0;
   let writesActive = 0;
+  /** Slices leaving to wait in the queue, not yet off the running set. */
+  let parking = 0;
   const writeWaiters: (() => void)[] = [];
   const active = new Set<Slice>();
 
-  const bytesPerSlice = () => (pageBytes ?? 0) * PAGES_HELD_PER_SLICE;
-  const target = () => {
-    const wait = lowWait(waits);
-    if (wait === undefined || pageBytes === undefined) return 1;
-    let others = 0;
-    for (const [read, bytes] of held) if (read !== me) others += bytes;
-    return sliceTarget({
-      floor: sliceFloor({ requestsPerSecond, share: running.get(shareKey) ?? 1, waitSeconds: wait }),
-      climbed: climbed.cap,
-      memory: memoryCap({
-        budgetBytes: settings.memoryBytes,
-        othersBytes: others,
-        reads: held.size,
-        bytesPerSlice: bytesPerSlice(),
-      }),
-      max: settings.maxSlices,
-    });
-  };
+  const target = () => planner.target();
   const totals = () => ({
     rows: all.reduce((n, s) => n + s.rows, 0),
     pages: all.reduce((n, s) => n + s.pages, 0),
@@ -253,20 +198,8 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
       const now = performance.now();
       // How long the chain waited for this page after handling the last one: the latency its read-ahead did not hide.
       // (Not arrival to arrival: a chain bound by its handling, the worker's CPU, gains nothing from more slices.)
-      waits.push((now - previous) / 1000);
-      if (waits.length > WAITS_KEPT) waits.shift();
-      pageBytes = pageBytes === undefined ? page.bytes : pageBytes * 0.9 + page.bytes * 0.1;
+      planner.page(now, (now - previous) / 1000, { bytes: page.bytes, rows: page.data.length }, runs.size);
       bytes += page.bytes;
-      rowsRead += page.data.length;
-      pagesRead++;
-      held.set(me, runs.size * bytesPerSlice());
-      climbed = climb(climbed, {
-        now: (now - started) / 1000,
-        rows: rowsRead,
-        pages: pagesRead,
-        running: runs.size,
-        target: target(),
-      });
       if (!readState) {
         const at = new Date();
         readState = { readStartedAt: (client.serverTime() ?? at).toISOString(), startedAt: at.toISOString() };
@@ -359,6 +292,13 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
       input.onProgress?.({ ...totals(), nextUrl: slice.nextUrl, slices: active.size + queue.length });
       // Leaving the loop cancels what was read ahead past the new end.
       if (ends) break;
+      // More slices run than the target (the climb stepped back, or memory is short): this one gives its place back
+      // at its checkpoint, its read-ahead cancelled, and goes on from its next link when a place is free.
+      if (runs.size - parking > target()) {
+        parking++;
+        slice.parked = true;
+        break;
+      }
       previous = performance.now();
     }
   };
@@ -377,6 +317,11 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
           runSlice(slice).finally(() => {
             active.delete(slice);
             runs.delete(slice);
+            if (slice.parked) {
+              slice.parked = false;
+              parking--;
+              queue.push(slice);
+            }
           }),
         );
         mostAtOnce = Math.max(mostAtOnce, runs.size);
@@ -388,10 +333,7 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
     await Promise.allSettled(runs.values());
     throw err;
   } finally {
-    held.delete(me);
-    const left = (running.get(shareKey) ?? 1) - 1;
-    if (left > 0) running.set(shareKey, left);
-    else running.delete(shareKey);
+    planner.close();
   }
   return { ...totals(), bytes, slices: mostAtOnce, readState };
 }
@@ -410,5 +352,6 @@ function newSlice(
     position: null,
     density: 0,
     seen: 0,
+    parked: false,
   };
 }

@@ -1,0 +1,89 @@
+import { performance } from 'node:perf_hooks';
+import { climb, lowWait, memoryCap, sliceFloor, sliceTarget, startClimb } from './slices';
+import type { SliceSettings } from './slice-settings';
+
+/**
+ * Memory a slice holds, in raw pages: two read ahead (raw bytes), the page being handled (parsed, some three times
+ * its raw size in objects), the batch's COPY text and its copy in the write (about a page each per batched page).
+ */
+const PAGES_HELD_PER_SLICE = 8;
+/** The waits a read's floor is taken from (the latest). */
+const WAITS_KEPT = 64;
+
+/** Sliced reads running in this process, per account and tier: they share its budget. */
+const running = new Map<string, number>();
+/** Bytes each sliced read of this process holds in pages (its slices × its bytes per slice): they share the memory budget. */
+const held = new Map<symbol, number>();
+
+/**
+ * How many slices one sliced read runs (extract-slices.ts), from what its pages tell: the floor, the climb and the
+ * memory cap of slices.ts, with the reads of the process it shares the tier's rate and the memory budget with.
+ */
+export class SlicePlanner {
+  private readonly me = Symbol('sliced read');
+  private readonly waits: number[] = [];
+  private pageBytes: number | undefined;
+  private climbed = startClimb();
+  private rows = 0;
+  private pages = 0;
+  private readonly started = performance.now();
+
+  constructor(
+    private readonly shareKey: string,
+    private readonly requestsPerSecond: number,
+    private readonly settings: SliceSettings,
+  ) {
+    running.set(shareKey, (running.get(shareKey) ?? 0) + 1);
+    held.set(this.me, 0);
+  }
+
+  /** A page came: `waitSeconds` after the chain had handled its last one; `slices` run now. */
+  page(at: number, waitSeconds: number, page: { bytes: number; rows: number }, slices: number): void {
+    this.waits.push(waitSeconds);
+    if (this.waits.length > WAITS_KEPT) this.waits.shift();
+    this.pageBytes = this.pageBytes === undefined ? page.bytes : this.pageBytes * 0.9 + page.bytes * 0.1;
+    this.rows += page.rows;
+    this.pages++;
+    held.set(this.me, slices * this.bytesPerSlice());
+    const now = (at - this.started) / 1000;
+    this.climbed = climb(this.climbed, {
+      now,
+      rows: this.rows,
+      pages: this.pages,
+      running: slices,
+      target: this.target(),
+    });
+  }
+
+  target(): number {
+    if (this.pageBytes === undefined) return 1;
+    const wait = lowWait(this.waits);
+    const share = running.get(this.shareKey) ?? 1;
+    let others = 0;
+    for (const [read, bytes] of held) if (read !== this.me) others += bytes;
+    const { memoryBytes, maxSlices } = this.settings;
+    return sliceTarget({
+      floor:
+        wait === undefined ? 1 : sliceFloor({ requestsPerSecond: this.requestsPerSecond, share, waitSeconds: wait }),
+      climbed: this.climbed.cap,
+      memory: memoryCap({
+        budgetBytes: memoryBytes,
+        othersBytes: others,
+        reads: held.size,
+        bytesPerSlice: this.bytesPerSlice(),
+      }),
+      max: maxSlices,
+    });
+  }
+
+  close(): void {
+    held.delete(this.me);
+    const left = (running.get(this.shareKey) ?? 1) - 1;
+    if (left > 0) running.set(this.shareKey, left);
+    else running.delete(this.shareKey);
+  }
+
+  private bytesPerSlice(): number {
+    return (this.pageBytes ?? 0) * PAGES_HELD_PER_SLICE;
+  }
+}
