@@ -1,18 +1,11 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { createDataflow, deleteDataflow } from '../../control-plane/dataflows';
+import { randomUUID } from 'node:crypto';
+import { deleteDataflow } from '../../control-plane/dataflows';
 import { DataflowBusyError, DataflowNotFoundError } from '../../control-plane/errors';
-import {
-  acquireOperationLock,
-  getOperationLock,
-  releaseOperationLock,
-} from '../../control-plane/operation-locks';
-import { SecretBox } from '../../control-plane/secret-box';
+import { acquireOperationLock, getOperationLock, releaseOperationLock } from '../../control-plane/operation-locks';
 import { createScratchDatabase, type ScratchDatabase } from './scratch-database';
 
 describe('operation locks', () => {
   let db: ScratchDatabase;
-  const secrets = SecretBox.fromKey(randomBytes(32));
-  let counter = 0;
 
   beforeAll(async () => {
     db = await createScratchDatabase('cp');
@@ -21,14 +14,7 @@ describe('operation locks', () => {
     await db.drop();
   });
 
-  async function newDataflow(): Promise<string> {
-    const created = await createDataflow(db.pool, secrets, {
-      name: `Locked${++counter}`,
-      apiKey: 'pk_abcdefghijklmnopqrstuvwxyz01234567',
-      tables: [],
-    });
-    return created.id;
-  }
+  const newDataflow = async () => (await db.newDataflow('Locked')).id;
 
   test('a second workflow is refused with a busy error naming the operation and its holder', async () => {
     const dataflowId = await newDataflow();

@@ -1,19 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import { createDataflow } from '../../control-plane/dataflows';
 import {
   clearCheckpoints,
   getCheckpoint,
   listCheckpoints,
   saveCheckpoint,
 } from '../../control-plane/extract-checkpoints';
-import { SecretBox } from '../../control-plane/secret-box';
 import { allocateVersion, markVersionsEnded } from '../../control-plane/versions';
 import { createScratchDatabase, type ScratchDatabase } from './scratch-database';
 
 describe('versions and checkpoints', () => {
   let db: ScratchDatabase;
-  const secrets = SecretBox.fromKey(randomBytes(32));
-  let counter = 0;
 
   beforeAll(async () => {
     db = await createScratchDatabase('cp');
@@ -22,14 +17,7 @@ describe('versions and checkpoints', () => {
     await db.drop();
   });
 
-  async function newDataflow(): Promise<string> {
-    const created = await createDataflow(db.pool, secrets, {
-      name: `Versioned${++counter}`,
-      apiKey: 'pk_abcdefghijklmnopqrstuvwxyz01234567',
-      tables: [],
-    });
-    return created.id;
-  }
+  const newDataflow = async () => (await db.newDataflow('Versioned')).id;
   const allocate = (dataflowId: string, runId: string) =>
     allocateVersion(db.pool, { dataflowId, workflowId: 'wf', runId, trigger: 'manual', tables: ['events'] });
 

@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { getTable } from '../../klaviyo/catalog';
-import { createDataflow } from '../../control-plane/dataflows';
-import { SecretBox } from '../../control-plane/secret-box';
 import { allocateVersion } from '../../control-plane/versions';
 import { DependentObjectsError } from '../../warehouse/errors';
 import { tableLayout } from '../../warehouse/table-layout';
@@ -18,8 +16,6 @@ const TAGS = tableLayout(getTable('tags'));
 const METRICS = tableLayout(getTable('metrics'));
 
 let db: ScratchDatabase;
-const secrets = SecretBox.fromKey(randomBytes(32));
-let counter = 0;
 
 beforeAll(async () => {
   db = await createScratchDatabase('rmdeps');
@@ -35,12 +31,8 @@ interface Flow {
 
 /** A dataflow with one committed version of tags and metrics: acme.tags and acme.metrics over tags__v1, metrics__v1. */
 async function committedDataflow(): Promise<Flow> {
-  const created = await createDataflow(db.pool, secrets, {
-    name: `Removed${++counter}`,
-    apiKey: 'pk_abcdefghijklmnopqrstuvwxyz01234567',
-    tables: [],
-  });
-  const flow = { dataflowId: created.id, schema: created.name.toLowerCase() };
+  const created = await db.newDataflow('Removed');
+  const flow = { dataflowId: created.id, schema: created.schema };
   const { version } = await allocateVersion(db.pool, {
     dataflowId: flow.dataflowId,
     workflowId: 'wf',

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { getTable } from '../../klaviyo/catalog';
-import { createDataflow, getDataflowById } from '../../control-plane/dataflows';
+import { getDataflowById } from '../../control-plane/dataflows';
 import { SchemaConflictError, VersionStateError } from '../../control-plane/errors';
 import { getCheckpoint, saveCheckpoint } from '../../control-plane/extract-checkpoints';
 import { withTransaction } from '../../control-plane/postgres';
-import { SecretBox } from '../../control-plane/secret-box';
 import { allocateVersion, getVersion, listCommittedVersions } from '../../control-plane/versions';
 import { loadBatch, versionTarget } from '../../warehouse/copy-loader';
 import { entities } from '../../warehouse/entities';
@@ -22,8 +21,6 @@ const METRICS = tableLayout(getTable('metrics'));
 
 describe('versioned tables', () => {
   let db: ScratchDatabase;
-  const secrets = SecretBox.fromKey(randomBytes(32));
-  let counter = 0;
 
   beforeAll(async () => {
     db = await createScratchDatabase('wh');
@@ -34,17 +31,11 @@ describe('versioned tables', () => {
 
   interface Flow {
     id: string;
+    name: string;
     schema: string;
   }
 
-  async function newDataflow(): Promise<Flow> {
-    const created = await createDataflow(db.pool, secrets, {
-      name: `Versions${++counter}`,
-      apiKey: 'pk_abcdefghijklmnopqrstuvwxyz01234567',
-      tables: [],
-    });
-    return { id: created.id, schema: created.name.toLowerCase() };
-  }
+  const newDataflow = (): Promise<Flow> => db.newDataflow('Versions');
 
   /** Allocates and stages a version with `rows` rows per table, ids tagged with the version. */
   async function stage(flow: Flow, rows: number, layouts: TableLayout[] = [TAGS, METRICS]): Promise<number> {
@@ -221,7 +212,7 @@ describe('versioned tables', () => {
     );
     expect(error).toBeInstanceOf(NothingToRollBackError);
     expect((error as Error).message).toBe(
-      `Dataflow "Versions${counter}" shows version 1 and keeps no earlier committed version: nothing to roll back to.`,
+      `Dataflow "${flow.name}" shows version 1 and keeps no earlier committed version: nothing to roll back to.`,
     );
   });
 
