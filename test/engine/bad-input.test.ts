@@ -7,7 +7,7 @@ import { rootCauseMessage } from '../../shared/operations';
 import { TASK_QUEUE } from '../../shared/config';
 import { scheduleId } from '../../shared/operations';
 import type { RunRecord } from '../../client/run-history';
-import { queryRows } from '../support/database';
+import { createDataflows, engineQuery } from '../support/dataflows';
 import { startTestEngine, type TestEngine } from '../support/engine';
 
 /**
@@ -28,12 +28,7 @@ let baseline: Snapshot;
 
 beforeAll(async () => {
   engine = await startTestEngine({ sandbox: { sizes: { profiles: 150, metrics: 4, lists: 3 } } });
-  await engine.api.create({
-    name: EXISTING,
-    apiKey: engine.sandbox.keys.full,
-    baseUrl: engine.sandbox.baseUrl,
-    tables: TABLES,
-  });
+  await createDataflows(engine, [EXISTING], TABLES);
   await engine.api.waitForRun(await engine.api.run(EXISTING));
   baseline = await snapshot();
 }, 120_000);
@@ -42,7 +37,7 @@ afterAll(async () => {
   await engine?.stop();
 });
 
-const query = <T>(sql: string, values: unknown[] = []) => queryRows<T>(engine.database.url, sql, values);
+const query = engineQuery(() => engine);
 
 /** Everything a request could change: the control plane, the warehouse, Temporal's schedules and executions. */
 async function snapshot() {
