@@ -9,9 +9,6 @@ import { noTries, Retrier } from './retry';
 import { accountAttributesSchema, type AccountAttributes, type TablePageBody } from './schemas';
 import { KlaviyoTransport } from './transport';
 
-// For the activities' files another change is restructuring (dataflow-activities.ts, activity-context.ts).
-export type { KlaviyoClientOptions, RetryInfo } from './client-options';
-
 export interface KlaviyoAccount {
   id: string;
   attributes: AccountAttributes;
