@@ -43,20 +43,8 @@ export interface CreateDataflowInput {
   attributionWindowDays?: number;
 }
 
-export interface EditDataflowInput {
-  displayName?: string;
-  description?: string;
-  apiKey?: string;
-  baseUrl?: string;
-  tables?: string[];
-  excludeFields?: string[];
-  fields?: string[];
-  includeFields?: string[];
-  tableFields?: Record<string, string[]>;
-  deletionSweep?: string;
-  conversionMetric?: string;
-  attributionWindowDays?: number;
-}
+/** What an edit may change: anything `create` takes but the name, each optional (a new key only when given). */
+export type EditDataflowInput = Partial<Omit<CreateDataflowInput, 'name'>>;
 
 /** A dataflow after an edit; `changed` is false when the edit asked for nothing different (nothing was written). */
 export type EditedDataflow = Dataflow & { changed: boolean };

@@ -28,41 +28,22 @@ import {
 export function registerDataflowCommands(program: Command): void {
   const json = jsonOption();
 
-  program
+  const create = program
     .command('create <name>')
     .description('validate the key, discover the tables it can read, and save a dataflow')
     .option('--display-name <text>', 'display name (default: the name)')
     .option('--description <text>', 'description', '')
     .option('--api-key-stdin', 'read the Klaviyo private API key from stdin (else KLAVIYO_API_KEY)')
     .option('--base-url <url>', 'Klaviyo API base URL (default https://a.klaviyo.com)')
-    .option('--tables <names>', 'comma-separated tables to import (default: all the key can read)', list)
-    .option('--exclude-fields <table.field,...>', 'fields to leave out', list)
-    .option('--fields <table.field,...>', 'exactly these fields for each table named', list)
-    .option(
-      '--include-fields <table.field,...>',
-      'add fields left out by default (e.g. profiles.predictive_analytics: a slower rate tier)',
-      list,
-    )
-    .addOption(deletionSweepOption())
-    .addOption(conversionMetricOption())
-    .addOption(attributionWindowOption())
+    .option('--tables <names>', 'comma-separated tables to import (default: all the key can read)', list);
+  withSettingsOptions(create)
     .addOption(json)
     .action(async (name: string, opts) => {
       const apiKey = (await readApiKey(opts.apiKeyStdin, true)) as string;
       const created = await withApi((api) =>
         api.create({
           name,
-          displayName: opts.displayName,
-          description: opts.description,
-          apiKey,
-          baseUrl: opts.baseUrl,
-          tables: opts.tables,
-          excludeFields: opts.excludeFields,
-          fields: opts.fields,
-          includeFields: opts.includeFields,
-          deletionSweep: opts.deletionSweep,
-          conversionMetric: opts.conversionMetric,
-          attributionWindowDays: opts.attributionWindow,
+          ...settingsOf(opts, apiKey),
         }),
       );
       print(opts, dataflowSummary(created), () =>
@@ -105,40 +86,21 @@ export function registerDataflowCommands(program: Command): void {
       );
     });
 
-  program
+  const edit = program
     .command('edit <name>')
     .description('change the key, display name, description, base URL, tables or fields')
     .option('--display-name <text>')
     .option('--description <text>')
     .option('--api-key-stdin', 'read a new API key from stdin')
     .option('--base-url <url>')
-    .option('--tables <names>', 'comma-separated tables to import', list)
-    .option('--exclude-fields <table.field,...>', 'fields to leave out', list)
-    .option('--fields <table.field,...>', 'exactly these fields for each table named', list)
-    .option(
-      '--include-fields <table.field,...>',
-      'add fields left out by default (e.g. profiles.predictive_analytics: a slower rate tier)',
-      list,
-    )
-    .addOption(deletionSweepOption())
-    .addOption(conversionMetricOption())
-    .addOption(attributionWindowOption())
+    .option('--tables <names>', 'comma-separated tables to import', list);
+  withSettingsOptions(edit)
     .addOption(json)
     .action(async (name: string, opts) => {
       const apiKey = opts.apiKeyStdin ? await readApiKey(true, true) : undefined;
       const updated = await withApi((api) =>
         api.edit(name, {
-          displayName: opts.displayName,
-          description: opts.description,
-          apiKey,
-          baseUrl: opts.baseUrl,
-          tables: opts.tables,
-          excludeFields: opts.excludeFields,
-          fields: opts.fields,
-          includeFields: opts.includeFields,
-          deletionSweep: opts.deletionSweep,
-          conversionMetric: opts.conversionMetric,
-          attributionWindowDays: opts.attributionWindow,
+          ...settingsOf(opts, apiKey),
         }),
       );
       print(opts, { ...dataflowSummary(updated), changed: updated.changed }, () =>
@@ -180,4 +142,49 @@ export function registerEntitiesCommand(program: Command): void {
       const rows = await withApi((api) => api.entities(name));
       print(opts, rows, () => renderEntities(name, rows));
     });
+}
+
+/** The options `create` and `edit` share after `--tables`: fields, deletion sweep and report settings. */
+function withSettingsOptions(command: Command): Command {
+  return command
+    .option('--exclude-fields <table.field,...>', 'fields to leave out', list)
+    .option('--fields <table.field,...>', 'exactly these fields for each table named', list)
+    .option(
+      '--include-fields <table.field,...>',
+      'add fields left out by default (e.g. profiles.predictive_analytics: a slower rate tier)',
+      list,
+    )
+    .addOption(deletionSweepOption())
+    .addOption(conversionMetricOption())
+    .addOption(attributionWindowOption());
+}
+
+interface SettingsOptions {
+  displayName?: string;
+  description?: string;
+  baseUrl?: string;
+  tables?: string[];
+  excludeFields?: string[];
+  fields?: string[];
+  includeFields?: string[];
+  deletionSweep?: string;
+  conversionMetric?: string;
+  attributionWindow?: number;
+}
+
+/** What `create` and `edit` pass to the API from their options (the name aside). */
+function settingsOf<Key extends string | undefined>(opts: SettingsOptions, apiKey: Key) {
+  return {
+    displayName: opts.displayName,
+    description: opts.description,
+    apiKey,
+    baseUrl: opts.baseUrl,
+    tables: opts.tables,
+    excludeFields: opts.excludeFields,
+    fields: opts.fields,
+    includeFields: opts.includeFields,
+    deletionSweep: opts.deletionSweep,
+    conversionMetric: opts.conversionMetric,
+    attributionWindowDays: opts.attributionWindow,
+  };
 }
