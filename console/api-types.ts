@@ -3,6 +3,10 @@
  * (`console/web/`). Types only: the web bundle imports nothing else from the server side.
  * Dates travel as ISO 8601 strings in UTC; the web app shows them in the user's local time.
  */
+import type { DataflowSummary } from '../client/dataflow-summary';
+
+/** A server-side shape as it travels in JSON: its dates become ISO 8601 strings. */
+type AsJson<T> = { [K in keyof T]: T[K] extends Date ? string : T[K] extends Date | null ? string | null : T[K] };
 
 /** Every error: `{ error: { code, message, url? } }`, with an HTTP status that fits the code. */
 export interface ApiErrorBody {
@@ -77,25 +81,8 @@ export interface SavedTable extends DiscoveredTable {
   selectedFields: string[];
 }
 
-export interface DataflowView {
-  name: string;
-  displayName: string;
-  description: string;
-  type: string;
-  status: string;
-  baseUrl: string;
-  /** Masked, e.g. `pk_…abcd`. The key itself is write-only. */
-  apiKey: string;
-  tablesCount: number;
-  currentVersion: number | null;
-  created: string;
-  updated: string;
-  lastRefresh: string | null;
-  lastError: string | null;
-  /** `every-run`, `daily`, `weekly` or `off`: how often a table refreshed incrementally is swept for deletions. */
-  deletionSweep: string;
-  schedule: ScheduleView | null;
-}
+/** A dataflow as the CLI's `--json` shows it (one shape, client/dataflow-summary.ts), dates as strings, with its schedule. */
+export type DataflowView = AsJson<DataflowSummary> & { schedule: ScheduleView | null };
 
 export interface ScheduleView {
   /** e.g. `every 6h` or `cron 0 * * * *`. */
