@@ -6,6 +6,7 @@ import {
   type TierRateBudget,
 } from './rate-budget';
 import { WaiterQueue } from './waiter-queue';
+import { WakeTimer } from './wake-timer';
 
 /**
  * Rate budgets shared by every worker: each worker leases request slots from one ledger per account and tier
@@ -82,8 +83,12 @@ export class LeasedTierBudget implements TierRateBudget {
   private readonly waiters = new WaiterQueue<RatePermit>();
   private asking = false;
   private pausedUntil = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt = Infinity;
+  /** Only needed while someone waits or a lease is open; neither keeps a process alive alone. */
+  private readonly wakeTimer = new WakeTimer(
+    () => this.now(),
+    () => this.pump(),
+    true,
+  );
   private readonly useByMs: number;
   private readonly holdMs: number;
   private readonly now: () => number;
@@ -113,7 +118,7 @@ export class LeasedTierBudget implements TierRateBudget {
     for (const lease of this.leases) lease.useBy = Math.min(lease.useBy, this.now());
     this.closeFinished();
     this.options.store.pause(this.budget, ms).catch((err: unknown) => this.options.onStoreError?.(err));
-    this.schedule(this.pausedUntil);
+    this.wakeTimer.schedule(this.pausedUntil);
   }
 
   /** Slots of open leases not used yet (for tests and metrics). */
@@ -125,7 +130,7 @@ export class LeasedTierBudget implements TierRateBudget {
     this.closeFinished();
     const now = this.now();
     if (this.pausedUntil > now) {
-      this.schedule(this.pausedUntil);
+      this.wakeTimer.schedule(this.pausedUntil);
       return;
     }
     while (this.waiters.length > 0) {
@@ -141,7 +146,7 @@ export class LeasedTierBudget implements TierRateBudget {
     lease.used++;
     lease.inFlight++;
     // The lease must close at its use-by even if no request comes to notice it.
-    if (lease.remaining > 0) this.schedule(lease.useBy);
+    if (lease.remaining > 0) this.wakeTimer.schedule(lease.useBy);
     let released = false;
     return {
       release: () => {
@@ -185,32 +190,15 @@ export class LeasedTierBudget implements TierRateBudget {
           this.pump();
         } else {
           // A little jitter, so workers refused together do not all ask again at the same instant.
-          this.schedule(this.now() + Math.max(MIN_RETRY_MS, answer.retryInMs) + Math.random() * 20);
+          this.wakeTimer.schedule(this.now() + Math.max(MIN_RETRY_MS, answer.retryInMs) + Math.random() * 20);
         }
       },
       (err: unknown) => {
         this.asking = false;
         this.options.onStoreError?.(err);
-        this.schedule(this.now() + STORE_RETRY_MS);
+        this.wakeTimer.schedule(this.now() + STORE_RETRY_MS);
       },
     );
-  }
-
-  /** Wakes at `at` unless an earlier wake-up is set (which pumps and sets the next one). */
-  private schedule(at: number): void {
-    if (this.timer && this.timerAt <= at) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = setTimeout(
-      () => {
-        this.timer = undefined;
-        this.timerAt = Infinity;
-        this.pump();
-      },
-      Math.max(0, at - this.now()),
-    );
-    // The timer is only ever needed while someone waits or a lease is open; neither keeps a process alive alone.
-    this.timer.unref();
   }
 }
 

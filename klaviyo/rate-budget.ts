@@ -1,5 +1,6 @@
 import { RATE_TIERS } from './catalog';
 import { WaiterQueue } from './waiter-queue';
+import { WakeTimer } from './wake-timer';
 
 /**
  * Client-side rate budgets, one per Klaviyo account and rate tier, shared by every caller in the
@@ -58,8 +59,10 @@ export class TierBudget implements TierRateBudget {
   private slots: Slot[] = [];
   private readonly waiters = new WaiterQueue<RatePermit>(() => this.pump());
   private pausedUntil = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt = Infinity;
+  private readonly wakeTimer = new WakeTimer(
+    () => this.now(),
+    () => this.pump(),
+  );
 
   constructor(
     readonly limits: RateLimits,
@@ -111,7 +114,7 @@ export class TierBudget implements TierRateBudget {
       }
       this.waiters.resolveNext(() => this.grant());
     }
-    this.clearTimer();
+    this.wakeTimer.clear();
   }
 
   /** `now` if a request may go now, else the earliest time something changes (Infinity: a release). */
@@ -157,28 +160,9 @@ export class TierBudget implements TierRateBudget {
   }
 
   private schedule(at: number): void {
-    if (at === Infinity) {
-      // Only a release can free a slot; release() pumps.
-      this.clearTimer();
-      return;
-    }
-    if (this.timer && this.timerAt <= at) return;
-    this.clearTimer();
-    this.timerAt = at;
-    this.timer = setTimeout(
-      () => {
-        this.timer = undefined;
-        this.timerAt = Infinity;
-        this.pump();
-      },
-      Math.max(0, at - this.now()),
-    );
-  }
-
-  private clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerAt = Infinity;
+    // At Infinity only a release can free a slot; release() pumps.
+    if (at === Infinity) this.wakeTimer.clear();
+    else this.wakeTimer.schedule(at);
   }
 }
 
