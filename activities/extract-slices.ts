@@ -185,6 +185,8 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
     let batchRows = 0;
     let batchPages = 0;
     let previous = performance.now();
+    // Whether the chain waited for a write since the last page: its request ran meanwhile, so its wait is not latency.
+    let wrote = false;
     const pages = client.pages({
       table,
       fields,
@@ -198,7 +200,8 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
       const now = performance.now();
       // How long the chain waited for this page after handling the last one: the latency its read-ahead did not hide.
       // (Not arrival to arrival: a chain bound by its handling, the worker's CPU, gains nothing from more slices.)
-      planner.page(now, (now - previous) / 1000, { bytes: page.bytes, rows: page.data.length }, runs.size);
+      const wait = wrote ? null : (now - previous) / 1000;
+      planner.page(now, wait, { bytes: page.bytes, rows: page.data.length }, runs.size);
       bytes += page.bytes;
       if (!readState) {
         const at = new Date();
@@ -240,6 +243,7 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
       const ends = page.nextUrl === null || pieces.length > 0;
       if (!ends && batchRows < SLICE_BATCH_ROWS && batchPages < SLICE_BATCH_PAGES) {
         previous = performance.now();
+        wrote = false;
         continue;
       }
       if (pieces.length > 0) splitting = true;
@@ -300,6 +304,7 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
         break;
       }
       previous = performance.now();
+      wrote = true;
     }
   };
 

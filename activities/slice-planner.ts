@@ -22,6 +22,8 @@ const held = new Map<symbol, number>();
 export class SlicePlanner {
   private readonly me = Symbol('sliced read');
   private readonly waits: number[] = [];
+  /** When the latest pages came (ms), to tell whether the read already uses its share of the tier's rate. */
+  private readonly arrivals: number[] = [];
   private pageBytes: number | undefined;
   private climbed = startClimb();
   private rows = 0;
@@ -37,9 +39,14 @@ export class SlicePlanner {
     held.set(this.me, 0);
   }
 
-  /** A page came: `waitSeconds` after the chain had handled its last one; `slices` run now. */
-  page(at: number, waitSeconds: number, page: { bytes: number; rows: number }, slices: number): void {
-    this.waits.push(waitSeconds);
+  /**
+   * A page came: `waitSeconds` after the chain had handled its last one (null after a write, which hid the latency);
+   * `slices` run now.
+   */
+  page(at: number, waitSeconds: number | null, page: { bytes: number; rows: number }, slices: number): void {
+    if (waitSeconds !== null) this.waits.push(waitSeconds);
+    this.arrivals.push(at);
+    if (this.arrivals.length > WAITS_KEPT) this.arrivals.shift();
     if (this.waits.length > WAITS_KEPT) this.waits.shift();
     this.pageBytes = this.pageBytes === undefined ? page.bytes : this.pageBytes * 0.9 + page.bytes * 0.1;
     this.rows += page.rows;
@@ -59,12 +66,17 @@ export class SlicePlanner {
     if (this.pageBytes === undefined) return 1;
     const wait = lowWait(this.waits);
     const share = running.get(this.shareKey) ?? 1;
+    // At its share of the tier's rate already, a read's waits are the budget's queue, not latency: no more slices.
+    const span = ((this.arrivals.at(-1) ?? 0) - (this.arrivals[0] ?? 0)) / 1000;
+    const busy = span > 0 && (this.arrivals.length - 1) / span >= (0.9 * this.requestsPerSecond) / share;
     let others = 0;
     for (const [read, bytes] of held) if (read !== this.me) others += bytes;
     const { memoryBytes, maxSlices } = this.settings;
     return sliceTarget({
       floor:
-        wait === undefined ? 1 : sliceFloor({ requestsPerSecond: this.requestsPerSecond, share, waitSeconds: wait }),
+        wait === undefined || busy
+          ? 1
+          : sliceFloor({ requestsPerSecond: this.requestsPerSecond, share, waitSeconds: wait }),
       climbed: this.climbed.cap,
       memory: memoryCap({
         budgetBytes: memoryBytes,
