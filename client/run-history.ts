@@ -69,9 +69,14 @@ export async function listRuns(
 
 async function toRecord(
   temporal: Client,
-  info: WorkflowExecutionInfo,
+  listed: WorkflowExecutionInfo,
   ui: { uiUrl: string; namespace: string },
 ): Promise<RunRecord> {
+  const handle = temporal.workflow.getHandle(listed.workflowId, listed.runId, { followRuns: false });
+  // The list comes from Temporal's visibility store, which lags the workflow's own state: a run that has just ended
+  // (a discard answered a moment ago) can still be listed as running. Its description is current.
+  const info: Omit<WorkflowExecutionInfo, 'raw'> =
+    listed.status.name === 'RUNNING' ? await handle.describe().catch(() => listed) : listed;
   const attributes = info.typedSearchAttributes;
   const record: RunRecord = {
     workflowId: info.workflowId,
@@ -88,7 +93,6 @@ async function toRecord(
     description: null,
     url: runUrl(ui.uiUrl, ui.namespace, info.workflowId, info.runId),
   };
-  const handle = temporal.workflow.getHandle(info.workflowId, info.runId, { followRuns: false });
   if (info.status.name === 'COMPLETED') {
     const result: unknown = await handle.result();
     if (isRunResult(result)) {
