@@ -83,7 +83,11 @@ test('a scrape during and after a run shows the SDK metrics and the dataflow cou
   expect(sum(text, `${METRIC_NAMES.throttled}`)).toBe(2);
   expect(sum(text, `${METRIC_NAMES.rateWait}_count`)).toBeGreaterThanOrEqual(requests);
   expect(sum(text, `${METRIC_NAMES.tableSeconds}_count`, { outcome: 'completed' })).toBe(2);
-  // The SDK's own: run durations (end to end, per workflow type) and task slots.
-  expect(sum(text, 'temporal_workflow_endtoend_latency_count', { workflow_type: 'runDataflow' })).toBe(1);
+  // The SDK's own: run durations (end to end, per workflow type) and task slots. The SDK records an end-to-end sample
+  // each time it finds the workflow finished after driving it, replays included: a query answered after the run ended
+  // (the progress poll) on a loaded machine, whose cache had let the run go, replays it and records a second sample.
+  // So the count says the run was seen to finish, at least once; how many runs finished is the dataflow's own
+  // counter above (two tables completed).
+  expect(sum(text, 'temporal_workflow_endtoend_latency_count', { workflow_type: 'runDataflow' })).toBeGreaterThanOrEqual(1);
   expect(text).toMatch(/^temporal_worker_task_slots_available\{/m);
 }, 120_000);
