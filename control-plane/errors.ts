@@ -16,6 +16,18 @@ export abstract class DataflowError extends Error {
   }
 }
 
+/**
+ * The base of an error class whose `type` and `retryable` are all that set it apart:
+ * `class SchemaConflictError extends dataflowErrorOf('SchemaConflict') {}`. Its `name` stays the subclass's.
+ */
+export function dataflowErrorOf<T extends string>(type: T, retryable = false) {
+  abstract class TypedDataflowError extends DataflowError {
+    readonly type: T = type;
+    readonly retryable: boolean = retryable;
+  }
+  return TypedDataflowError;
+}
+
 export const NAME_PROBLEMS = [
   'empty',
   'starts-with-digit',
@@ -29,9 +41,7 @@ export const NAME_PROBLEMS = [
 ] as const;
 export type NameProblem = (typeof NAME_PROBLEMS)[number];
 
-export class InvalidDataflowNameError extends DataflowError {
-  readonly type = 'InvalidDataflowName';
-  readonly retryable = false;
+export class InvalidDataflowNameError extends dataflowErrorOf('InvalidDataflowName') {
   constructor(
     readonly problem: NameProblem,
     message: string,
@@ -40,17 +50,13 @@ export class InvalidDataflowNameError extends DataflowError {
   }
 }
 
-export class DataflowExistsError extends DataflowError {
-  readonly type = 'DataflowExists';
-  readonly retryable = false;
+export class DataflowExistsError extends dataflowErrorOf('DataflowExists') {
   constructor(readonly existingName: string) {
     super(`A dataflow with this name already exists (as "${existingName}"); names are unique regardless of case.`);
   }
 }
 
-export class DataflowNotFoundError extends DataflowError {
-  readonly type = FAILURE_TYPES.DataflowNotFound;
-  readonly retryable = false;
+export class DataflowNotFoundError extends dataflowErrorOf(FAILURE_TYPES.DataflowNotFound) {
   /** @param dataflow the name (or, with `by: 'id'`, the id) that was looked up */
   constructor(
     readonly dataflow: string,
@@ -61,15 +67,9 @@ export class DataflowNotFoundError extends DataflowError {
 }
 
 /** A display name, description, base URL or schedule text the control plane cannot store faithfully. */
-export class InvalidDataflowInputError extends DataflowError {
-  readonly type = 'InvalidDataflowInput';
-  readonly retryable = false;
-}
+export class InvalidDataflowInputError extends dataflowErrorOf('InvalidDataflowInput') {}
 
-export class InvalidApiKeyFormatError extends DataflowError {
-  readonly type = 'InvalidApiKeyFormat';
-  readonly retryable = false;
-}
+export class InvalidApiKeyFormatError extends dataflowErrorOf('InvalidApiKeyFormat') {}
 
 /** The key unchanged when it is shaped like a Klaviyo private key. @throws InvalidApiKeyFormatError, never echoing it */
 export function checkApiKeyFormat(apiKey: string): string {
@@ -79,19 +79,11 @@ export function checkApiKeyFormat(apiKey: string): string {
 }
 
 /** The master key is missing, malformed or unsafe: nothing can be encrypted or decrypted. */
-export class MasterKeyError extends DataflowError {
-  readonly type = 'MasterKeyUnavailable';
-  readonly retryable = false;
-}
+export class MasterKeyError extends dataflowErrorOf('MasterKeyUnavailable') {}
 
-export class SecretDecryptionError extends DataflowError {
-  readonly type = 'SecretUndecryptable';
-  readonly retryable = false;
-}
+export class SecretDecryptionError extends dataflowErrorOf('SecretUndecryptable') {}
 
-export class DataflowBusyError extends DataflowError {
-  readonly type = FAILURE_TYPES.DataflowBusy;
-  readonly retryable = false;
+export class DataflowBusyError extends dataflowErrorOf(FAILURE_TYPES.DataflowBusy) {
   constructor(
     readonly dataflow: string,
     readonly operation: string,
@@ -106,22 +98,13 @@ export class DataflowBusyError extends DataflowError {
 }
 
 /** A table or field selection that names what the catalog does not know. */
-export class InvalidSelectionError extends DataflowError {
-  readonly type = FAILURE_TYPES.InvalidSelection;
-  readonly retryable = false;
-}
+export class InvalidSelectionError extends dataflowErrorOf(FAILURE_TYPES.InvalidSelection) {}
 
 /** A version asked to do what its state forbids, e.g. committing a discarded version. */
-export class VersionStateError extends DataflowError {
-  readonly type = 'VersionState';
-  readonly retryable = false;
-}
+export class VersionStateError extends dataflowErrorOf('VersionState') {}
 
 /** A Postgres schema of that name exists and does not belong to this dataflow. */
-export class SchemaConflictError extends DataflowError {
-  readonly type = 'SchemaConflict';
-  readonly retryable = false;
-}
+export class SchemaConflictError extends dataflowErrorOf('SchemaConflict') {}
 
 function article(word: string): string {
   return /^[aeiou]/i.test(word) ? 'an' : 'a';

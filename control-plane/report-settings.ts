@@ -1,5 +1,5 @@
 import { CONTROL_TABLES } from './control-schema';
-import { DataflowError, DataflowNotFoundError } from './errors';
+import { dataflowErrorOf, DataflowNotFoundError } from './errors';
 import type { Queryable } from './postgres';
 
 /**
@@ -17,16 +17,10 @@ export const DEFAULT_ATTRIBUTION_WINDOW_DAYS = 5;
 export const MAX_ATTRIBUTION_WINDOW_DAYS = 90;
 
 /** No metric matches the conversion-metric setting: the user picks one. */
-export class ConversionMetricNotFoundError extends DataflowError {
-  readonly type = 'ConversionMetricNotFound';
-  readonly retryable = false;
-}
+export class ConversionMetricNotFoundError extends dataflowErrorOf('ConversionMetricNotFound') {}
 
 /** A setting out of range, in words the user can act on. */
-export class InvalidReportSettingError extends DataflowError {
-  readonly type = 'InvalidReportSetting';
-  readonly retryable = false;
-}
+export class InvalidReportSettingError extends dataflowErrorOf('InvalidReportSetting') {}
 
 export async function getReportSettings(db: Queryable, dataflowId: string): Promise<ReportSettings> {
   const { rows } = await db.query<{ conversion_metric: string | null; attribution_window_days: number }>(

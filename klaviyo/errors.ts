@@ -41,7 +41,10 @@ export abstract class KlaviyoError extends Error {
   readonly code: string | undefined;
   readonly attempts: number | undefined;
 
-  protected constructor(message: string, context: KlaviyoErrorContext) {
+  /** The fields a subclass adds (declared there with `declare readonly`), shown by `toJSON` too. */
+  readonly #details: Record<string, unknown>;
+
+  protected constructor(message: string, context: KlaviyoErrorContext, details: Record<string, unknown> = {}) {
     super(message);
     this.name = new.target.name;
     this.table = context.table;
@@ -49,6 +52,8 @@ export abstract class KlaviyoError extends Error {
     this.status = context.status;
     this.code = context.code;
     this.attempts = context.attempts;
+    this.#details = details;
+    Object.assign(this, details);
   }
 
   /** What `JSON.stringify` shows: the same safe fields, message included. */
@@ -63,6 +68,7 @@ export abstract class KlaviyoError extends Error {
       status: this.status,
       code: this.code,
       attempts: this.attempts,
+      ...this.#details,
     };
   }
 }
@@ -104,7 +110,7 @@ export class KlaviyoMissingScopeError extends KlaviyoError {
   readonly type = 'KlaviyoMissingScope';
   readonly retryable = false;
   /** The scopes the table needs (Klaviyo does not say which one is missing). */
-  readonly scopes: readonly string[];
+  declare readonly scopes: readonly string[];
   constructor(input: { maskedKey: string; scopes: readonly string[]; detail?: string } & KlaviyoErrorContext) {
     super(
       withDetail(
@@ -114,12 +120,8 @@ export class KlaviyoMissingScopeError extends KlaviyoError {
         input.detail,
       ),
       input,
+      { scopes: input.scopes },
     );
-    this.scopes = input.scopes;
-  }
-
-  override toJSON(): Record<string, unknown> {
-    return { ...super.toJSON(), scopes: this.scopes };
   }
 }
 
@@ -128,7 +130,7 @@ export class KlaviyoBadRequestError extends KlaviyoError {
   readonly type = 'KlaviyoBadRequest';
   readonly retryable = false;
   /** The query parameter Klaviyo blamed (e.g. `filter`), when it said. */
-  readonly parameter: string | undefined;
+  declare readonly parameter: string | undefined;
   constructor(input: { detail: string; parameter?: string } & KlaviyoErrorContext) {
     const where = input.parameter ? ` (parameter "${input.parameter}")` : '';
     const who = input.status === undefined ? 'The Klaviyo client refused' : 'Klaviyo refused';
@@ -136,12 +138,8 @@ export class KlaviyoBadRequestError extends KlaviyoError {
       `${who} the request for ${tablePhrase(input.table)} as invalid${where}: ${clause(input.detail)}. ` +
         'Fix the table selection, fields, filter or sort; retrying the same request will not help.',
       input,
+      { parameter: input.parameter },
     );
-    this.parameter = input.parameter;
-  }
-
-  override toJSON(): Record<string, unknown> {
-    return { ...super.toJSON(), parameter: this.parameter };
   }
 }
 
@@ -220,19 +218,15 @@ export class KlaviyoMalformedResponseError extends KlaviyoError {
   readonly type = 'KlaviyoMalformedResponse';
   readonly retryable = true;
   /** What did not fit, e.g. `data.3.attributes.email: Expected string, received number`. */
-  readonly problem: string;
+  declare readonly problem: string;
   constructor(input: { problem: string } & KlaviyoErrorContext) {
     super(
       `Klaviyo sent a response for ${tablePhrase(input.table)} that does not match its API ` +
         `(${input.problem}) on ${input.attempts ?? 1} attempt(s). Nothing from it was loaded; ` +
         'run the dataflow again later, and report it if it persists.',
       input,
+      { problem: input.problem },
     );
-    this.problem = input.problem;
-  }
-
-  override toJSON(): Record<string, unknown> {
-    return { ...super.toJSON(), problem: this.problem };
   }
 }
 

@@ -1,32 +1,20 @@
 import { FAILURE_TYPES } from '../shared/operations';
-import { DataflowError } from '../control-plane/errors';
+import { dataflowErrorOf } from '../control-plane/errors';
 import { PG_ERRORS, pgErrorCode, pgErrorDetail } from '../control-plane/postgres';
 
 /** A schema, table or column name that cannot be used safely; nothing was sent to Postgres. */
-export class InvalidIdentifierError extends DataflowError {
-  readonly type = 'InvalidIdentifier';
-  readonly retryable = false;
-}
+export class InvalidIdentifierError extends dataflowErrorOf('InvalidIdentifier') {}
 
-export class NothingToRollBackError extends DataflowError {
-  readonly type = FAILURE_TYPES.NothingToRollBack;
-  readonly retryable = false;
-}
+export class NothingToRollBackError extends dataflowErrorOf(FAILURE_TYPES.NothingToRollBack) {}
 
 /**
  * Readers (or a stuck session) held the tables too long for a commit, rollback or discard to take
  * its locks; nothing changed. Retrying later can succeed.
  */
-export class WarehouseBusyError extends DataflowError {
-  readonly type = 'WarehouseBusy';
-  readonly retryable = true;
-}
+export class WarehouseBusyError extends dataflowErrorOf('WarehouseBusy', true) {}
 
 /** A batch holds a row whose key is already in the table (or twice in the batch). */
-export class DuplicateRowError extends DataflowError {
-  readonly type = 'DuplicateRow';
-  readonly retryable = false;
-
+export class DuplicateRowError extends dataflowErrorOf('DuplicateRow') {
   /** `err` in these words if Postgres refused a repeated key of `table` (`schema.table`), else `err` itself. */
   static orError(err: unknown, table: string): unknown {
     if (pgErrorCode(err) !== PG_ERRORS.uniqueViolation) return err;
@@ -36,30 +24,19 @@ export class DuplicateRowError extends DataflowError {
 }
 
 /** A commit named a table that was never staged for that version. */
-export class StagedTableMissingError extends DataflowError {
-  readonly type = 'StagedTableMissing';
-  readonly retryable = false;
-}
+export class StagedTableMissingError extends dataflowErrorOf('StagedTableMissing') {}
 
 /** A resource that cannot become a row: no id, or a key column (parent id, channel) without a value. */
-export class InvalidRowError extends DataflowError {
-  readonly type = 'InvalidRow';
-  readonly retryable = false;
-}
+export class InvalidRowError extends dataflowErrorOf('InvalidRow') {}
 
 /** A reader view cannot be replaced because the user built other objects on it. */
-export class DependentViewError extends DataflowError {
-  readonly type = 'DependentView';
-  readonly retryable = false;
-}
+export class DependentViewError extends dataflowErrorOf('DependentView') {}
 
 /**
  * Removing a dataflow would drop objects it did not create: views (or other objects) users built on its tables, or
  * objects of theirs in its schema. Nothing was dropped; `dependents` names them, e.g. `view public.vip_profiles`.
  */
-export class DependentObjectsError extends DataflowError {
-  readonly type = FAILURE_TYPES.DependentObjects;
-  readonly retryable = false;
+export class DependentObjectsError extends dataflowErrorOf(FAILURE_TYPES.DependentObjects) {
   constructor(
     message: string,
     readonly dependents: readonly string[] = [],
