@@ -4,6 +4,7 @@ import type { Queryable } from '../control-plane/postgres';
 import { qualifiedName, quoteIdent, versionedTableName } from '../warehouse/identifiers';
 import type { TableLayout } from '../warehouse/table-layout';
 import type { TableRead } from '../control-plane/versions';
+import { readEnvNumber } from '../shared/env-number';
 
 /**
  * Incremental refresh (docs/ARCHITECTURE.md, "Incremental refresh"): version N+1 of a table is built from version N
@@ -33,13 +34,8 @@ export interface IncrementalOptions {
 
 /** `DATAFLOW_EVENTS_LATE_ARRIVAL_HOURS=<hours>` (0 or more); unset means the catalog's window (72 for events). */
 export function readIncrementalOptions(env: NodeJS.ProcessEnv = process.env): IncrementalOptions {
-  const value = env.DATAFLOW_EVENTS_LATE_ARRIVAL_HOURS?.trim();
-  if (!value) return {};
-  const hours = Number(value);
-  if (!Number.isFinite(hours) || hours < 0) {
-    throw new Error(`DATAFLOW_EVENTS_LATE_ARRIVAL_HOURS must be a number of hours (0 or more), not "${value}".`);
-  }
-  return { lateArrivalHours: hours };
+  const hours = readEnvNumber(env, 'DATAFLOW_EVENTS_LATE_ARRIVAL_HOURS', { min: 0, unit: 'hours' });
+  return hours === undefined ? {} : { lateArrivalHours: hours };
 }
 
 /** How one table of a run is read incrementally: the committed version it builds on, and since when. */

@@ -1,3 +1,5 @@
+import { readEnvNumber } from '../shared/env-number';
+
 /** How long a run whose tables failed for good waits for `retry` or `discard` before it discards by itself. */
 export const DEFAULT_NEEDS_ATTENTION_HOURS = 24;
 
@@ -6,13 +8,6 @@ export const DEFAULT_NEEDS_ATTENTION_HOURS = 24;
  * setting covers manual and scheduled runs alike; the workflow learns it from an activity's result.
  */
 export function readNeedsAttentionHours(env: NodeJS.ProcessEnv = process.env): number {
-  const value = env.DATAFLOW_NEEDS_ATTENTION_HOURS?.trim();
-  if (!value) return DEFAULT_NEEDS_ATTENTION_HOURS;
-  const hours = Number(value);
-  if (!Number.isFinite(hours) || hours <= 0) {
-    throw new Error(
-      `DATAFLOW_NEEDS_ATTENTION_HOURS must be a positive number of hours (e.g. 24 or 0.5), not "${value}".`,
-    );
-  }
-  return hours;
+  const rule = { min: 0, above: true, unit: 'hours' };
+  return readEnvNumber(env, 'DATAFLOW_NEEDS_ATTENTION_HOURS', rule) ?? DEFAULT_NEEDS_ATTENTION_HOURS;
 }

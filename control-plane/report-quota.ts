@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { readPositiveInteger } from '../shared/env-number';
 import { CONTROL_SCHEMA } from './control-schema';
 import { withTransaction, type Queryable } from './postgres';
 
@@ -29,17 +30,9 @@ export const KLAVIYO_REPORT_QUOTA: ReportQuotaLimits = Object.freeze({ perDay: 2
  * Klaviyo's default; unset means Klaviyo's 225 a day.
  */
 export function readReportQuotaLimits(env: NodeJS.ProcessEnv = process.env): ReportQuotaLimits {
-  const read = (name: string, fallback: number) => {
-    const text = env[name]?.trim();
-    if (!text) return fallback;
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < 1)
-      throw new Error(`${name} must be a whole number above 0, not "${text}".`);
-    return value;
-  };
   return {
-    perDay: read('KLAVIYO_REPORTS_PER_DAY', KLAVIYO_REPORT_QUOTA.perDay),
-    daySeconds: read('KLAVIYO_REPORT_DAY_SECONDS', KLAVIYO_REPORT_QUOTA.daySeconds),
+    perDay: readPositiveInteger(env, 'KLAVIYO_REPORTS_PER_DAY', KLAVIYO_REPORT_QUOTA.perDay),
+    daySeconds: readPositiveInteger(env, 'KLAVIYO_REPORT_DAY_SECONDS', KLAVIYO_REPORT_QUOTA.daySeconds),
   };
 }
 
