@@ -3,23 +3,36 @@ import path from 'node:path';
 import { CATALOG, KLAVIYO_REVISION } from '../../klaviyo/catalog';
 import { OBJECT_ROUTES } from '../../sandbox/http/object-routes';
 import { REPORT_ENDPOINTS } from '../../sandbox/reports/endpoints';
+import { exampleOf, listOperation, type ListOperation, type Parameter } from './extract-list-contract';
 
 /**
  * Writes test/sandbox/fixtures/klaviyo-response-schemas.json: the 200 response schemas of every GET the sandbox
  * serves (the catalog's list endpoints and the single-object GETs) and the error response, with every component
  * they `$ref`, out of Klaviyo's public OpenAPI description. Descriptions and examples are left out; validation
  * does not read them. Beside it, fixtures/klaviyo-report-schemas.json: the request and 200 response schemas of the
- * Reporting API's POSTs the sandbox serves, and the error response.
+ * Reporting API's POSTs the sandbox serves, and the error response; fixtures/klaviyo-list-operations.json: the
+ * query parameters of every GET the catalog reads (extract-list-contract.ts); fixtures/klaviyo-recorded-answers.json:
+ * answers to a few list endpoints assembled from the examples Klaviyo's description gives for each property.
  *
  *   npx tsx test/sandbox/extract-klaviyo-schemas.ts <path to Klaviyo's openapi/stable.json>
  */
 
 export const FIXTURE = path.join(__dirname, 'fixtures', 'klaviyo-response-schemas.json');
 export const REPORT_FIXTURE = path.join(__dirname, 'fixtures', 'klaviyo-report-schemas.json');
+export const LIST_OPERATIONS_FIXTURE = path.join(__dirname, 'fixtures', 'klaviyo-list-operations.json');
+export const RECORDED_ANSWERS_FIXTURE = path.join(__dirname, 'fixtures', 'klaviyo-recorded-answers.json');
+/** The list endpoints whose documented examples make the recorded answers. */
+export const RECORDED_PATHS = ['/api/profiles', '/api/events', '/api/lists', '/api/campaigns', '/api/flows'];
+const PROVENANCE =
+  "Extracted from Klaviyo's public OpenAPI description (github.com/klaviyo/openapi, openapi/stable.json, " +
+  `revision ${KLAVIYO_REVISION})`;
+const REGENERATE = 'npx tsx test/sandbox/extract-klaviyo-schemas.ts <path to openapi/stable.json of that revision>';
 const SCHEMA_PREFIX = '#/components/schemas/';
 const DROPPED = new Set(['description', 'example', 'examples', 'title']);
 
 interface Operation {
+  operationId: string;
+  parameters?: Parameter[];
   responses: Record<string, unknown>;
   requestBody?: { content: Record<string, { schema: { $ref: string } }> };
 }
@@ -75,6 +88,30 @@ function main(): void {
     reportPending,
     'the request bodies and 200 responses of the Reporting API POSTs the sandbox serves',
   );
+  writeListContract(spec);
+}
+
+/** The query parameters of every catalog GET, and the recorded answers. A GET the description lacks is left out. */
+function writeListContract(spec: OpenApi): void {
+  const operations: Record<string, ListOperation> = {};
+  for (const table of CATALOG) {
+    const get = spec.paths[table.path]?.get;
+    if (get) operations[`GET ${table.path}`] = listOperation(get.operationId, get.parameters ?? []);
+  }
+  const common = { regenerate: REGENERATE, revision: KLAVIYO_REVISION };
+  const what = 'the query parameters of the GETs the catalog reads; `filter` is its parameter description, verbatim';
+  writeFileSync(
+    LIST_OPERATIONS_FIXTURE,
+    JSON.stringify({ $comment: `${PROVENANCE}: ${what}.`, ...common, operations }, null, 1) + '\n',
+  );
+  const resolve = (ref: string) => spec.components.schemas[ref.slice(SCHEMA_PREFIX.length)] as Record<string, unknown>;
+  const answers: Record<string, unknown> = {};
+  for (const route of RECORDED_PATHS) answers[`GET ${route}`] = exampleOf(okSchema(spec.paths[route].get!), resolve);
+  const comment =
+    `${PROVENANCE}: answers to ${RECORDED_PATHS.length} list endpoints assembled from the examples the description ` +
+    "gives for each property of the endpoint's 200 response (its required properties without one get a placeholder).";
+  writeFileSync(RECORDED_ANSWERS_FIXTURE, JSON.stringify({ $comment: comment, ...common, answers }, null, 1) + '\n');
+  console.log(`${LIST_OPERATIONS_FIXTURE}: ${Object.keys(operations).length} operations`);
 }
 
 function okSchema(operation: Operation): { $ref: string } {
@@ -99,10 +136,9 @@ function write(file: string, spec: OpenApi, routes: Record<string, unknown>, pen
   for (const name of [...names].sort()) schemas[name] = strip(spec.components.schemas[name]);
   const fixture = {
     $comment:
-      "Extracted from Klaviyo's public OpenAPI description (github.com/klaviyo/openapi, openapi/stable.json, " +
-      `revision ${KLAVIYO_REVISION}): ${what}, the error response, and ` +
+      `${PROVENANCE}: ${what}, the error response, and ` +
       'every component they $ref, without descriptions and examples.',
-    regenerate: 'npx tsx test/sandbox/extract-klaviyo-schemas.ts <path to openapi/stable.json of that revision>',
+    regenerate: REGENERATE,
     revision: KLAVIYO_REVISION,
     ...routes,
     errorResponse: strip(spec.components.responses.ClientError),
