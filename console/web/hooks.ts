@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError } from './api';
+import { VisiblePoller } from './visibility';
 
 export interface Loaded<T> {
   data: T | undefined;
@@ -11,7 +12,8 @@ export interface Loaded<T> {
 
 /**
  * GETs `path` and keeps it fresh: after each answer, `interval(data)` says in how many milliseconds to ask again
- * (null: not until `reload`). A null path fetches nothing. Answers to an older path are dropped.
+ * (null: not until `reload`). A null path fetches nothing. Answers to an older path are dropped. Every poller of
+ * the console is this hook: it does not ask while the tab is hidden, and asks at once when the tab is shown again.
  */
 export function usePolled<T>(path: string | null, interval?: (data: T | undefined) => number | null): Loaded<T> {
   const [data, setData] = useState<T | undefined>(undefined);
@@ -19,11 +21,11 @@ export function usePolled<T>(path: string | null, interval?: (data: T | undefine
   const [loading, setLoading] = useState(path !== null);
   const intervalRef = useRef(interval);
   intervalRef.current = interval;
-  const timer = useRef<number | undefined>(undefined);
+  const poller = useRef<VisiblePoller | null>(null);
   const generation = useRef(0);
 
   const load = useCallback(async () => {
-    window.clearTimeout(timer.current);
+    poller.current?.cancel();
     if (path === null) return;
     const mine = ++generation.current;
     let next: T | undefined;
@@ -42,19 +44,19 @@ export function usePolled<T>(path: string | null, interval?: (data: T | undefine
     }
     setLoading(false);
     const delay = intervalRef.current?.(ok ? next : undefined);
-    if (delay !== null && delay !== undefined) {
-      timer.current = window.setTimeout(() => void load(), delay);
-    }
+    if (delay !== null && delay !== undefined) poller.current?.schedule(delay);
   }, [path]);
 
   useEffect(() => {
+    const mine = new VisiblePoller(() => void load(), document);
+    poller.current = mine;
     setData(undefined);
     setError(null);
     setLoading(path !== null);
     void load();
     return () => {
       generation.current++;
-      window.clearTimeout(timer.current);
+      mine.dispose();
     };
   }, [load]);
 
