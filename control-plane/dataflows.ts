@@ -26,7 +26,7 @@ import {
   InvalidDataflowInputError,
   SchemaConflictError,
 } from './errors';
-import { PG_ERRORS, pgErrorCode, pgErrorConstraint, withTransaction, type Queryable } from './postgres';
+import { camelCased, PG_ERRORS, pgErrorCode, pgErrorConstraint, withTransaction, type Queryable } from './postgres';
 import type { SecretBox } from './secret-box';
 import { checkStorableText } from './storable-text';
 import { fullSelection, resolveSelection } from './table-selection';
@@ -270,25 +270,7 @@ async function findByName(db: Queryable, name: string): Promise<Dataflow | undef
 }
 
 function toDataflow(row: DataflowRow): Dataflow {
-  return {
-    id: row.id,
-    name: row.name,
-    displayName: row.display_name,
-    description: row.description,
-    connectorType: row.connector_type,
-    baseUrl: row.base_url,
-    apiKeyHint: row.api_key_hint,
-    accountId: row.account_id,
-    status: row.status,
-    lastError: row.last_error,
-    schedule: row.schedule,
-    currentVersion: row.current_version,
-    deletionSweep: row.deletion_sweep,
-    tablesCount: row.tables_count,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    lastRefreshAt: row.last_refresh_at,
-  };
+  return camelCased(row);
 }
 
 function truncateCodePoints(text: string, max: number): string {

@@ -1,5 +1,5 @@
 import { CONTROL_TABLES } from './control-schema';
-import type { Queryable } from './postgres';
+import { camelCased, type Queryable } from './postgres';
 
 /**
  * Where the extraction of one table (or one part of it: a fan-out parent id, a campaign channel)
@@ -102,16 +102,6 @@ export async function clearCheckpoints(
 }
 
 function toCheckpoint(row: CheckpointRow): Checkpoint {
-  return {
-    dataflowId: row.dataflow_id,
-    version: row.version,
-    table: row.table_name,
-    part: row.part,
-    nextUrl: row.next_url,
-    rows: Number(row.rows),
-    pages: row.pages,
-    done: row.done,
-    state: row.state,
-    updatedAt: row.updated_at,
-  };
+  const { tableName, rows, ...rest } = camelCased(row);
+  return { ...rest, table: tableName, rows: Number(rows) };
 }

@@ -5,6 +5,21 @@ export interface Queryable {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
 }
 
+type CamelCase<S extends string> = S extends `${infer Head}_${infer Tail}`
+  ? `${Head}${Capitalize<CamelCase<Tail>>}`
+  : S;
+/** A row whose snake_case column names are written in camelCase. */
+export type CamelCased<Row> = { [K in keyof Row as K extends string ? CamelCase<K> : K]: Row[K] };
+
+/** `row` with its column names in camelCase (`created_at` → `createdAt`), the values as they are. */
+export function camelCased<Row extends object>(row: Row): CamelCased<Row> {
+  const entries = Object.entries(row).map(([key, value]) => [
+    key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()),
+    value,
+  ]);
+  return Object.fromEntries(entries) as CamelCased<Row>;
+}
+
 /** The SQLSTATEs this code reacts to. */
 export const PG_ERRORS = {
   uniqueViolation: '23505',

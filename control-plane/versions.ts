@@ -1,7 +1,7 @@
 import type { Trigger } from '../shared/operations';
 import { CONTROL_TABLES } from './control-schema';
 import { DataflowNotFoundError } from './errors';
-import { PG_ERRORS, pgErrorCode, type Queryable } from './postgres';
+import { camelCased, PG_ERRORS, pgErrorCode, type Queryable } from './postgres';
 
 /**
  * The life of a version: `staging` while it is extracted, `committed` once readers may see it,
@@ -113,11 +113,7 @@ export async function getVersion(
   dataflowId: string,
   version: number,
 ): Promise<VersionRecord | undefined> {
-  const { rows } = await db.query<VersionRow>(
-    `SELECT * FROM ${CONTROL_TABLES.versions} WHERE dataflow_id = $1 AND version = $2`,
-    [dataflowId, version],
-  );
-  return rows.length === 0 ? undefined : toVersion(rows[0]);
+  return findVersion(db, dataflowId, 'version', version);
 }
 
 /** Versions of a dataflow, newest first, optionally only those in the given states. */
@@ -215,27 +211,23 @@ export async function findRollbackBy(
   dataflowId: string,
   requestId: string,
 ): Promise<VersionRecord | undefined> {
+  return findVersion(db, dataflowId, 'rolled_back_by', requestId);
+}
+
+/** The version of `dataflowId` whose `column` holds `value` (a column unique per dataflow), if any. */
+async function findVersion(
+  db: Queryable,
+  dataflowId: string,
+  column: 'version' | 'rolled_back_by',
+  value: number | string,
+): Promise<VersionRecord | undefined> {
   const { rows } = await db.query<VersionRow>(
-    `SELECT * FROM ${CONTROL_TABLES.versions} WHERE dataflow_id = $1 AND rolled_back_by = $2`,
-    [dataflowId, requestId],
+    `SELECT * FROM ${CONTROL_TABLES.versions} WHERE dataflow_id = $1 AND ${column} = $2`,
+    [dataflowId, value],
   );
   return rows.length === 0 ? undefined : toVersion(rows[0]);
 }
 
 function toVersion(row: VersionRow): VersionRecord {
-  return {
-    dataflowId: row.dataflow_id,
-    version: row.version,
-    state: row.state,
-    workflowId: row.workflow_id,
-    runId: row.run_id,
-    trigger: row.trigger,
-    tables: row.tables,
-    rows: row.rows,
-    reads: row.reads ?? {},
-    createdAt: row.created_at,
-    committedAt: row.committed_at,
-    endedAt: row.ended_at,
-    rolledBackBy: row.rolled_back_by,
-  };
+  return { ...camelCased(row), reads: row.reads ?? {} };
 }
