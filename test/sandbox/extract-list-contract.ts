@@ -66,38 +66,53 @@ type Schema = Record<string, unknown>;
 
 /**
  * An answer assembled from a response schema's documented examples: a property is kept when it is required or
- * something under it has an `example` (or an enum); arrays hold one item; `oneOf`/`anyOf` take their first branch,
- * `allOf` merges. A required scalar without an example gets its enum's first value, else a placeholder of its type
- * (a non-empty string: Klaviyo's ids never are empty).
+ * something under it has an `example`; arrays hold one item; `oneOf`/`anyOf` take their first branch, `allOf`
+ * merges. A required scalar without an example gets its enum's first value, else a placeholder of its type (a
+ * non-empty string: Klaviyo's ids never are empty). `unchecked` lists the paths (`data[].attributes.properties`)
+ * whose shape the example does not fix: a free-form object's example, and the first of several branches (except
+ * `included[]`, whose resources a comparison matches by their `type`).
  */
-export function exampleOf(node: Schema, resolve: (ref: string) => Schema): unknown {
-  return assemble(node, resolve, 0).value;
+export function exampleOf(node: Schema, resolve: (ref: string) => Schema): { answer: unknown; unchecked: string[] } {
+  const unchecked: string[] = [];
+  const answer = assemble(node, { resolve, unchecked }, '', 0).value;
+  return { answer, unchecked };
 }
 
 interface Assembled {
   value: unknown;
-  /** Whether an example or enum of the description is in it (not only placeholders). */
+  /** Whether an example of the description is in it (not only placeholders and enums). */
   documented: boolean;
 }
 
-function assemble(node: Schema, resolve: (ref: string) => Schema, depth: number): Assembled {
+interface Walk {
+  resolve: (ref: string) => Schema;
+  unchecked: string[];
+}
+
+function assemble(node: Schema, walk: Walk, at: string, depth: number): Assembled {
   const none = { value: undefined, documented: false };
   if (depth > 12) return none;
-  if (typeof node.$ref === 'string') return assemble(flatten(node, resolve), resolve, depth);
+  if (typeof node.$ref === 'string') return assemble(flatten(node, walk.resolve), walk, at, depth);
   if (Array.isArray(node.allOf)) {
     const merged: Schema = { type: 'object', properties: {}, required: [] };
     for (const part of node.allOf as Schema[]) {
-      const flat = flatten(part, resolve);
+      const flat = flatten(part, walk.resolve);
       Object.assign(merged.properties as Schema, flat.properties ?? {});
       (merged.required as string[]).push(...((flat.required as string[]) ?? []));
     }
-    return assemble(merged, resolve, depth);
+    return assemble(merged, walk, at, depth);
   }
-  const branch = (node.oneOf ?? node.anyOf) as Schema[] | undefined;
-  if (branch) return assemble(branch[0], resolve, depth);
-  if ('example' in node) return { value: node.example, documented: true };
+  const branches = (node.oneOf ?? node.anyOf) as Schema[] | undefined;
+  if (branches) {
+    if (branches.length > 1 && at !== 'included[]') walk.unchecked.push(at);
+    return assemble(branches[0], walk, at, depth);
+  }
+  if ('example' in node) {
+    if (node.type === 'object' && !node.properties) walk.unchecked.push(at);
+    return { value: node.example, documented: true };
+  }
   if (node.type === 'array') {
-    const item = assemble((node.items ?? {}) as Schema, resolve, depth + 1);
+    const item = assemble((node.items ?? {}) as Schema, walk, `${at}[]`, depth + 1);
     return { value: item.value === undefined ? [] : [item.value], documented: item.documented };
   }
   if (node.type === 'object' || node.properties) {
@@ -105,14 +120,16 @@ function assemble(node: Schema, resolve: (ref: string) => Schema, depth: number)
     const out: Record<string, unknown> = {};
     let documented = false;
     for (const [name, child] of Object.entries((node.properties ?? {}) as Record<string, Schema>)) {
-      const part = assemble(child, resolve, depth + 1);
+      const path = at ? `${at}.${name}` : name;
+      const mark = walk.unchecked.length;
+      const part = assemble(child, walk, path, depth + 1);
       documented ||= part.documented;
       if (part.documented || required.has(name))
-        out[name] = part.value === undefined ? placeholder(flatten(child, resolve), name) : part.value;
+        out[name] = part.value === undefined ? placeholder(flatten(child, walk.resolve), name) : part.value;
+      else walk.unchecked.splice(mark);
     }
     return { value: out, documented };
   }
-  if (Array.isArray(node.enum)) return { value: node.enum[0], documented: true };
   return none;
 }
 
