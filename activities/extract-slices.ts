@@ -3,13 +3,14 @@ import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import type { CatalogTable } from '../klaviyo/catalog';
 import type { KlaviyoClient } from '../klaviyo/klaviyo-client';
-import type { KlaviyoPage } from '../klaviyo/paging';
+import { PAGES_AHEAD, type KlaviyoPage } from '../klaviyo/paging';
 import { listCheckpoints, saveCheckpoint } from '../control-plane/extract-checkpoints';
 import { withTransaction } from '../control-plane/postgres';
 import {
   isSlicePart,
   sliceFilters,
   sliceField,
+  sliceBytes,
   slicePart,
   sliceValue,
   splitRemainder,
@@ -37,6 +38,8 @@ import type { RowMapper } from '../warehouse/row-mapping';
 /** Pages per checkpoint of a slice. */
 export const SLICE_BATCH_PAGES = 2;
 const SLICE_BATCH_ROWS = 5_000;
+/** A wait shorter than this (the parse of a page already in) means the page had come before the chain asked. */
+const READY_SECONDS = 0.025;
 /** Write transactions of one table at a time (the worker's pool has 12 connections for four tables and the rest). */
 const WRITES_AT_ONCE = 2;
 
@@ -184,8 +187,11 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
     let batch: Buffer[] = [];
     let batchRows = 0;
     let batchPages = 0;
+    /** When the chain asked for its next page (after handling the last one, and after its write if it wrote). */
     let previous = performance.now();
-    // Whether the chain waited for a write since the last page: its request ran meanwhile, so its wait is not latency.
+    /** When the chain had handled its last page, before its write if it wrote. */
+    let handled = previous;
+    // Whether the chain wrote since the last page: its request ran meanwhile.
     let wrote = false;
     const pages = client.pages({
       table,
@@ -200,8 +206,10 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
       const now = performance.now();
       // How long the chain waited for this page after handling the last one: the latency its read-ahead did not hide.
       // (Not arrival to arrival: a chain bound by its handling, the worker's CPU, gains nothing from more slices.)
-      const wait = wrote ? null : (now - previous) / 1000;
-      planner.page(now, wait, { bytes: page.bytes, rows: page.data.length }, runs.size);
+      // After a write, the page is a sample only when the chain still waited for it (it came after the write): then
+      // the write is part of the wait. One that came during the write tells nothing of the latency.
+      const waited = (now - previous) / 1000;
+      const wait = !wrote ? waited : waited >= READY_SECONDS ? (now - handled) / 1000 : null;
       bytes += page.bytes;
       if (!readState) {
         const at = new Date();
@@ -228,24 +236,34 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
           if (pieces.length >= 2) keep = page.data.filter((_, i) => values[i] === null || (values[i] as number) < last);
         }
       }
+      let encoded = 0;
       if (keep.length > 0) {
         const map = input.mapRow[page.strings];
-        batch.push(
-          encodeRows(
-            input.target,
-            keep.map((r) => map(r, {})),
-            page.strings,
-          ),
+        const chunk = encodeRows(
+          input.target,
+          keep.map((r) => map(r, {})),
+          page.strings,
         );
+        batch.push(chunk);
+        encoded = chunk.length;
         batchRows += keep.length;
       }
       batchPages++;
-      const ends = page.nextUrl === null || pieces.length > 0;
+      // What the slice holds, measured on this page: a page that came within READY_SECONDS of being asked for was in
+      // already, its read-ahead full; one the chain waited for had nothing ahead (its next request is in flight).
+      const ahead = waited < READY_SECONDS ? PAGES_AHEAD : 0;
+      const heldBytes = sliceBytes({ bytes: page.bytes, encodedBytes: encoded, ahead }, SLICE_BATCH_PAGES);
+      planner.page(now, wait, { heldBytes, rows: page.data.length }, runs.size);
+      // The write below keeps none of the parsed page: only its link.
+      const nextUrl = page.nextUrl;
+      const ends = nextUrl === null || pieces.length > 0;
       if (!ends && batchRows < SLICE_BATCH_ROWS && batchPages < SLICE_BATCH_PAGES) {
         previous = performance.now();
+        handled = previous;
         wrote = false;
         continue;
       }
+      handled = performance.now();
       if (pieces.length > 0) splitting = true;
       const range = pieces.length > 0 ? { start: slice.range.start, end: last } : slice.range;
       const born = pieces.map((r) => newSlice(r));
@@ -265,7 +283,7 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
             );
             await saveCheckpoint(db, {
               ...key(slice.part),
-              nextUrl: ends ? null : page.nextUrl,
+              nextUrl: ends ? null : nextUrl,
               rows: slice.rows + rows,
               pages: slice.pages + loaded,
               done: ends,
@@ -288,7 +306,7 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
       }
       slice.rows += rows;
       slice.pages += loaded;
-      slice.nextUrl = ends ? null : page.nextUrl;
+      slice.nextUrl = ends ? null : nextUrl;
       slice.range = range;
       slice.done = ends;
       all.push(...born);

@@ -2,11 +2,6 @@ import { performance } from 'node:perf_hooks';
 import { climb, lowWait, memoryCap, sliceFloor, sliceTarget, startClimb } from './slices';
 import type { SliceSettings } from './slice-settings';
 
-/**
- * Memory a slice holds, in raw pages: two read ahead (raw bytes), the page being handled (parsed, some three times
- * its raw size in objects), the batch's COPY text and its copy in the write (about a page each per batched page).
- */
-const PAGES_HELD_PER_SLICE = 8;
 /** The waits a read's floor is taken from (the latest). */
 const WAITS_KEPT = 64;
 
@@ -24,7 +19,8 @@ export class SlicePlanner {
   private readonly waits: number[] = [];
   /** When the latest pages came (ms), to tell whether the read already uses its share of the tier's rate. */
   private readonly arrivals: number[] = [];
-  private pageBytes: number | undefined;
+  /** Bytes a slice of this read holds (slices.ts's sliceBytes), averaged over its latest pages. */
+  private sliceBytes: number | undefined;
   private climbed = startClimb();
   private rows = 0;
   private pages = 0;
@@ -41,17 +37,17 @@ export class SlicePlanner {
 
   /**
    * A page came: `waitSeconds` after the chain had handled its last one (null after a write, which hid the latency);
-   * `slices` run now.
+   * `heldBytes`: what its slice holds by this page (slices.ts's sliceBytes); `slices` run now.
    */
-  page(at: number, waitSeconds: number | null, page: { bytes: number; rows: number }, slices: number): void {
+  page(at: number, waitSeconds: number | null, page: { heldBytes: number; rows: number }, slices: number): void {
     if (waitSeconds !== null) this.waits.push(waitSeconds);
     this.arrivals.push(at);
     if (this.arrivals.length > WAITS_KEPT) this.arrivals.shift();
     if (this.waits.length > WAITS_KEPT) this.waits.shift();
-    this.pageBytes = this.pageBytes === undefined ? page.bytes : this.pageBytes * 0.9 + page.bytes * 0.1;
+    this.sliceBytes = this.sliceBytes === undefined ? page.heldBytes : this.sliceBytes * 0.9 + page.heldBytes * 0.1;
     this.rows += page.rows;
     this.pages++;
-    held.set(this.me, slices * this.bytesPerSlice());
+    held.set(this.me, slices * (this.sliceBytes ?? 0));
     const now = (at - this.started) / 1000;
     this.climbed = climb(this.climbed, {
       now,
@@ -63,7 +59,7 @@ export class SlicePlanner {
   }
 
   target(): number {
-    if (this.pageBytes === undefined) return 1;
+    if (this.sliceBytes === undefined) return 1;
     const wait = lowWait(this.waits);
     const share = running.get(this.shareKey) ?? 1;
     // At its share of the tier's rate already, a read's waits are the budget's queue, not latency: no more slices.
@@ -82,7 +78,7 @@ export class SlicePlanner {
         budgetBytes: memoryBytes,
         othersBytes: others,
         reads: held.size,
-        bytesPerSlice: this.bytesPerSlice(),
+        bytesPerSlice: this.sliceBytes,
       }),
       max: maxSlices,
     });
@@ -93,9 +89,5 @@ export class SlicePlanner {
     const left = (running.get(this.shareKey) ?? 1) - 1;
     if (left > 0) running.set(this.shareKey, left);
     else running.delete(this.shareKey);
-  }
-
-  private bytesPerSlice(): number {
-    return (this.pageBytes ?? 0) * PAGES_HELD_PER_SLICE;
   }
 }

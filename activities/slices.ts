@@ -102,10 +102,19 @@ export function sliceFloor(input: { requestsPerSecond: number; share: number; wa
  * its load, so a few are short, while the network's round trip is never shorter than itself. Undefined before
  * `least` waits: the first ones include the server's cold start (the sandbox sorts its index at a table's first read).
  */
-export function lowWait(waits: readonly number[], least = 8): number | undefined {
+export function lowWait(waits: readonly number[], least = 4): number | undefined {
   if (waits.length === 0 || waits.length < least) return undefined;
   const sorted = [...waits].sort((a, b) => a - b);
   return sorted[Math.floor((sorted.length - 1) * 0.05)];
+}
+
+/**
+ * The bytes one slice holds, from a page it read: the raw pages its read-ahead had brought in before the chain asked
+ * (`ahead`), the page in hand (raw, while it is parsed and encoded; the parsed page is dropped once encoded), and its
+ * batch's COPY text, `batchPages` pages of it at the page's measured encoded size (held until the batch's write ends).
+ */
+export function sliceBytes(page: { bytes: number; encodedBytes: number; ahead: number }, batchPages: number): number {
+  return page.bytes * (1 + page.ahead) + page.encodedBytes * batchPages;
 }
 
 /**
