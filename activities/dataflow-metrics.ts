@@ -34,23 +34,19 @@ export const METRIC_NAMES = {
 } as const;
 
 export function dataflowMetrics(meter: MetricMeter): DataflowMetrics {
-  const requests = meter.createCounter(METRIC_NAMES.requests, '', 'HTTP attempts to Klaviyo, by rate tier and status');
-  const throttled = meter.createCounter(METRIC_NAMES.throttled, '', 'Klaviyo answers 429, by rate tier');
-  const rateWait = meter.createHistogram(
+  const counter = (name: string, help: string) => meter.createCounter(name, '', help);
+  const histogram = (name: string, unit: string, help: string) => meter.createHistogram(name, 'float', unit, help);
+  const requests = counter(METRIC_NAMES.requests, 'HTTP attempts to Klaviyo, by rate tier and status');
+  const throttled = counter(METRIC_NAMES.throttled, 'Klaviyo answers 429, by rate tier');
+  const rateWait = histogram(
     METRIC_NAMES.rateWait,
-    'float',
     'ms',
     'Time a request waited for the shared rate budget, by rate tier',
   );
-  const rows = meter.createCounter(
-    METRIC_NAMES.rows,
-    '',
-    'Rows committed into staged versions, by table and rate tier',
-  );
-  const pages = meter.createCounter(METRIC_NAMES.pages, '', 'Pages committed into staged versions, by table and tier');
-  const tableSeconds = meter.createHistogram(
+  const rows = counter(METRIC_NAMES.rows, 'Rows committed into staged versions, by table and rate tier');
+  const pages = counter(METRIC_NAMES.pages, 'Pages committed into staged versions, by table and tier');
+  const tableSeconds = histogram(
     METRIC_NAMES.tableSeconds,
-    'float',
     's',
     'One extractTable attempt, start to end, by table and outcome',
   );
