@@ -4,6 +4,8 @@
  * Dates travel as ISO 8601 strings in UTC; the web app shows them in the user's local time.
  */
 import type { DataflowSummary } from '../client/dataflow-summary';
+import type { RunRecord } from '../client/run-history';
+import type { TableSummary } from '../shared/operations';
 
 /** A server-side shape as it travels in JSON: its dates become ISO 8601 strings. */
 type AsJson<T> = { [K in keyof T]: T[K] extends Date ? string : T[K] extends Date | null ? string | null : T[K] };
@@ -161,25 +163,15 @@ export interface DataflowListItem extends DataflowView {
   running: { operation: string; url: string; progress: RunProgressView | null } | null;
 }
 
-export interface HistoryRecord {
-  workflowId: string;
-  runId: string;
-  operation: string;
-  trigger: string;
-  status: string;
-  version: number | null;
-  /** For a rollback: from and to. */
-  fromVersion?: number | null;
-  toVersion?: number | null;
-  start: string;
-  end: string | null;
-  durationMs: number | null;
+/**
+ * A run of the history as JSON: the CLI's {@link RunRecord} with its dates as strings, its tables' total `rows`, and
+ * its `error` (the failure, in the user's words) as `description`.
+ */
+export type HistoryRecord = AsJson<Omit<RunRecord, 'tables' | 'error' | 'description'>> & {
   rows: number;
-  tables: Array<{ table: string; rows: number; pages: number }>;
-  /** The Description of a failure, in the user's words. */
+  tables: Array<Pick<TableSummary, 'table' | 'rows' | 'pages'>>;
   description: string | null;
-  url: string;
-}
+};
 
 export interface EntityView {
   table: string;
