@@ -1,6 +1,11 @@
+import stated from './report-endpoints.json';
+
 /**
  * Klaviyo's Reporting API (revision 2026-07-15) as data: the seven POST endpoints, what each body may hold and what
- * each answers. Every list here is Klaviyo's own, as its OpenAPI description states it for that endpoint.
+ * each answers, as Klaviyo's OpenAPI description states it (report-endpoints.json, written by
+ * test/sandbox/extract-klaviyo-schemas.ts: the body's enums and the rules its descriptions state in words). The
+ * sandbox reads its own copy of Klaviyo's statement, not the client's report catalog, so that what it answers checks
+ * the client's beliefs instead of repeating them; report-schemas.test.ts holds the copy to the request schemas.
  */
 
 export type ReportSubject = 'campaign' | 'flow' | 'form' | 'segment';
@@ -41,185 +46,41 @@ export interface ReportEndpoint {
 /** 1/s burst, 2/min steady and 225 per day, the same for all seven. */
 export const REPORT_LIMITS = { burst: 1, steady: 2 } as const;
 
-const MESSAGE_STATISTICS = [
-  'average_order_value',
-  'bounce_rate',
-  'bounced',
-  'bounced_or_failed',
-  'bounced_or_failed_rate',
-  'click_rate',
-  'click_to_open_rate',
-  'clicks',
-  'clicks_unique',
-  'conversion_rate',
-  'conversion_uniques',
-  'conversion_value',
-  'conversions',
-  'delivered',
-  'delivery_rate',
-  'failed',
-  'failed_rate',
-  'message_segment_count_sum',
-  'open_rate',
-  'opens',
-  'opens_unique',
-  'recipients',
-  'revenue_per_recipient',
-  'spam_complaint_rate',
-  'spam_complaints',
-  'text_message_credit_usage_amount',
-  'text_message_roi',
-  'text_message_spend',
-  'unsubscribe_rate',
-  'unsubscribe_uniques',
-  'unsubscribes',
-] as const;
+type Stated = (typeof stated.endpoints)[keyof typeof stated.endpoints];
 
-const FORM_STATISTICS = [
-  'closed_form',
-  'closed_form_uniques',
-  'qualified_form',
-  'qualified_form_uniques',
-  'submit_rate',
-  'submits',
-  'submitted_form_step',
-  'submitted_form_step_uniques',
-  'viewed_form',
-  'viewed_form_step',
-  'viewed_form_step_uniques',
-  'viewed_form_uniques',
-] as const;
+/**
+ * What an answer without `group_by` is grouped by where the description does not say: a segment report takes no
+ * `group_by` and answers one row per segment.
+ */
+const UNSTATED_DEFAULT_GROUP_BY: Partial<Record<ReportSubject, readonly string[]>> = { segment: ['segment_id'] };
 
-const SEGMENT_STATISTICS = ['members_added', 'members_removed', 'net_members_changed', 'total_members'] as const;
+function endpoint(path: string, statement: Stated): ReportEndpoint {
+  const named = /^([a-z]+)-(values|series)-report$/.exec(statement.type);
+  if (!named) throw new Error(`Unexpected report type ${statement.type}`);
+  const subject = named[1] as ReportSubject;
+  const defaultGroupBy = statement.defaultGroupBy ?? UNSTATED_DEFAULT_GROUP_BY[subject];
+  if (!defaultGroupBy) throw new Error(`No default grouping for ${path}`);
+  return {
+    path,
+    type: statement.type,
+    subject,
+    shape: named[2] as ReportShape,
+    scopes: statement.scopes,
+    statistics: statement.statistics,
+    conversionMetric: statement.conversionMetric,
+    groupBy: statement.groupBy,
+    defaultGroupBy,
+    requiredGroupBy: statement.requiredGroupBy,
+    filters: statement.filters,
+    ...(statement.channels ? { channels: statement.channels } : {}),
+    pageCursor: statement.pageCursor,
+    ...(statement.earliestDate ? { earliestSec: Date.parse(`${statement.earliestDate}T00:00:00Z`) / 1000 } : {}),
+  };
+}
 
-const SCALAR = ['equals', 'contains-any'] as const;
-const LIST = ['contains-any', 'contains-all'] as const;
-const SEND_CHANNELS = ['email', 'sms', 'push-notification', 'whatsapp'] as const;
-
-const CAMPAIGN_FILTERS: Record<string, FilterAttribute> = {
-  send_channel: { operators: SCALAR, list: false },
-  campaign_id: { operators: SCALAR, list: false },
-  campaign_message_id: { operators: SCALAR, list: false },
-  campaign_message_name: { operators: SCALAR, list: false },
-  variation: { operators: SCALAR, list: false },
-  variation_name: { operators: SCALAR, list: false },
-  text_message_format: { operators: SCALAR, list: false },
-  tag_id: { operators: LIST, list: true },
-  tag_name: { operators: LIST, list: true },
-};
-
-const FLOW_FILTERS: Record<string, FilterAttribute> = {
-  flow_id: { operators: SCALAR, list: false },
-  flow_name: { operators: SCALAR, list: false },
-  send_channel: { operators: SCALAR, list: false },
-  flow_message_id: { operators: SCALAR, list: false },
-  flow_message_name: { operators: SCALAR, list: false },
-  text_message_format: { operators: SCALAR, list: false },
-  variation: { operators: SCALAR, list: false },
-  variation_name: { operators: SCALAR, list: false },
-  tag_id: { operators: LIST, list: true },
-  tag_name: { operators: LIST, list: true },
-};
-
-const FLOW_GROUP_BY = [
-  'flow_id',
-  'flow_message_id',
-  'flow_message_name',
-  'flow_name',
-  'send_channel',
-  'tag_id',
-  'tag_name',
-  'text_message_format',
-  'variation',
-  'variation_name',
-] as const;
-
-const flow = (shape: ReportShape): ReportEndpoint => ({
-  path: `/api/flow-${shape}-reports`,
-  type: `flow-${shape}-report`,
-  subject: 'flow',
-  shape,
-  scopes: ['flows:read'],
-  statistics: MESSAGE_STATISTICS,
-  conversionMetric: true,
-  groupBy: FLOW_GROUP_BY,
-  defaultGroupBy: ['flow_id', 'flow_message_id', 'send_channel'],
-  requiredGroupBy: ['flow_message_id', 'flow_id'],
-  filters: FLOW_FILTERS,
-  channels: SEND_CHANNELS,
-  pageCursor: true,
-});
-
-const form = (shape: ReportShape): ReportEndpoint => ({
-  path: `/api/form-${shape}-reports`,
-  type: `form-${shape}-report`,
-  subject: 'form',
-  shape,
-  scopes: ['forms:read'],
-  statistics: FORM_STATISTICS,
-  conversionMetric: false,
-  groupBy: ['form_id', 'form_version_id'],
-  defaultGroupBy: ['form_id'],
-  // form_version_id needs form_id beside it (its prerequisite).
-  requiredGroupBy: ['form_id'],
-  filters: {
-    form_id: { operators: ['equals', 'any'], list: false },
-    form_version_id: { operators: ['equals', 'any'], list: false },
-  },
-  pageCursor: false,
-});
-
-const segment = (shape: ReportShape): ReportEndpoint => ({
-  path: `/api/segment-${shape}-reports`,
-  type: `segment-${shape}-report`,
-  subject: 'segment',
-  shape,
-  scopes: ['segments:read'],
-  statistics: SEGMENT_STATISTICS,
-  conversionMetric: false,
-  groupBy: [],
-  defaultGroupBy: ['segment_id'],
-  requiredGroupBy: [],
-  filters: { segment_id: { operators: ['equals', 'any'], list: false } },
-  pageCursor: false,
-  earliestSec: Date.UTC(2023, 5, 1) / 1000,
-});
-
-export const REPORT_ENDPOINTS: readonly ReportEndpoint[] = Object.freeze([
-  {
-    path: '/api/campaign-values-reports',
-    type: 'campaign-values-report',
-    subject: 'campaign',
-    shape: 'values',
-    scopes: ['campaigns:read'],
-    statistics: MESSAGE_STATISTICS,
-    conversionMetric: true,
-    groupBy: [
-      'campaign_id',
-      'campaign_message_id',
-      'campaign_message_name',
-      'group',
-      'group_name',
-      'send_channel',
-      'tag_id',
-      'tag_name',
-      'text_message_format',
-      'variation',
-      'variation_name',
-    ],
-    defaultGroupBy: ['campaign_id', 'campaign_message_id', 'send_channel'],
-    requiredGroupBy: ['campaign_id', 'campaign_message_id'],
-    filters: CAMPAIGN_FILTERS,
-    channels: SEND_CHANNELS,
-    pageCursor: true,
-  },
-  flow('values'),
-  flow('series'),
-  form('values'),
-  form('series'),
-  segment('values'),
-  segment('series'),
-]);
+export const REPORT_ENDPOINTS: readonly ReportEndpoint[] = Object.freeze(
+  Object.entries(stated.endpoints).map(([path, statement]) => endpoint(path, statement)),
+);
 
 /** The reporting endpoint a path names, with or without a trailing slash. */
 export function matchReportRoute(pathname: string): ReportEndpoint | undefined {

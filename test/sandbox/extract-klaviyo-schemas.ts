@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CATALOG, KLAVIYO_REVISION } from '../../klaviyo/catalog';
 import { OBJECT_ROUTES } from '../../sandbox/http/object-routes';
-import { REPORT_ENDPOINTS } from '../../sandbox/reports/endpoints';
+import { REPORT_PATH, stateReportEndpoint } from './report-description';
 import { exampleOf, listOperation, type ListOperation, type Parameter } from './extract-list-contract';
 
 /**
@@ -19,6 +19,8 @@ import { exampleOf, listOperation, type ListOperation, type Parameter } from './
 
 export const FIXTURE = path.join(__dirname, 'fixtures', 'klaviyo-response-schemas.json');
 export const REPORT_FIXTURE = path.join(__dirname, 'fixtures', 'klaviyo-report-schemas.json');
+/** The sandbox's own description of the Reporting API, in the description's terms (sandbox/reports/endpoints.ts). */
+export const REPORT_ENDPOINTS_FILE = path.join(__dirname, '..', '..', 'sandbox', 'reports', 'report-endpoints.json');
 export const LIST_OPERATIONS_FIXTURE = path.join(__dirname, 'fixtures', 'klaviyo-list-operations.json');
 export const RECORDED_ANSWERS_FIXTURE = path.join(__dirname, 'fixtures', 'klaviyo-recorded-answers.json');
 /** The list endpoints whose documented examples make the recorded answers. */
@@ -32,6 +34,7 @@ const DROPPED = new Set(['description', 'example', 'examples', 'title']);
 
 interface Operation {
   operationId: string;
+  'x-klaviyo-scopes'?: string[];
   parameters?: Parameter[];
   responses: Record<string, unknown>;
   requestBody?: { content: Record<string, { schema: { $ref: string } }> };
@@ -72,7 +75,7 @@ function main(): void {
   const requests: Record<string, string> = {};
   const reportResponses: Record<string, string> = {};
   const reportPending: unknown[] = [spec.components.responses.ClientError];
-  for (const { path: route } of REPORT_ENDPOINTS) {
+  for (const route of Object.keys(spec.paths).filter((p) => REPORT_PATH.test(p) && spec.paths[p].post)) {
     const post = spec.paths[route]?.post;
     if (!post?.requestBody) throw new Error(`Klaviyo's description has no POST ${route} with a body`);
     const request = post.requestBody.content['application/vnd.api+json'].schema;
@@ -89,6 +92,34 @@ function main(): void {
     'the request bodies and 200 responses of the Reporting API POSTs the sandbox serves',
   );
   writeListContract(spec);
+  writeReportEndpoints(spec);
+}
+
+/** What the description says of each Reporting API POST, for the sandbox to serve it by. */
+function writeReportEndpoints(spec: OpenApi): void {
+  const resolve = (node: Record<string, unknown>): Record<string, unknown> =>
+    typeof node.$ref === 'string'
+      ? resolve(spec.components.schemas[node.$ref.slice(SCHEMA_PREFIX.length)] as Record<string, unknown>)
+      : node;
+  const endpoints: Record<string, unknown> = {};
+  for (const route of Object.keys(spec.paths).filter((p) => REPORT_PATH.test(p) && spec.paths[p].post)) {
+    const post = spec.paths[route].post!;
+    const body = resolve(post.requestBody!.content['application/vnd.api+json'].schema);
+    const resource = resolve((body.properties as Record<string, Record<string, unknown>>).data);
+    endpoints[route] = stateReportEndpoint(post, resource, resolve);
+  }
+  const what =
+    'what it says of each Reporting API POST: the enums and required attributes of the request body, the ' +
+    "operation's scopes and page_cursor, and the rules its property descriptions state in words " +
+    '(test/sandbox/report-description.ts reads them)';
+  const file = { $comment: `${PROVENANCE}: ${what}.`, regenerate: REGENERATE, revision: KLAVIYO_REVISION, endpoints };
+  // Lists of names on one line each: the file is read by people as much as by the sandbox.
+  const text = JSON.stringify(file, null, 1).replace(
+    /\[\s*("[^"\]]*"(?:,\s*"[^"\]]*")*)\s*\]/g,
+    (_, items: string) => `[${items.replace(/,\s*/g, ', ')}]`,
+  );
+  writeFileSync(REPORT_ENDPOINTS_FILE, text + '\n');
+  console.log(`${REPORT_ENDPOINTS_FILE}: ${Object.keys(endpoints).length} endpoints`);
 }
 
 /** The query parameters of every catalog GET, and the recorded answers. A GET the description lacks is left out. */
