@@ -13,6 +13,7 @@ import {
   renderTables,
 } from '../cli-output';
 import {
+  answerCommand,
   attributionWindowOption,
   conversionMetricOption,
   deletionSweepOption,
@@ -54,17 +55,16 @@ export function registerDataflowCommands(program: Command): void {
       );
     });
 
-  program
-    .command('tables <name>')
-    .description(
-      'the tables of a dataflow: purpose, name, type, selected (or the scopes it needs), fields selected/total',
-    )
-    .option('--fields', 'list the fields of each table, the selected ones marked')
-    .addOption(json)
-    .action(async (name: string, opts) => {
-      const rows = await withApi((api) => api.tables(name));
-      print(opts, rows, () => (opts.fields ? renderTableFields(rows) : renderTables(rows)));
-    });
+  answerCommand(
+    program
+      .command('tables <name>')
+      .description(
+        'the tables of a dataflow: purpose, name, type, selected (or the scopes it needs), fields selected/total',
+      )
+      .option('--fields', 'list the fields of each table, the selected ones marked'),
+    (api, name) => api.tables(name),
+    (rows, _name, opts) => (opts.fields ? renderTableFields(rows) : renderTables(rows)),
+  );
 
   program
     .command('show <name>')
@@ -132,16 +132,13 @@ export function registerDataflowCommands(program: Command): void {
 
 /** entities: the tables a dataflow created (listed after history in `--help`). */
 export function registerEntitiesCommand(program: Command): void {
-  const json = jsonOption();
-
-  program
-    .command('entities <name>')
-    .description('the tables a dataflow created, their rows and the version they show')
-    .addOption(json)
-    .action(async (name: string, opts) => {
-      const rows = await withApi((api) => api.entities(name));
-      print(opts, rows, () => renderEntities(name, rows));
-    });
+  answerCommand(
+    program
+      .command('entities <name>')
+      .description('the tables a dataflow created, their rows and the version they show'),
+    (api, name) => api.entities(name),
+    (rows, name) => renderEntities(name, rows),
+  );
 }
 
 /** The options `create` and `edit` share after `--tables`: fields, deletion sweep and report settings. */

@@ -5,7 +5,7 @@ import type { DataflowApi, StartedOperation } from '../dataflow-api';
 import type { RunResult } from '../../shared/operations';
 import { eraseLines, ProgressBoard, progressLine, renderHistory, renderRunResult } from '../cli-output';
 import { UserInputError } from '../../shared/user-input-error';
-import { collectList, jsonOption, print, withApi, type Output } from './shared';
+import { answerCommand, collectList, jsonOption, print, withApi, type Output } from './shared';
 
 /**
  * Follows a run to its end with live progress: on a terminal one line per running table, redrawn in place; on a
@@ -39,6 +39,26 @@ async function followRun(
   );
 }
 
+/**
+ * Prints what became of a started run: `startedLine` first (not with --json); with --wait the run is followed to
+ * its outcome (after `afterRound`, for a retry), which is printed; without, the started operation is, with --json.
+ */
+async function reportStartedRun(
+  api: DataflowApi,
+  started: StartedOperation,
+  opts: Output & { wait?: boolean },
+  startedLine: string,
+  afterRound?: number,
+): Promise<void> {
+  if (!opts.json) console.log(startedLine);
+  if (!opts.wait) {
+    if (opts.json) print(opts, started, () => '');
+    return;
+  }
+  const result = await followRun(api, started, opts, afterRound);
+  print(opts, { ...started, ...result }, () => renderRunResult(result));
+}
+
 /** run, cancel, retry, discard, rollback, remove and history, in the order `--help` lists them. */
 export function registerOperationCommands(program: Command): void {
   const json = jsonOption();
@@ -52,24 +72,15 @@ export function registerOperationCommands(program: Command): void {
     .action(async (name: string, opts) => {
       await withApi(async (api) => {
         const started = await api.run(name, { full: opts.full });
-        if (!opts.json) console.log(`Run started: ${started.url}`);
-        if (!opts.wait) {
-          if (opts.json) print(opts, started, () => '');
-          return;
-        }
-        const result = await followRun(api, started, opts);
-        print(opts, { ...started, ...result }, () => renderRunResult(result));
+        await reportStartedRun(api, started, opts, `Run started: ${started.url}`);
       });
     });
 
-  program
-    .command('cancel <name>')
-    .description('cancel the operation in progress; the previous version stays live')
-    .addOption(json)
-    .action(async (name: string, opts) => {
-      const cancelled = await withApi((api) => api.cancel(name));
-      print(opts, cancelled, () => `Cancellation requested: ${cancelled.url}`);
-    });
+  answerCommand(
+    program.command('cancel <name>').description('cancel the operation in progress; the previous version stays live'),
+    (api, name) => api.cancel(name),
+    (cancelled) => `Cancellation requested: ${cancelled.url}`,
+  );
 
   program
     .command('retry <name>')
@@ -80,47 +91,27 @@ export function registerOperationCommands(program: Command): void {
     .action(async (name: string, opts) => {
       await withApi(async (api) => {
         const retried = await api.retry(name, opts.table);
-        if (!opts.json) {
-          console.log(
-            `Retrying ${retried.tables.join(', ')} of ${name} into version ${retried.version}: ${retried.url}`,
-          );
-        }
-        if (!opts.wait) {
-          if (opts.json) print(opts, retried, () => '');
-          return;
-        }
-        const result = await followRun(api, retried, opts, retried.round);
-        print(opts, { ...retried, ...result }, () => renderRunResult(result));
+        const line = `Retrying ${retried.tables.join(', ')} of ${name} into version ${retried.version}: ${retried.url}`;
+        await reportStartedRun(api, retried, opts, line, retried.round);
       });
     });
 
-  program
-    .command('discard <name>')
-    .description('end the run that needs attention: its version is discarded, the live one stays')
-    .addOption(json)
-    .action(async (name: string, opts) => {
-      const discarded = await withApi((api) => api.discard(name));
-      print(
-        opts,
-        discarded,
-        () =>
-          `Discarded version ${discarded.version} of ${name}; the previous version stays live. The run failed: ` +
-          `${discarded.error}\n  see ${discarded.url}`,
-      );
-    });
+  answerCommand(
+    program
+      .command('discard <name>')
+      .description('end the run that needs attention: its version is discarded, the live one stays'),
+    (api, name) => api.discard(name),
+    (discarded, name) =>
+      `Discarded version ${discarded.version} of ${name}; the previous version stays live. The run failed: ` +
+      `${discarded.error}\n  see ${discarded.url}`,
+  );
 
-  program
-    .command('rollback <name>')
-    .description('bring every table back to the previous committed version')
-    .addOption(json)
-    .action(async (name: string, opts) => {
-      const result = await withApi((api) => api.rollback(name));
-      print(
-        opts,
-        result,
-        () => `Rolled ${result.dataflow} back from version ${result.fromVersion} to ${result.toVersion}: ${result.url}`,
-      );
-    });
+  answerCommand(
+    program.command('rollback <name>').description('bring every table back to the previous committed version'),
+    (api, name) => api.rollback(name),
+    (result) =>
+      `Rolled ${result.dataflow} back from version ${result.fromVersion} to ${result.toVersion}: ${result.url}`,
+  );
 
   program
     .command('remove <name>')
@@ -152,12 +143,9 @@ export function registerOperationCommands(program: Command): void {
       );
     });
 
-  program
-    .command('history <name>')
-    .description('one row per run, rollback and remove, from Temporal')
-    .addOption(json)
-    .action(async (name: string, opts) => {
-      const runs = await withApi((api) => api.history(name));
-      print(opts, runs, () => renderHistory(name, runs));
-    });
+  answerCommand(
+    program.command('history <name>').description('one row per run, rollback and remove, from Temporal'),
+    (api, name) => api.history(name),
+    (runs, name) => renderHistory(name, runs),
+  );
 }

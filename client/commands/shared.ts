@@ -1,5 +1,5 @@
 /** What the CLI's commands share: the --json switch and printing, option parsers, the API key's input, the API. */
-import { Option } from 'commander';
+import { Option, type Command } from 'commander';
 import type { Dataflow } from '../../control-plane/dataflows';
 import { maskApiKey } from '../../secrets/api-key';
 import { DELETION_SWEEPS } from '../../klaviyo/deletion-sweep';
@@ -87,4 +87,19 @@ export async function withApi<T>(fn: (api: DataflowApi) => Promise<T>): Promise<
   } finally {
     await api.close();
   }
+}
+
+/**
+ * Makes `command` (`<verb> <name>`, with --json added last) ask the API one thing of the named dataflow and print
+ * the answer: as JSON with --json, else in `render`'s words.
+ */
+export function answerCommand<T>(
+  command: Command,
+  ask: (api: DataflowApi, name: string) => Promise<T>,
+  render: (answer: T, name: string, opts: Record<string, unknown>) => string,
+): Command {
+  return command.addOption(jsonOption()).action(async (name: string, opts: Output & Record<string, unknown>) => {
+    const answer = await withApi((api) => ask(api, name));
+    print(opts, answer, () => render(answer, name, opts));
+  });
 }
