@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { DataflowApi } from '../client/dataflow-api';
+import { startSandboxProcess, type SandboxProcess } from '../sandbox/child-process';
+import type { SandboxSizes } from '../sandbox/sizes';
 import { readConfig } from '../shared/config';
 import { startPostgres, urlWithoutPassword } from '../stack/postgres';
 import { findFreePort } from '../stack/free-port';
@@ -100,4 +102,20 @@ async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>)
   } finally {
     await client.end();
   }
+}
+
+/**
+ * A sandbox child seeded with `seed`, of `sizes` (`catalogVariantsPerItem: 40` → `--catalog-variants-per-item 40`),
+ * with its rate limits off: a run that wants them turns them on through the admin API. `more`: further flags.
+ */
+export function startBenchSandbox(
+  seed: number,
+  sizes: Partial<SandboxSizes>,
+  more: readonly string[] = [],
+): Promise<SandboxProcess> {
+  const sizeFlags = Object.entries(sizes).flatMap(([key, n]) => [
+    `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`,
+    String(n),
+  ]);
+  return startSandboxProcess(['--seed', String(seed), '--no-rate-limits', ...sizeFlags, ...more]);
 }

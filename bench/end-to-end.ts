@@ -4,10 +4,9 @@ import { KlaviyoClient } from '../klaviyo/klaviyo-client';
 import { getTables } from '../control-plane/dataflow-tables';
 import { warehouseSchemaName } from '../control-plane/dataflow-name';
 import { selectedLayout } from '../activities/extract-table';
-import type { BenchStack } from './bench-stack';
+import { startBenchSandbox, type BenchStack } from './bench-stack';
 import { measureCopyFloor, type CopyFloor } from './copy-floor';
 import { measureHttpFloor, type HttpFloor } from './http-floor';
-import { startSandboxProcess } from '../sandbox/child-process';
 import { startWorkerChild } from './worker-child';
 import { readRss, resetPeakRss, RssSampler } from './worker-rss';
 import { timedRun, type TimedRun } from './run-timing';
@@ -48,15 +47,7 @@ const NAME = 'BenchEndToEnd';
  * same rows with a bare COPY, after it.
  */
 export async function runEndToEnd(stack: BenchStack, options: EndToEndOptions): Promise<EndToEndFigures> {
-  const sandbox = await startSandboxProcess([
-    '--seed',
-    String(options.seed),
-    '--no-rate-limits',
-    '--profiles',
-    String(options.profiles),
-    '--events',
-    String(options.events),
-  ]);
+  const sandbox = await startBenchSandbox(options.seed, { profiles: options.profiles, events: options.events });
   const api = await stack.connectApi();
   try {
     process.env.KLAVIYO_RATE_LIMITS = 'off'; // the API's own key check reads it

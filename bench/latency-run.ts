@@ -2,8 +2,8 @@ import path from 'node:path';
 import { RATE_TIERS, getTable } from '../klaviyo/catalog';
 import type { DataflowApi } from '../client/dataflow-api';
 import type { RequestLogEntry } from '../sandbox/server';
-import { startSandboxProcess, type SandboxProcess } from '../sandbox/child-process';
-import type { BenchStack } from './bench-stack';
+import type { SandboxProcess } from '../sandbox/child-process';
+import { startBenchSandbox, type BenchStack } from './bench-stack';
 import { timedRun } from './run-timing';
 import { startWorkerChild } from './worker-child';
 
@@ -71,24 +71,11 @@ const TABLES = ['profiles', 'events'] as const;
 
 export async function runLatency(stack: BenchStack, options: LatencyOptions): Promise<LatencyReport> {
   const api = await stack.connectApi();
-  const big = await startSandboxProcess([
-    '--seed',
-    String(options.seed),
-    '--no-rate-limits',
-    '--profiles',
-    String(options.profiles),
-    '--events',
-    String(options.events),
-  ]);
-  const small = await startSandboxProcess([
-    '--seed',
-    String(options.seed),
-    '--no-rate-limits',
-    '--profiles',
-    String(options.singleProfiles),
-    '--events',
-    String(options.singleEvents),
-  ]);
+  const big = await startBenchSandbox(options.seed, { profiles: options.profiles, events: options.events });
+  const small = await startBenchSandbox(options.seed, {
+    profiles: options.singleProfiles,
+    events: options.singleEvents,
+  });
   try {
     process.env.KLAVIYO_RATE_LIMITS = 'off'; // the API's own key check reads it; the sandbox's limits are off then
     const latencies: LatencyFigures[] = options.latencies.map((latencyMs) => ({
@@ -98,38 +85,32 @@ export async function runLatency(stack: BenchStack, options: LatencyOptions): Pr
       bounds: {},
       shares: {},
     }));
+    /** Runs `body` with a worker child of the stack's environment and `env`, stopped after. */
+    const withWorker = async (env: NodeJS.ProcessEnv, log: string, body: () => Promise<void>) => {
+      const worker = await startWorkerChild({ ...stack.env, ...env }, path.join(stack.dir, log));
+      try {
+        await body();
+      } finally {
+        await worker.stop();
+      }
+    };
+    /** Each latency's rates from `sandbox` with the limits on, as the figures' `kind`. */
+    const atEachLatency = async (sandbox: SandboxProcess, kind: 'sliced' | 'single', words: string) => {
+      for (const figures of latencies) {
+        console.error(`bench: latency ${figures.latencyMs} ms, ${words}…`);
+        const name = `BenchLatency${kind === 'sliced' ? 'Sliced' : 'Single'}${figures.latencyMs}`;
+        figures[kind] = await measure(api, sandbox, name, { limits: true, latencyMs: figures.latencyMs, options });
+      }
+    };
     let baseline: Record<string, TableRate> = {};
-    const sliced = await startWorkerChild({ ...stack.env }, path.join(stack.dir, 'worker-latency.log'));
-    try {
+    await withWorker({}, 'worker-latency.log', async () => {
       console.error('bench: latency section, the limits-off rate (no latency, no limits)…');
       baseline = await measure(api, big, 'BenchLatencyBaseline', { limits: false, latencyMs: 0, options });
-      for (const figures of latencies) {
-        console.error(`bench: latency ${figures.latencyMs} ms, sliced…`);
-        figures.sliced = await measure(api, big, `BenchLatencySliced${figures.latencyMs}`, {
-          limits: true,
-          latencyMs: figures.latencyMs,
-          options,
-        });
-      }
-    } finally {
-      await sliced.stop();
-    }
-    const single = await startWorkerChild(
-      { ...stack.env, DATAFLOW_MAX_SLICES: '1' },
-      path.join(stack.dir, 'worker-latency-single.log'),
+      await atEachLatency(big, 'sliced', 'sliced');
+    });
+    await withWorker({ DATAFLOW_MAX_SLICES: '1' }, 'worker-latency-single.log', () =>
+      atEachLatency(small, 'single', 'one cursor per table'),
     );
-    try {
-      for (const figures of latencies) {
-        console.error(`bench: latency ${figures.latencyMs} ms, one cursor per table…`);
-        figures.single = await measure(api, small, `BenchLatencySingle${figures.latencyMs}`, {
-          limits: true,
-          latencyMs: figures.latencyMs,
-          options,
-        });
-      }
-    } finally {
-      await single.stop();
-    }
     for (const figures of latencies) {
       for (const table of TABLES) {
         const rate = figures.sliced[table];

@@ -3,9 +3,8 @@ import { getTable, RATE_TIERS, type RateTier } from '../klaviyo/catalog';
 import { tableRateLimits } from '../klaviyo/query';
 import { tierName } from '../klaviyo/rate-budget';
 import { OperationFailedError } from '../client/dataflow-api';
-import type { RequestLogEntry } from '../sandbox/server';
-import type { BenchStack } from './bench-stack';
-import { startSandboxProcess } from '../sandbox/child-process';
+import type { RequestLogEntry, SandboxSizes } from '../sandbox/server';
+import { startBenchSandbox, type BenchStack } from './bench-stack';
 import { timedRun } from './run-timing';
 import { startWorkerChild } from './worker-child';
 
@@ -14,13 +13,14 @@ import { startWorkerChild } from './worker-child';
  * limit (plus a quarter, so it stays busy past its first whole minute); the sandbox enforces Klaviyo's
  * limits (scale 1) and the worker paces itself with its own client budget.
  */
-export const LIMIT_TABLES: readonly { table: string; tier: RateTier; size: string; rowsPerPage: number }[] = [
-  { table: 'profiles', tier: 'L', size: '--profiles', rowsPerPage: 100 },
-  { table: 'catalog_categories', tier: 'XL', size: '--catalog-categories', rowsPerPage: 100 },
-  { table: 'push_tokens', tier: 'M', size: '--push-tokens', rowsPerPage: 100 },
-  { table: 'data_sources', tier: 'S', size: '--data-sources', rowsPerPage: 100 },
-  { table: 'web_feeds', tier: 'XS', size: '--web-feeds', rowsPerPage: 20 },
-];
+export const LIMIT_TABLES: readonly { table: string; tier: RateTier; size: keyof SandboxSizes; rowsPerPage: number }[] =
+  [
+    { table: 'profiles', tier: 'L', size: 'profiles', rowsPerPage: 100 },
+    { table: 'catalog_categories', tier: 'XL', size: 'catalogCategories', rowsPerPage: 100 },
+    { table: 'push_tokens', tier: 'M', size: 'pushTokens', rowsPerPage: 100 },
+    { table: 'data_sources', tier: 'S', size: 'dataSources', rowsPerPage: 100 },
+    { table: 'web_feeds', tier: 'XS', size: 'webFeeds', rowsPerPage: 20 },
+  ];
 
 export interface TierRate {
   tier: string;
@@ -51,12 +51,14 @@ export interface LimitsFigures {
 const NAME = 'BenchLimits';
 
 export async function runLimits(stack: BenchStack, options: { seconds: number; seed: number }): Promise<LimitsFigures> {
-  const sizes = LIMIT_TABLES.flatMap(({ tier, size, rowsPerPage }) => {
-    const pages = Math.ceil(((RATE_TIERS[tier].steady / 60) * options.seconds * 5) / 4);
-    return [size, String(pages * rowsPerPage)];
-  });
+  const sizes = Object.fromEntries(
+    LIMIT_TABLES.map(({ tier, size, rowsPerPage }) => {
+      const pages = Math.ceil(((RATE_TIERS[tier].steady / 60) * options.seconds * 5) / 4);
+      return [size, pages * rowsPerPage];
+    }),
+  );
   // Limits off while the dataflow is created: the API's key check must not spend the run's windows.
-  const sandbox = await startSandboxProcess(['--seed', String(options.seed), '--no-rate-limits', ...sizes]);
+  const sandbox = await startBenchSandbox(options.seed, sizes);
   const api = await stack.connectApi();
   try {
     process.env.KLAVIYO_RATE_LIMITS = 'off';

@@ -2,9 +2,8 @@ import path from 'node:path';
 import { RATE_TIERS } from '../klaviyo/catalog';
 import { OperationFailedError } from '../client/dataflow-api';
 import type { SandboxSizes } from '../sandbox/server';
-import { startSandboxProcess } from '../sandbox/child-process';
 import { findFreePort } from '../stack/free-port';
-import type { BenchStack } from './bench-stack';
+import { startBenchSandbox, type BenchStack } from './bench-stack';
 import { formatMetrics, scrapeMetrics, summarizeMetrics, type MetricsSummary } from './metrics-scrape';
 import { scaledLimits, tierWindows, type TierWindows } from './tier-windows';
 import { startWorkerChild, type WorkerChild } from './worker-child';
@@ -72,27 +71,12 @@ export interface ScaleOutFigures {
   metrics: MetricsSummary;
 }
 
-/** Sandbox flags for `sizes`: `catalogVariantsPerItem` → `--catalog-variants-per-item 40`. */
-function sizeFlags(sizes: Partial<SandboxSizes>): string[] {
-  return Object.entries(sizes).flatMap(([key, n]) => [
-    `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`,
-    String(n),
-  ]);
-}
-
 export async function runScaleOut(
   stack: BenchStack,
   options: { workers: number; windows: number; seed: number },
 ): Promise<ScaleOutFigures> {
   const sizes = scaleOutSizes(1, options.windows);
-  const sandbox = await startSandboxProcess([
-    '--seed',
-    String(options.seed),
-    '--no-rate-limits',
-    '--request-log',
-    '200000',
-    ...sizeFlags(sizes),
-  ]);
+  const sandbox = await startBenchSandbox(options.seed, sizes, ['--request-log', '200000']);
   const api = await stack.connectApi();
   const workers: WorkerChild[] = [];
   try {
