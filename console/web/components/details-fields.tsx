@@ -1,3 +1,5 @@
+import { Field } from './field';
+
 /** Display Name and Description, shared by New and Edit. */
 export function DetailsFields(props: {
   displayName: string;
@@ -7,8 +9,11 @@ export function DetailsFields(props: {
 }) {
   return (
     <>
-      <div class="field">
-        <label for="display-name">Display Name</label>
+      <Field
+        id="display-name"
+        label="Display Name"
+        help="How the dataflow is shown in lists. Any words; defaults to its name."
+      >
         <input
           id="display-name"
           type="text"
@@ -17,12 +22,8 @@ export function DetailsFields(props: {
           aria-describedby="display-name-help"
           onInput={(e) => props.onDisplayName(e.currentTarget.value)}
         />
-        <p id="display-name-help" class="help">
-          How the dataflow is shown in lists. Any words; defaults to its name.
-        </p>
-      </div>
-      <div class="field">
-        <label for="description">Description</label>
+      </Field>
+      <Field id="description" label="Description">
         <textarea
           id="description"
           rows={3}
@@ -30,7 +31,7 @@ export function DetailsFields(props: {
           maxLength={2000}
           onInput={(e) => props.onDescription(e.currentTarget.value)}
         />
-      </div>
+      </Field>
     </>
   );
 }

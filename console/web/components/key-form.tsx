@@ -1,7 +1,8 @@
 import { useId, useRef, useState } from 'preact/hooks';
 import type { ConnectResult } from '../../api-types';
 import { ApiError } from '../api';
-import { ErrorAlert } from './alert';
+import { Field } from './field';
+import { Fact, Facts } from './facts';
 
 export const DEFAULT_BASE_URL = 'https://a.klaviyo.com';
 
@@ -42,8 +43,12 @@ export function KeyForm(props: {
 
   return (
     <div class="key-form" aria-busy={busy || undefined}>
-      <div class="field">
-        <label for={`${id}-key`}>{props.label ?? 'API Key'}</label>
+      <Field
+        id={`${id}-key`}
+        label={props.label ?? 'API Key'}
+        help="A private API key from Klaviyo (Settings → API keys), with read access to what you want imported. It is checked against Klaviyo, stored encrypted and never shown again."
+        error={keyError}
+      >
         <div class="input-row">
           <input
             ref={input}
@@ -71,16 +76,15 @@ export function KeyForm(props: {
             {busy ? 'Connecting…' : 'Connect'}
           </button>
         </div>
-        <p id={`${id}-key-help`} class="help">
-          A private API key from Klaviyo (Settings → API keys), with read access to what you want imported. It is
-          checked against Klaviyo, stored encrypted and never shown again.
-        </p>
-        <ErrorAlert error={keyError} />
-      </div>
+      </Field>
       <details class="advanced" open={Boolean(props.initialBaseUrl) || Boolean(baseUrlError)}>
         <summary>Advanced: API base URL</summary>
-        <div class="field">
-          <label for={`${id}-base`}>API base URL</label>
+        <Field
+          id={`${id}-base`}
+          label="API base URL"
+          help={<>For a Klaviyo sandbox or another host. Leave it empty to use {DEFAULT_BASE_URL}.</>}
+          error={baseUrlError}
+        >
           <input
             id={`${id}-base`}
             type="url"
@@ -90,11 +94,7 @@ export function KeyForm(props: {
             aria-describedby={`${id}-base-help`}
             onInput={(e) => setBaseUrl(e.currentTarget.value)}
           />
-          <p id={`${id}-base-help`} class="help">
-            For a Klaviyo sandbox or another host. Leave it empty to use {DEFAULT_BASE_URL}.
-          </p>
-          <ErrorAlert error={baseUrlError} />
-        </div>
+        </Field>
       </details>
       {busy && (
         <p class="muted" role="status">
@@ -111,24 +111,15 @@ export function Connected({ result }: { result: ConnectResult }) {
   return (
     <div class="connected" role="status">
       <span class="pill pill-ok">Connected</span>
-      <dl class="facts">
-        <div>
-          <dt>Account</dt>
-          <dd>{result.accountId}</dd>
-        </div>
-        <div>
-          <dt>API key</dt>
-          <dd>
-            <code>{result.apiKeyMask}</code>
-          </dd>
-        </div>
-        <div>
-          <dt>Tables</dt>
-          <dd>
-            {readable} of {result.tables.length} readable
-          </dd>
-        </div>
-      </dl>
+      <Facts>
+        <Fact label="Account">{result.accountId}</Fact>
+        <Fact label="API key">
+          <code>{result.apiKeyMask}</code>
+        </Fact>
+        <Fact label="Tables">
+          {readable} of {result.tables.length} readable
+        </Fact>
+      </Facts>
     </div>
   );
 }

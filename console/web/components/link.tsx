@@ -29,3 +29,12 @@ export function ExternalLink({ href, children, label }: { href: string; children
     </a>
   );
 }
+
+/** A button that opens another page of the console: a toolbar's Back, Edit, Run History, New Dataflow. */
+export function NavButton({ to, primary, children }: { to: string; primary?: boolean; children: ComponentChildren }) {
+  return (
+    <button type="button" class={primary ? 'btn btn-primary' : 'btn'} onClick={() => navigate(to)}>
+      {children}
+    </button>
+  );
+}

@@ -1,6 +1,8 @@
 import { useMemo, useState } from 'preact/hooks';
 import type { DiscoveredTable } from '../../api-types';
 import type { Selection } from '../selection';
+import { DataTable, type Column } from './data-table';
+import { InlineField, SearchField } from './field';
 
 const SLOW_TIER_HELP =
   'Selecting this field moves the table to a slower Klaviyo rate tier (fewer requests per second), so it imports more slowly. It is unticked by default.';
@@ -51,8 +53,7 @@ export function TablePicker(props: {
   return (
     <div class="table-picker">
       <div class="toolbar">
-        <div class="field-inline">
-          <label for="table-purpose">Purpose</label>
+        <InlineField id="table-purpose" label="Purpose">
           <select
             id="table-purpose"
             value={purpose}
@@ -62,11 +63,8 @@ export function TablePicker(props: {
             <option value="Data">Data</option>
             <option value="Metadata">Metadata</option>
           </select>
-        </div>
-        <div class="field-inline">
-          <label for="table-search">Search tables</label>
-          <input id="table-search" type="search" value={search} onInput={(e) => setSearch(e.currentTarget.value)} />
-        </div>
+        </InlineField>
+        <SearchField id="table-search" label="Search tables" value={search} onValue={setSearch} />
         <button type="button" class="btn btn-small" onClick={() => setVisible(true)}>
           Select all tables
         </button>
@@ -78,105 +76,96 @@ export function TablePicker(props: {
           {selectedCount} of {readableCount} readable tables selected
         </span>
       </div>
-      <div class="table-scroll">
-        <table class="data-table picker-table">
-          <thead>
-            <tr>
-              <th scope="col">
-                <span class="visually-hidden">Selected</span>
+      <DataTable
+        columns={COLUMNS}
+        rows={visible}
+        tableClass="picker-table"
+        empty="No tables match. Clear the search or pick another purpose."
+        emptyInTable
+        row={(t) => {
+          const choice = selection[t.name] ?? { selected: false, fields: [] };
+          const open = expanded.has(t.name) && t.readable && t.fields.length > 0;
+          const selectedFields = choice.fields.length;
+          const noFields = choice.selected && selectedFields === 0;
+          return [
+            <tr
+              key={t.name}
+              data-testid={`table-${t.name}`}
+              class={`${t.readable ? '' : 'disabled'}${choice.selected ? ' selected' : ''}`}
+            >
+              <td>
+                <input
+                  type="checkbox"
+                  id={`table-check-${t.name}`}
+                  checked={t.readable && choice.selected}
+                  disabled={!t.readable}
+                  aria-label={`Select ${t.name}`}
+                  onChange={(e) => update(t.name, { selected: e.currentTarget.checked })}
+                />
+              </td>
+              <td>{t.purpose}</td>
+              <th scope="row" class="name-cell">
+                <label for={`table-check-${t.name}`}>{t.name}</label>
+                {!t.readable && (
+                  <div class="scope-note small">
+                    Needs scope: {t.missingScopes.length > 0 ? t.missingScopes.join(', ') : 'read access'}
+                  </div>
+                )}
               </th>
-              <th scope="col">Purpose</th>
-              <th scope="col">Name</th>
-              <th scope="col">Type</th>
-              <th scope="col">Fields</th>
-            </tr>
-          </thead>
-          <tbody>
-            {visible.length === 0 && (
-              <tr>
-                <td colSpan={5} class="muted">
-                  No tables match. Clear the search or pick another purpose.
+              <td>{t.type}</td>
+              <td class="fields-cell">
+                {t.fields.length === 0 ? (
+                  <span class="muted" title="A link table: only the keys it links, no fields to pick.">
+                    keys only
+                  </span>
+                ) : t.readable ? (
+                  <>
+                    <span class={noFields ? 'error-text' : ''}>
+                      {selectedFields} of {t.fields.length}
+                    </span>
+                    <button
+                      type="button"
+                      class="btn btn-small btn-link"
+                      aria-expanded={open}
+                      aria-controls={`fields-${t.name}`}
+                      aria-label={`Fields of ${t.name}`}
+                      onClick={() => toggleExpanded(t.name)}
+                    >
+                      <span aria-hidden="true">{open ? '▾' : '▸'}</span> Fields
+                    </button>
+                  </>
+                ) : (
+                  <span class="muted">— of {t.fields.length}</span>
+                )}
+              </td>
+            </tr>,
+            open && (
+              <tr key={`${t.name}-fields`} class="fields-row">
+                <td colSpan={5} id={`fields-${t.name}`}>
+                  <FieldPicker
+                    table={t}
+                    fields={choice.fields}
+                    onChange={(fields) =>
+                      update(t.name, { fields, selected: fields.length > 0 ? true : choice.selected })
+                    }
+                  />
                 </td>
               </tr>
-            )}
-            {visible.map((t) => {
-              const choice = selection[t.name] ?? { selected: false, fields: [] };
-              const open = expanded.has(t.name) && t.readable && t.fields.length > 0;
-              const selectedFields = choice.fields.length;
-              const noFields = choice.selected && selectedFields === 0;
-              return [
-                <tr
-                  key={t.name}
-                  data-testid={`table-${t.name}`}
-                  class={`${t.readable ? '' : 'disabled'}${choice.selected ? ' selected' : ''}`}
-                >
-                  <td>
-                    <input
-                      type="checkbox"
-                      id={`table-check-${t.name}`}
-                      checked={t.readable && choice.selected}
-                      disabled={!t.readable}
-                      aria-label={`Select ${t.name}`}
-                      onChange={(e) => update(t.name, { selected: e.currentTarget.checked })}
-                    />
-                  </td>
-                  <td>{t.purpose}</td>
-                  <th scope="row" class="name-cell">
-                    <label for={`table-check-${t.name}`}>{t.name}</label>
-                    {!t.readable && (
-                      <div class="scope-note small">
-                        Needs scope: {t.missingScopes.length > 0 ? t.missingScopes.join(', ') : 'read access'}
-                      </div>
-                    )}
-                  </th>
-                  <td>{t.type}</td>
-                  <td class="fields-cell">
-                    {t.fields.length === 0 ? (
-                      <span class="muted" title="A link table: only the keys it links, no fields to pick.">
-                        keys only
-                      </span>
-                    ) : t.readable ? (
-                      <>
-                        <span class={noFields ? 'error-text' : ''}>
-                          {selectedFields} of {t.fields.length}
-                        </span>
-                        <button
-                          type="button"
-                          class="btn btn-small btn-link"
-                          aria-expanded={open}
-                          aria-controls={`fields-${t.name}`}
-                          aria-label={`Fields of ${t.name}`}
-                          onClick={() => toggleExpanded(t.name)}
-                        >
-                          <span aria-hidden="true">{open ? '▾' : '▸'}</span> Fields
-                        </button>
-                      </>
-                    ) : (
-                      <span class="muted">— of {t.fields.length}</span>
-                    )}
-                  </td>
-                </tr>,
-                open && (
-                  <tr key={`${t.name}-fields`} class="fields-row">
-                    <td colSpan={5} id={`fields-${t.name}`}>
-                      <FieldPicker
-                        table={t}
-                        fields={choice.fields}
-                        onChange={(fields) =>
-                          update(t.name, { fields, selected: fields.length > 0 ? true : choice.selected })
-                        }
-                      />
-                    </td>
-                  </tr>
-                ),
-              ];
-            })}
-          </tbody>
-        </table>
-      </div>
+            ),
+          ];
+        }}
+      />
     </div>
   );
 }
+
+const COLUMNS: Column[] = [
+  { label: <span class="visually-hidden">Selected</span> },
+  'Purpose',
+  'Name',
+  'Type',
+  'Fields',
+];
 
 function FieldPicker({
   table,
@@ -205,10 +194,7 @@ function FieldPicker({
     <fieldset class="field-picker">
       <legend>Fields of {table.name}</legend>
       <div class="toolbar">
-        <div class="field-inline">
-          <label for={searchId}>Search fields</label>
-          <input id={searchId} type="search" value={search} onInput={(e) => setSearch(e.currentTarget.value)} />
-        </div>
+        <SearchField id={searchId} label="Search fields" value={search} onValue={setSearch} />
         <button type="button" class="btn btn-small" onClick={() => setVisible(true)}>
           Select all
         </button>

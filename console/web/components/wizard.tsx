@@ -1,5 +1,35 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { DiscoveredTable } from '../../api-types';
+import { selectionProblem, type Selection } from '../selection';
+import { ErrorAlert } from './alert';
+import { TablePicker } from './table-picker';
+
+/** What a step of the wizard is handed: whether to focus its heading, and Back and Next to its neighbours. */
+export interface StepNav {
+  focusHeading: boolean;
+  onBack?: () => void;
+  onNext?: () => void;
+}
+
+/**
+ * The wizard's position, shared by New and Edit: the current step, `go` to another, and `nav(i)`, step i's
+ * StepNav. A step's heading takes the focus once the user has moved (not on the page's first step as it opens).
+ */
+export function useWizard() {
+  const [step, setStep] = useState(0);
+  const moved = useRef(false);
+  const go = (to: number) => {
+    moved.current = true;
+    setStep(to);
+  };
+  const nav = (i: number): StepNav => ({
+    focusHeading: moved.current,
+    onBack: i > 0 ? () => go(i - 1) : undefined,
+    onNext: () => go(i + 1),
+  });
+  return { step, go, nav };
+}
 
 /** The steps of the wizard, the current one marked for screen readers. */
 export function Stepper({ steps, current }: { steps: string[]; current: number }) {
@@ -28,18 +58,17 @@ export function Stepper({ steps, current }: { steps: string[]; current: number }
  * One step: its heading (focused when the step was reached by Next or Back), its content, and Back / Next.
  * Next submits the step's form, so Enter in a field moves on too.
  */
-export function Step(props: {
-  title: string;
-  focusHeading: boolean;
-  children: ComponentChildren;
-  onBack?: () => void;
-  backLabel?: string;
-  onNext?: () => void;
-  nextLabel?: string;
-  nextDisabled?: boolean;
-  busy?: boolean;
-  footer?: ComponentChildren;
-}) {
+export function Step(
+  props: StepNav & {
+    title: string;
+    children: ComponentChildren;
+    backLabel?: string;
+    nextLabel?: string;
+    nextDisabled?: boolean;
+    busy?: boolean;
+    footer?: ComponentChildren;
+  },
+) {
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
     if (props.focusHeading) heading.current?.focus();
@@ -77,5 +106,43 @@ export function Step(props: {
         </div>
       </form>
     </section>
+  );
+}
+
+/**
+ * The last step of New and Edit: what the page says first (`children`), the table picker, and Save, held back with
+ * the reason while the selection has a problem.
+ */
+export function TablesStep(
+  props: StepNav & {
+    tables: DiscoveredTable[];
+    selection: Selection;
+    onChange: (selection: Selection) => void;
+    onSave: () => void;
+    saving: boolean;
+    saveError: unknown;
+    children?: ComponentChildren;
+  },
+) {
+  const { tables, selection, onChange, onSave, saving, saveError, children, ...nav } = props;
+  const problem = selectionProblem(tables, selection);
+  return (
+    <Step
+      title="Table Details"
+      {...nav}
+      onNext={onSave}
+      nextLabel="Save"
+      nextDisabled={problem !== null}
+      busy={saving}
+      footer={
+        <>
+          {problem && <p class="help error-text">{problem}</p>}
+          <ErrorAlert error={saveError} />
+        </>
+      }
+    >
+      {children}
+      <TablePicker tables={tables} selection={selection} onChange={onChange} />
+    </Step>
   );
 }

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { EntityPreview, EntityView } from '../../api-types';
 import { api, enc } from '../api';
 import { ErrorAlert } from '../components/alert';
+import { DataTable, WhenLoaded, type Column } from '../components/data-table';
 import { DateTime } from '../components/time';
 import { formatNumber, isIsoDateTime } from '../format';
 
@@ -36,49 +37,34 @@ export function EntitiesSection(props: {
     <section class="section" aria-labelledby="entities-heading">
       <h2 id="entities-heading">Entities</h2>
       <ErrorAlert error={props.entities ? null : props.error} />
-      {props.loading && !props.entities ? (
-        <p class="muted">Loading…</p>
-      ) : props.entities && props.entities.length === 0 ? (
-        <p class="empty">No committed tables yet. Run the dataflow to import its tables.</p>
-      ) : props.entities ? (
-        <div class="table-scroll">
-          <table class="data-table">
-            <thead>
-              <tr>
-                <th scope="col">Table</th>
-                <th scope="col" class="num">
-                  Rows
+      <WhenLoaded data={props.entities} loading={props.loading}>
+        {(entities) => (
+          <DataTable
+            columns={ENTITY_COLUMNS}
+            rows={entities}
+            empty={<p class="empty">No committed tables yet. Run the dataflow to import its tables.</p>}
+            row={(e) => (
+              <tr key={e.table} data-testid={`entity-${e.table}`}>
+                <th scope="row">
+                  <code>{e.view}</code>
                 </th>
-                <th scope="col" class="num">
-                  Version
-                </th>
-                <th scope="col">Preview</th>
+                <td class="num">{formatNumber(e.rows)}</td>
+                <td class="num">{e.version ?? '—'}</td>
+                <td>
+                  <button
+                    type="button"
+                    class="btn btn-small"
+                    aria-label={`Preview ${e.table}`}
+                    onClick={() => void open(e.table)}
+                  >
+                    Preview
+                  </button>
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {props.entities.map((e) => (
-                <tr key={e.table} data-testid={`entity-${e.table}`}>
-                  <th scope="row">
-                    <code>{e.view}</code>
-                  </th>
-                  <td class="num">{formatNumber(e.rows)}</td>
-                  <td class="num">{e.version ?? '—'}</td>
-                  <td>
-                    <button
-                      type="button"
-                      class="btn btn-small"
-                      aria-label={`Preview ${e.table}`}
-                      onClick={() => void open(e.table)}
-                    >
-                      Preview
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+            )}
+          />
+        )}
+      </WhenLoaded>
       {preview && (
         <section class="section preview" aria-labelledby="preview-heading">
           <div class="section-head">
@@ -99,6 +85,8 @@ export function EntitiesSection(props: {
   );
 }
 
+const ENTITY_COLUMNS: Column[] = ['Table', { label: 'Rows', num: true }, { label: 'Version', num: true }, 'Preview'];
+
 function PreviewTable({ preview }: { preview: EntityPreview }) {
   if (preview.rows.length === 0) return <p class="empty">{preview.table} has no rows.</p>;
   return (
@@ -106,30 +94,22 @@ function PreviewTable({ preview }: { preview: EntityPreview }) {
       <p class="muted small">
         The first {preview.rows.length} rows of the live version{preview.rows.length >= 50 ? ' (at most 50)' : ''}.
       </p>
-      <div class="table-scroll preview-scroll" tabIndex={0} role="region" aria-label={`Rows of ${preview.table}`}>
-        <table class="data-table compact">
-          <thead>
-            <tr>
-              {preview.columns.map((c) => (
-                <th scope="col" key={c}>
-                  {c}
-                </th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {preview.rows.map((row, i) => (
-              <tr key={i}>
-                {preview.columns.map((c) => (
-                  <td key={c}>
-                    <Cell value={row[c]} />
-                  </td>
-                ))}
-              </tr>
+      <DataTable
+        columns={preview.columns}
+        rows={preview.rows}
+        tableClass="compact"
+        scrollClass="preview-scroll"
+        region={`Rows of ${preview.table}`}
+        row={(row, i) => (
+          <tr key={i}>
+            {preview.columns.map((c) => (
+              <td key={c}>
+                <Cell value={row[c]} />
+              </td>
             ))}
-          </tbody>
-        </table>
-      </div>
+          </tr>
+        )}
+      />
     </>
   );
 }

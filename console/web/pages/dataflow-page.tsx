@@ -3,8 +3,9 @@ import type { DataflowView, EntityView, HistoryRecord, RunProgressView, SessionI
 import { enc } from '../api';
 import { ErrorAlert, Notice } from '../components/alert';
 import { useDataflowActions } from '../components/dataflow-actions';
+import { Fact, Facts } from '../components/facts';
 import { Breadcrumbs, PageHeading } from '../components/layout';
-import { ExternalLink } from '../components/link';
+import { ExternalLink, NavButton } from '../components/link';
 import { StatusPill } from '../components/status';
 import { DateTime } from '../components/time';
 import { usePolled, useTitle } from '../hooks';
@@ -59,9 +60,7 @@ export function DataflowPage({ name }: { name: string; session: SessionInfo | nu
         <PageHeading>{name}</PageHeading>
         <ErrorAlert error={view.error} />
         <p>
-          <button type="button" class="btn" onClick={() => navigate('/imports')}>
-            Back to Imports
-          </button>
+          <NavButton to={'/imports'}>Back to Imports</NavButton>
         </p>
       </>
     );
@@ -79,59 +78,37 @@ export function DataflowPage({ name }: { name: string; session: SessionInfo | nu
         <p class="muted">Loading…</p>
       ) : (
         <>
-          <dl class="facts facts-grid">
-            <div>
-              <dt>Name</dt>
-              <dd>{v.name}</dd>
-            </div>
-            <div>
-              <dt>Type</dt>
-              <dd>{v.type}</dd>
-            </div>
-            <div>
-              <dt>API key</dt>
-              <dd>
-                <code>{v.apiKey}</code>
-              </dd>
-            </div>
-            <div>
-              <dt>Tables</dt>
-              <dd>{v.tablesCount}</dd>
-            </div>
-            <div>
-              <dt>Live version</dt>
-              <dd>{v.currentVersion ?? <span class="muted">none yet</span>}</dd>
-            </div>
-            <div>
-              <dt>Last refresh</dt>
-              <dd>
-                <DateTime iso={v.lastRefresh} empty="Never" />
-              </dd>
-            </div>
-            <div>
-              <dt>Schedule</dt>
-              <dd>
-                {v.schedule ? (
-                  <>
-                    {v.schedule.spec}
-                    {v.schedule.paused ? (
-                      ' (paused)'
-                    ) : v.schedule.nextRun ? (
-                      <>
-                        , next <DateTime iso={v.schedule.nextRun} />
-                      </>
-                    ) : null}
-                  </>
-                ) : (
-                  <span class="muted">Not scheduled</span>
-                )}
-              </dd>
-            </div>
-            <div class="wide">
-              <dt>Description</dt>
-              <dd>{v.description || <span class="muted">No description</span>}</dd>
-            </div>
-          </dl>
+          <Facts grid>
+            <Fact label="Name">{v.name}</Fact>
+            <Fact label="Type">{v.type}</Fact>
+            <Fact label="API key">
+              <code>{v.apiKey}</code>
+            </Fact>
+            <Fact label="Tables">{v.tablesCount}</Fact>
+            <Fact label="Live version">{v.currentVersion ?? <span class="muted">none yet</span>}</Fact>
+            <Fact label="Last refresh">
+              <DateTime iso={v.lastRefresh} empty="Never" />
+            </Fact>
+            <Fact label="Schedule">
+              {v.schedule ? (
+                <>
+                  {v.schedule.spec}
+                  {v.schedule.paused ? (
+                    ' (paused)'
+                  ) : v.schedule.nextRun ? (
+                    <>
+                      , next <DateTime iso={v.schedule.nextRun} />
+                    </>
+                  ) : null}
+                </>
+              ) : (
+                <span class="muted">Not scheduled</span>
+              )}
+            </Fact>
+            <Fact label="Description" wide>
+              {v.description || <span class="muted">No description</span>}
+            </Fact>
+          </Facts>
           {v.status === 'Failed' && v.lastError && !busy && (
             <div class="alert alert-error">
               <p>
@@ -158,27 +135,17 @@ export function DataflowPage({ name }: { name: string; session: SessionInfo | nu
                 Cancel
               </button>
             )}
-            <button type="button" class="btn" onClick={() => navigate(dataflowPath(name, 'edit'))}>
-              Edit
-            </button>
+            <NavButton to={dataflowPath(name, 'edit')}>Edit</NavButton>
             <button type="button" class="btn" onClick={() => actions.askRollback(name, v.displayName)}>
               Rollback
             </button>
-            <button type="button" class="btn" onClick={() => navigate(dataflowPath(name, 'history'))}>
-              Run History
-            </button>
-            <button type="button" class="btn" onClick={() => navigate(dataflowPath(name, 'schedule'))}>
-              Schedule
-            </button>
+            <NavButton to={dataflowPath(name, 'history')}>Run History</NavButton>
+            <NavButton to={dataflowPath(name, 'schedule')}>Schedule</NavButton>
             <button type="button" class="btn btn-danger-outline" onClick={() => actions.askRemove(name, v.displayName)}>
               Remove
             </button>
             <span class="spacer" />
-            {runUrl && (
-              <ExternalLink href={runUrl}>
-                {running ? 'Open in Temporal Web UI' : 'Open in Temporal Web UI'}
-              </ExternalLink>
-            )}
+            {runUrl && <ExternalLink href={runUrl}>Open in Temporal Web UI</ExternalLink>}
           </div>
           <ErrorAlert error={actions.error} />
           <Notice text={actions.notice} />

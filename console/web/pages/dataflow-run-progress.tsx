@@ -1,4 +1,5 @@
 import type { RunProgressView } from '../../api-types';
+import { DataTable, type Column } from '../components/data-table';
 import { ProgressSummary } from '../components/progress';
 import { DateTime } from '../components/time';
 import { formatNumber } from '../format';
@@ -52,39 +53,27 @@ export function RunProgress({ progress }: { progress: RunProgressView }) {
         {progress.version ? ` · version ${progress.version}` : ''} <span class="muted small">({progress.phase})</span>
       </h2>
       <ProgressSummary progress={progress} />
-      <div class="table-scroll" tabIndex={0} role="region" aria-label="Tables of the run">
-        <table class="data-table">
-          <thead>
-            <tr>
-              <th scope="col">Table</th>
-              <th scope="col">State</th>
-              <th scope="col" class="num">
-                Rows
-              </th>
-              <th scope="col" class="num">
-                Pages
-              </th>
-              <th scope="col">Notes</th>
-            </tr>
-          </thead>
-          <tbody>
-            {progress.tables.map((t) => (
-              <tr key={t.table} data-testid={`progress-${t.table}`}>
-                <th scope="row">{t.table}</th>
-                <td>
-                  <span class={`state state-${t.state}`}>{t.state}</span>
-                </td>
-                <td class="num">{formatNumber(t.rows)}</td>
-                <td class="num">{formatNumber(t.pages)}</td>
-                <td>
-                  {t.retrying && <span class="warn-text">{t.retrying}</span>}
-                  {t.error && <span class="error-text">{t.error}</span>}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        columns={COLUMNS}
+        rows={progress.tables}
+        region="Tables of the run"
+        row={(t) => (
+          <tr key={t.table} data-testid={`progress-${t.table}`}>
+            <th scope="row">{t.table}</th>
+            <td>
+              <span class={`state state-${t.state}`}>{t.state}</span>
+            </td>
+            <td class="num">{formatNumber(t.rows)}</td>
+            <td class="num">{formatNumber(t.pages)}</td>
+            <td>
+              {t.retrying && <span class="warn-text">{t.retrying}</span>}
+              {t.error && <span class="error-text">{t.error}</span>}
+            </td>
+          </tr>
+        )}
+      />
     </section>
   );
 }
+
+const COLUMNS: Column[] = ['Table', 'State', { label: 'Rows', num: true }, { label: 'Pages', num: true }, 'Notes'];

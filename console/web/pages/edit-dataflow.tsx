@@ -3,20 +3,14 @@ import type { ConnectResult, DataflowView, DiscoveredTable, EditDataflowRequest,
 import { api, enc, errorMessage } from '../api';
 import { ErrorAlert } from '../components/alert';
 import { DetailsFields } from '../components/details-fields';
+import { Fact, Facts } from '../components/facts';
+import { Field } from '../components/field';
 import { Connected, DEFAULT_BASE_URL, KeyForm } from '../components/key-form';
 import { Breadcrumbs, PageHeading } from '../components/layout';
-import { TablePicker } from '../components/table-picker';
-import { Step, Stepper } from '../components/wizard';
+import { Step, Stepper, TablesStep, useWizard } from '../components/wizard';
 import { useTitle } from '../hooks';
 import { dataflowPath, navigate } from '../router';
-import {
-  defaultSelection,
-  sameChoices,
-  savedSelection,
-  selectionProblem,
-  tableChoices,
-  type Selection,
-} from '../selection';
+import { defaultSelection, sameChoices, savedSelection, tableChoices, type Selection } from '../selection';
 
 const STEPS = ['Details', 'Connect', 'Table Details'];
 
@@ -34,8 +28,7 @@ export function EditDataflow({ name }: { name: string }) {
   const base = `/api/dataflows/${enc(name)}`;
   const [loaded, setLoaded] = useState<Loaded | null>(null);
   const [loadError, setLoadError] = useState<unknown>(null);
-  const [step, setStep] = useState(0);
-  const moved = useRef(false);
+  const { step, nav } = useWizard();
   const [displayName, setDisplayName] = useState('');
   const [description, setDescription] = useState('');
   const [replaced, setReplaced] = useState<{ result: ConnectResult; baseUrl: string } | null>(null);
@@ -73,11 +66,6 @@ export function EditDataflow({ name }: { name: string }) {
       newKey.current = null;
     };
   }, [base]);
-
-  const go = (to: number) => {
-    moved.current = true;
-    setStep(to);
-  };
 
   const tables = replaced?.result.tables ?? loaded?.tables ?? [];
 
@@ -123,28 +111,20 @@ export function EditDataflow({ name }: { name: string }) {
     );
   }
 
-  const problem = selectionProblem(tables, selection);
   return (
     <>
       {crumbs}
       <PageHeading>Edit {name}</PageHeading>
       <Stepper steps={STEPS} current={step} />
       {step === 0 && (
-        <Step
-          key="details"
-          title="Details"
-          focusHeading={moved.current}
-          onBack={() => navigate(dataflowPath(name))}
-          backLabel="Cancel"
-          onNext={() => go(1)}
-        >
-          <div class="field">
-            <label for="edit-name">Name</label>
+        <Step key="details" title="Details" {...nav(0)} onBack={() => navigate(dataflowPath(name))} backLabel="Cancel">
+          <Field
+            id="edit-name"
+            label="Name"
+            help="A dataflow's name cannot change: it names its tables in the warehouse."
+          >
             <input id="edit-name" type="text" value={loaded.view.name} readOnly aria-describedby="edit-name-help" />
-            <p id="edit-name-help" class="help">
-              A dataflow's name cannot change: it names its tables in the warehouse.
-            </p>
-          </div>
+          </Field>
           <DetailsFields
             displayName={displayName}
             description={description}
@@ -154,25 +134,19 @@ export function EditDataflow({ name }: { name: string }) {
         </Step>
       )}
       {step === 1 && (
-        <Step key="connect" title="Connect" focusHeading={moved.current} onBack={() => go(0)} onNext={() => go(2)}>
+        <Step key="connect" title="Connect" {...nav(1)}>
           {replaced ? (
             <>
               <p>The new key is checked and will replace the saved one when you save.</p>
               <Connected result={replaced.result} />
             </>
           ) : (
-            <dl class="facts">
-              <div>
-                <dt>API key</dt>
-                <dd>
-                  <code>{loaded.view.apiKey}</code>
-                </dd>
-              </div>
-              <div>
-                <dt>API base URL</dt>
-                <dd>{loaded.view.baseUrl}</dd>
-              </div>
-            </dl>
+            <Facts>
+              <Fact label="API key">
+                <code>{loaded.view.apiKey}</code>
+              </Fact>
+              <Fact label="API base URL">{loaded.view.baseUrl}</Fact>
+            </Facts>
           )}
           {!replacing ? (
             <button type="button" class="btn" onClick={() => setReplacing(true)}>
@@ -220,21 +194,15 @@ export function EditDataflow({ name }: { name: string }) {
         </Step>
       )}
       {step === 2 && (
-        <Step
+        <TablesStep
           key="tables"
-          title="Table Details"
-          focusHeading={moved.current}
-          onBack={() => go(1)}
-          onNext={() => void save()}
-          nextLabel="Save"
-          nextDisabled={problem !== null}
-          busy={saving}
-          footer={
-            <>
-              {problem && <p class="help error-text">{problem}</p>}
-              <ErrorAlert error={saveError} />
-            </>
-          }
+          {...nav(2)}
+          tables={tables}
+          selection={selection}
+          onChange={setSelection}
+          onSave={() => void save()}
+          saving={saving}
+          saveError={saveError}
         >
           {loaded.discoveryProblem && !replaced && (
             <div class="alert alert-warn">
@@ -244,8 +212,7 @@ export function EditDataflow({ name }: { name: string }) {
               </p>
             </div>
           )}
-          <TablePicker tables={tables} selection={selection} onChange={setSelection} />
-        </Step>
+        </TablesStep>
       )}
     </>
   );

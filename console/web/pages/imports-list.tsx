@@ -2,8 +2,10 @@ import { useMemo, useState } from 'preact/hooks';
 import type { DataflowListItem } from '../../api-types';
 import { ErrorAlert, Notice } from '../components/alert';
 import { useDataflowActions } from '../components/dataflow-actions';
+import { DataTable, type Column } from '../components/data-table';
+import { InlineField, SearchField } from '../components/field';
 import { Breadcrumbs, PageHeading } from '../components/layout';
-import { Link } from '../components/link';
+import { Link, NavButton } from '../components/link';
 import { MenuButton } from '../components/menu';
 import { ProgressSummary } from '../components/progress';
 import { StatusPill, statusLabel } from '../components/status';
@@ -65,29 +67,25 @@ export function ImportsList() {
       <Breadcrumbs items={[]} />
       <PageHeading>Imports</PageHeading>
       <div class="toolbar">
-        <div class="field-inline">
-          <label for="list-search">Search</label>
-          <input
-            id="list-search"
-            type="search"
-            placeholder="Name or display name"
-            value={search}
-            onInput={(e) => setSearch(e.currentTarget.value)}
-          />
-        </div>
-        <div class="field-inline">
-          <label for="group-by">Group by</label>
+        <SearchField
+          id="list-search"
+          label="Search"
+          placeholder="Name or display name"
+          value={search}
+          onValue={setSearch}
+        />
+        <InlineField id="group-by" label="Group by">
           <select id="group-by" value={groupBy} onChange={(e) => setGroupBy(e.currentTarget.value as GroupBy)}>
             <option value="none">None</option>
             <option value="name">Name</option>
             <option value="type">Type</option>
             <option value="status">Status</option>
           </select>
-        </div>
+        </InlineField>
         <span class="spacer" />
-        <button type="button" class="btn btn-primary" onClick={() => navigate('/imports/new')}>
+        <NavButton to={'/imports/new'} primary>
           New Dataflow
-        </button>
+        </NavButton>
       </div>
       <ErrorAlert error={actions.error ?? (list.data ? null : list.error)} />
       <Notice text={actions.notice} />
@@ -100,9 +98,9 @@ export function ImportsList() {
             A dataflow imports the tables of a Klaviyo account into Postgres. Create one with the account's private API
             key, pick the tables and fields, then run it.
           </p>
-          <button type="button" class="btn btn-primary" onClick={() => navigate('/imports/new')}>
+          <NavButton to={'/imports/new'} primary>
             New Dataflow
-          </button>
+          </NavButton>
         </div>
       ) : list.data && filtered.length === 0 ? (
         <p class="empty">
@@ -134,31 +132,24 @@ function DataflowTable({
   actions: ReturnType<typeof useDataflowActions>;
 }) {
   return (
-    <div class="table-scroll">
-      <table class="data-table">
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Type</th>
-            <th scope="col">Status</th>
-            <th scope="col" class="num">
-              Tables Count
-            </th>
-            <th scope="col">Created</th>
-            <th scope="col">Updated</th>
-            <th scope="col">Last Refresh</th>
-            <th scope="col">Actions</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((row) => (
-            <DataflowRow key={row.name} row={row} actions={actions} />
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable
+      columns={COLUMNS}
+      rows={rows}
+      row={(row) => <DataflowRow key={row.name} row={row} actions={actions} />}
+    />
   );
 }
+
+const COLUMNS: Column[] = [
+  'Name',
+  'Type',
+  'Status',
+  { label: 'Tables Count', num: true },
+  'Created',
+  'Updated',
+  'Last Refresh',
+  'Actions',
+];
 
 function DataflowRow({ row, actions }: { row: DataflowListItem; actions: ReturnType<typeof useDataflowActions> }) {
   const running = isRunning(row);

@@ -3,13 +3,13 @@ import type { ConnectorInfo, ConnectResult, CreateDataflowRequest, DataflowView,
 import { api, ApiError } from '../api';
 import { ErrorAlert } from '../components/alert';
 import { DetailsFields } from '../components/details-fields';
+import { Field, SearchField } from '../components/field';
 import { Connected, KeyForm } from '../components/key-form';
 import { Breadcrumbs, PageHeading } from '../components/layout';
-import { TablePicker } from '../components/table-picker';
-import { Step, Stepper } from '../components/wizard';
+import { Step, Stepper, TablesStep, useWizard, type StepNav } from '../components/wizard';
 import { useDebounced, usePolled, useTitle } from '../hooks';
 import { navigate } from '../router';
-import { defaultSelection, selectionProblem, tableChoices, type Selection } from '../selection';
+import { defaultSelection, tableChoices, type Selection } from '../selection';
 
 const STEPS = ['Name', 'Connector', 'Details', 'Connect', 'Table Details'];
 const NAME_RULE = 'Starts with a letter. Letters and numbers only. No spaces.';
@@ -17,8 +17,7 @@ const NAME_RULE = 'Starts with a letter. Letters and numbers only. No spaces.';
 /** The New Dataflow wizard: Name → Connector → Details → Connect → Table Details, then Save. */
 export function NewDataflow() {
   useTitle('New Dataflow');
-  const [step, setStep] = useState(0);
-  const moved = useRef(false);
+  const { step, go, nav } = useWizard();
   const [name, setName] = useState('');
   const [connector, setConnector] = useState<string | null>(null);
   const [displayName, setDisplayName] = useState<string | null>(null);
@@ -36,11 +35,6 @@ export function NewDataflow() {
     },
     [],
   );
-
-  const go = (to: number) => {
-    moved.current = true;
-    setStep(to);
-  };
 
   const save = async () => {
     if (!connected || !apiKey.current) return;
@@ -75,25 +69,15 @@ export function NewDataflow() {
       {step === 0 && (
         <NameStep
           key="name"
-          focusHeading={moved.current}
+          {...nav(0)}
           name={name}
           onName={setName}
           error={saveError instanceof ApiError && saveError.field === 'name' ? saveError : null}
-          onNext={() => go(1)}
         />
       )}
-      {step === 1 && (
-        <ConnectorStep
-          key="connector"
-          focusHeading={moved.current}
-          selected={connector}
-          onSelect={setConnector}
-          onBack={() => go(0)}
-          onNext={() => go(2)}
-        />
-      )}
+      {step === 1 && <ConnectorStep key="connector" {...nav(1)} selected={connector} onSelect={setConnector} />}
       {step === 2 && (
-        <Step key="details" title="Details" focusHeading={moved.current} onBack={() => go(1)} onNext={() => go(3)}>
+        <Step key="details" title="Details" {...nav(2)}>
           <DetailsFields
             displayName={displayName ?? name}
             description={description}
@@ -103,14 +87,7 @@ export function NewDataflow() {
         </Step>
       )}
       {step === 3 && (
-        <Step
-          key="connect"
-          title="Connect"
-          focusHeading={moved.current}
-          onBack={() => go(2)}
-          onNext={() => go(4)}
-          nextDisabled={!connected}
-        >
+        <Step key="connect" title="Connect" {...nav(3)} nextDisabled={!connected}>
           <p>Connect {displayName || name} to a Klaviyo account with its private API key.</p>
           {connected && <Connected result={connected.result} />}
           <KeyForm
@@ -130,42 +107,33 @@ export function NewDataflow() {
         </Step>
       )}
       {step === 4 && connected && (
-        <Step
+        <TablesStep
           key="tables"
-          title="Table Details"
-          focusHeading={moved.current}
-          onBack={() => go(3)}
-          onNext={() => void save()}
-          nextLabel="Save"
-          nextDisabled={selectionProblem(connected.result.tables, selection) !== null}
-          busy={saving}
-          footer={
-            <>
-              {selectionProblem(connected.result.tables, selection) && (
-                <p class="help error-text">{selectionProblem(connected.result.tables, selection)}</p>
-              )}
-              <ErrorAlert error={saveError} />
-            </>
-          }
+          {...nav(4)}
+          tables={connected.result.tables}
+          selection={selection}
+          onChange={setSelection}
+          onSave={() => void save()}
+          saving={saving}
+          saveError={saveError}
         >
           <p>
             Pick the tables to import and, per table, the fields. Account <strong>{connected.result.accountId}</strong>,
             key <code>{connected.result.apiKeyMask}</code>.
           </p>
-          <TablePicker tables={connected.result.tables} selection={selection} onChange={setSelection} />
-        </Step>
+        </TablesStep>
       )}
     </>
   );
 }
 
-function NameStep(props: {
-  focusHeading: boolean;
-  name: string;
-  onName: (name: string) => void;
-  error: ApiError | null;
-  onNext: () => void;
-}) {
+function NameStep(
+  props: StepNav & {
+    name: string;
+    onName: (name: string) => void;
+    error: ApiError | null;
+  },
+) {
   const { name } = props;
   const debounced = useDebounced(name.trim(), 250);
   const [check, setCheck] = useState<{ name: string; result: NameCheck | null; error: unknown }>({
@@ -194,8 +162,19 @@ function NameStep(props: {
 
   return (
     <Step title="Name" focusHeading={props.focusHeading} onNext={props.onNext} nextDisabled={!ok}>
-      <div class="field">
-        <label for="dataflow-name">Name</label>
+      <Field
+        id="dataflow-name"
+        label="Name"
+        help={NAME_RULE}
+        helpId="dataflow-name-rule"
+        status={
+          <div id="dataflow-name-check" class="inline-check" aria-live="polite">
+            {checking && <span class="muted">Checking…</span>}
+            {ok && <span class="ok-text">✓ {name.trim()} is available.</span>}
+          </div>
+        }
+        error={message ?? (current ? check.error : null)}
+      >
         <input
           id="dataflow-name"
           type="text"
@@ -207,26 +186,18 @@ function NameStep(props: {
           aria-describedby="dataflow-name-rule dataflow-name-check"
           onInput={(e) => props.onName(e.currentTarget.value)}
         />
-        <p id="dataflow-name-rule" class="help">
-          {NAME_RULE}
-        </p>
-        <div id="dataflow-name-check" class="inline-check" aria-live="polite">
-          {checking && <span class="muted">Checking…</span>}
-          {ok && <span class="ok-text">✓ {name.trim()} is available.</span>}
-        </div>
-        <ErrorAlert error={message ?? (current ? check.error : null)} />
-      </div>
+      </Field>
     </Step>
   );
 }
 
-function ConnectorStep(props: {
-  focusHeading: boolean;
-  selected: string | null;
-  onSelect: (type: string) => void;
-  onBack: () => void;
-  onNext: () => void;
-}) {
+function ConnectorStep(
+  props: StepNav & {
+    selected: string | null;
+    onSelect: (type: string) => void;
+  },
+) {
+  const { selected, onSelect, ...nav } = props;
   const connectors = usePolled<ConnectorInfo[]>('/api/connectors');
   const [tab, setTab] = useState('All');
   const [search, setSearch] = useState('');
@@ -253,13 +224,7 @@ function ConnectorStep(props: {
   };
 
   return (
-    <Step
-      title="Connector"
-      focusHeading={props.focusHeading}
-      onBack={props.onBack}
-      onNext={props.onNext}
-      nextDisabled={!props.selected}
-    >
+    <Step title="Connector" {...nav} nextDisabled={!selected}>
       <div class="toolbar">
         <div role="tablist" aria-label="Connector categories" class="tabs">
           {tabs.map((t, i) => (
@@ -283,10 +248,7 @@ function ConnectorStep(props: {
           ))}
         </div>
         <span class="spacer" />
-        <div class="field-inline">
-          <label for="connector-search">Search connectors</label>
-          <input id="connector-search" type="search" value={search} onInput={(e) => setSearch(e.currentTarget.value)} />
-        </div>
+        <SearchField id="connector-search" label="Search connectors" value={search} onValue={setSearch} />
       </div>
       <div id="connector-panel" role="tabpanel" aria-labelledby={`tab-${tab}`}>
         <ErrorAlert error={connectors.error} />
@@ -294,19 +256,19 @@ function ConnectorStep(props: {
         {connectors.data && shown.length === 0 && <p class="muted">No connector matches. Clear the search.</p>}
         <div class="cards" role="radiogroup" aria-label="Connector">
           {shown.map((c) => {
-            const selected = props.selected === c.type;
+            const chosen = selected === c.type;
             return (
               <div
                 key={c.type}
                 role="radio"
-                aria-checked={selected}
+                aria-checked={chosen}
                 tabIndex={0}
-                class={`card${selected ? ' selected' : ''}`}
-                onClick={() => props.onSelect(c.type)}
+                class={`card${chosen ? ' selected' : ''}`}
+                onClick={() => onSelect(c.type)}
                 onKeyDown={(e) => {
                   if (e.key === 'Enter' || e.key === ' ') {
                     e.preventDefault();
-                    props.onSelect(c.type);
+                    onSelect(c.type);
                   }
                 }}
               >

@@ -1,13 +1,14 @@
 import type { HistoryRecord } from '../../api-types';
 import { enc } from '../api';
 import { ErrorAlert } from '../components/alert';
+import { DataTable, WhenLoaded, type Column } from '../components/data-table';
 import { Breadcrumbs, PageHeading } from '../components/layout';
-import { ExternalLink } from '../components/link';
+import { ExternalLink, NavButton } from '../components/link';
 import { isRunningStatus, StatusPill } from '../components/status';
 import { DateTime } from '../components/time';
 import { formatDuration, formatNumber } from '../format';
 import { usePolled, useTitle } from '../hooks';
-import { dataflowPath, navigate } from '../router';
+import { dataflowPath } from '../router';
 
 function versionText(r: HistoryRecord): string {
   if (r.fromVersion != null || r.toVersion != null) {
@@ -33,66 +34,60 @@ export function RunHistory({ name }: { name: string }) {
       <Breadcrumbs items={[{ label: name, href: dataflowPath(name) }, { label: 'Run History' }]} />
       <PageHeading>Run History of {name}</PageHeading>
       <div class="toolbar">
-        <button type="button" class="btn" onClick={() => navigate(dataflowPath(name))}>
-          Back to {name}
-        </button>
+        <NavButton to={dataflowPath(name)}>Back to {name}</NavButton>
         <button type="button" class="btn" onClick={() => void history.reload()}>
           Refresh
         </button>
       </div>
       <ErrorAlert error={records ? null : history.error} />
-      {history.loading && !records ? (
-        <p class="muted">Loading…</p>
-      ) : records && records.length === 0 ? (
-        <p class="empty">No runs of {name} yet. Run it from its page or the Imports list.</p>
-      ) : records ? (
-        <div class="table-scroll">
-          <table class="data-table">
-            <thead>
-              <tr>
-                <th scope="col">Operation</th>
-                <th scope="col">Status</th>
-                <th scope="col">Trigger</th>
-                <th scope="col">Start</th>
-                <th scope="col">Duration</th>
-                <th scope="col" class="num">
-                  Rows
-                </th>
-                <th scope="col">Version</th>
-                <th scope="col">Description</th>
-                <th scope="col">Temporal</th>
-              </tr>
-            </thead>
-            <tbody>
-              {records.map((r) => (
-                <tr key={`${r.workflowId}/${r.runId}`} data-testid="history-row">
-                  <th scope="row">{r.operation}</th>
-                  <td>
-                    <StatusPill status={r.status} />
-                  </td>
-                  <td>{r.trigger}</td>
-                  <td>
-                    <DateTime iso={r.start} />
-                  </td>
-                  <td>
-                    {isRunningStatus(r.status) ? <span class="muted">running</span> : formatDuration(r.durationMs)}
-                  </td>
-                  <td class="num">{rowsText(r)}</td>
-                  <td>{versionText(r)}</td>
-                  <td data-testid="history-description" class="description-cell">
-                    {r.description ?? ''}
-                  </td>
-                  <td>
-                    <ExternalLink href={r.url} label={`Open ${r.operation} of ${r.start} in Temporal Web UI`}>
-                      Open
-                    </ExternalLink>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <WhenLoaded data={records} loading={history.loading}>
+        {(rows) => (
+          <DataTable
+            columns={COLUMNS}
+            rows={rows}
+            empty={<p class="empty">No runs of {name} yet. Run it from its page or the Imports list.</p>}
+            row={(r) => <HistoryRow key={`${r.workflowId}/${r.runId}`} r={r} />}
+          />
+        )}
+      </WhenLoaded>
     </>
+  );
+}
+
+const COLUMNS: Column[] = [
+  'Operation',
+  'Status',
+  'Trigger',
+  'Start',
+  'Duration',
+  { label: 'Rows', num: true },
+  'Version',
+  'Description',
+  'Temporal',
+];
+
+function HistoryRow({ r }: { r: HistoryRecord }) {
+  return (
+    <tr data-testid="history-row">
+      <th scope="row">{r.operation}</th>
+      <td>
+        <StatusPill status={r.status} />
+      </td>
+      <td>{r.trigger}</td>
+      <td>
+        <DateTime iso={r.start} />
+      </td>
+      <td>{isRunningStatus(r.status) ? <span class="muted">running</span> : formatDuration(r.durationMs)}</td>
+      <td class="num">{rowsText(r)}</td>
+      <td>{versionText(r)}</td>
+      <td data-testid="history-description" class="description-cell">
+        {r.description ?? ''}
+      </td>
+      <td>
+        <ExternalLink href={r.url} label={`Open ${r.operation} of ${r.start} in Temporal Web UI`}>
+          Open
+        </ExternalLink>
+      </td>
+    </tr>
   );
 }

@@ -3,10 +3,13 @@ import type { ScheduleRequest, ScheduleView } from '../../api-types';
 import { api, ApiError, enc } from '../api';
 import { ErrorAlert, Notice } from '../components/alert';
 import { ConfirmDialog } from '../components/dialog';
+import { Fact, Facts } from '../components/facts';
+import { Field } from '../components/field';
 import { Breadcrumbs, PageHeading } from '../components/layout';
+import { NavButton } from '../components/link';
 import { DateTime } from '../components/time';
 import { usePolled, useTitle } from '../hooks';
-import { dataflowPath, navigate } from '../router';
+import { dataflowPath } from '../router';
 
 type Unit = 'm' | 'h' | 'd';
 
@@ -59,9 +62,7 @@ export function SchedulePage({ name }: { name: string }) {
       <Breadcrumbs items={[{ label: name, href: dataflowPath(name) }, { label: 'Schedule' }]} />
       <PageHeading>Schedule of {name}</PageHeading>
       <div class="toolbar">
-        <button type="button" class="btn" onClick={() => navigate(dataflowPath(name))}>
-          Back to {name}
-        </button>
+        <NavButton to={dataflowPath(name)}>Back to {name}</NavButton>
       </div>
       <section class="section" aria-labelledby="current-heading">
         <h2 id="current-heading">Current schedule</h2>
@@ -72,22 +73,15 @@ export function SchedulePage({ name }: { name: string }) {
           <p class="empty">{name} is not scheduled: it runs only when started. Set a schedule below.</p>
         ) : s ? (
           <>
-            <dl class="facts">
-              <div>
-                <dt>Runs</dt>
-                <dd>{s.spec}</dd>
-              </div>
-              <div>
-                <dt>State</dt>
-                <dd>
-                  <span class={`pill ${s.paused ? 'pill-warn' : 'pill-ok'}`}>{s.paused ? 'Paused' : 'Active'}</span>
-                </dd>
-              </div>
-              <div>
-                <dt>Next run</dt>
-                <dd>{s.paused ? <span class="muted">none while paused</span> : <DateTime iso={s.nextRun} />}</dd>
-              </div>
-            </dl>
+            <Facts>
+              <Fact label="Runs">{s.spec}</Fact>
+              <Fact label="State">
+                <span class={`pill ${s.paused ? 'pill-warn' : 'pill-ok'}`}>{s.paused ? 'Paused' : 'Active'}</span>
+              </Fact>
+              <Fact label="Next run">
+                {s.paused ? <span class="muted">none while paused</span> : <DateTime iso={s.nextRun} />}
+              </Fact>
+            </Facts>
             <div class="toolbar">
               <button
                 type="button"
@@ -160,8 +154,18 @@ export function SchedulePage({ name }: { name: string }) {
               <ErrorAlert error={everyError} />
             </div>
           ) : (
-            <div class="field">
-              <label for="cron">Cron expression (UTC)</label>
+            <Field
+              id="cron"
+              label="Cron expression (UTC)"
+              help={
+                <>
+                  Five fields, in UTC: minute, hour, day of month, month, day of week. For example{' '}
+                  <code>0 */6 * * *</code> runs every six hours on the hour, <code>30 2 * * 1-5</code> at 02:30 UTC on
+                  weekdays.
+                </>
+              }
+              error={cronError}
+            >
               <input
                 id="cron"
                 type="text"
@@ -172,13 +176,7 @@ export function SchedulePage({ name }: { name: string }) {
                 aria-describedby="cron-help"
                 onInput={(e) => setCron(e.currentTarget.value)}
               />
-              <p id="cron-help" class="help">
-                Five fields, in UTC: minute, hour, day of month, month, day of week. For example{' '}
-                <code>0 */6 * * *</code> runs every six hours on the hour, <code>30 2 * * 1-5</code> at 02:30 UTC on
-                weekdays.
-              </p>
-              <ErrorAlert error={cronError} />
-            </div>
+            </Field>
           )}
           <div class="step-actions">
             <button type="submit" class="btn btn-primary" disabled={busy}>
