@@ -23,33 +23,41 @@ export const NO_METRICS: DataflowMetrics = {
   tableExtracted: () => undefined,
 };
 
-/** Metric names as Prometheus shows them: the Runtime adds no prefix and (by default) no `_total` suffix to counters. */
-export const METRIC_NAMES = {
-  requests: 'dataflow_klaviyo_requests',
-  throttled: 'dataflow_klaviyo_throttled',
-  rateWait: 'dataflow_rate_budget_wait',
-  rows: 'dataflow_rows_loaded',
-  pages: 'dataflow_pages_loaded',
-  tableSeconds: 'dataflow_table_extract_duration',
+/**
+ * The metrics, each with its name as Prometheus shows it (the Runtime adds no prefix and, by default, no `_total`
+ * suffix to counters) and its help text.
+ */
+const METRICS = {
+  requests: { name: 'dataflow_klaviyo_requests', help: 'HTTP attempts to Klaviyo, by rate tier and status' },
+  throttled: { name: 'dataflow_klaviyo_throttled', help: 'Klaviyo answers 429, by rate tier' },
+  rateWait: {
+    name: 'dataflow_rate_budget_wait',
+    help: 'Time a request waited for the shared rate budget, by rate tier',
+  },
+  rows: { name: 'dataflow_rows_loaded', help: 'Rows committed into staged versions, by table and rate tier' },
+  pages: { name: 'dataflow_pages_loaded', help: 'Pages committed into staged versions, by table and tier' },
+  tableSeconds: {
+    name: 'dataflow_table_extract_duration',
+    help: 'One extractTable attempt, start to end, by table and outcome',
+  },
 } as const;
+type MetricKey = keyof typeof METRICS;
+
+/** Metric names as Prometheus shows them. */
+export const METRIC_NAMES = Object.fromEntries(Object.entries(METRICS).map(([key, m]) => [key, m.name])) as {
+  [K in MetricKey]: (typeof METRICS)[K]['name'];
+};
 
 export function dataflowMetrics(meter: MetricMeter): DataflowMetrics {
-  const counter = (name: string, help: string) => meter.createCounter(name, '', help);
-  const histogram = (name: string, unit: string, help: string) => meter.createHistogram(name, 'float', unit, help);
-  const requests = counter(METRIC_NAMES.requests, 'HTTP attempts to Klaviyo, by rate tier and status');
-  const throttled = counter(METRIC_NAMES.throttled, 'Klaviyo answers 429, by rate tier');
-  const rateWait = histogram(
-    METRIC_NAMES.rateWait,
-    'ms',
-    'Time a request waited for the shared rate budget, by rate tier',
-  );
-  const rows = counter(METRIC_NAMES.rows, 'Rows committed into staged versions, by table and rate tier');
-  const pages = counter(METRIC_NAMES.pages, 'Pages committed into staged versions, by table and tier');
-  const tableSeconds = histogram(
-    METRIC_NAMES.tableSeconds,
-    's',
-    'One extractTable attempt, start to end, by table and outcome',
-  );
+  const counter = (key: MetricKey) => meter.createCounter(METRICS[key].name, '', METRICS[key].help);
+  const histogram = (key: MetricKey, unit: string) =>
+    meter.createHistogram(METRICS[key].name, 'float', unit, METRICS[key].help);
+  const requests = counter('requests');
+  const throttled = counter('throttled');
+  const rateWait = histogram('rateWait', 'ms');
+  const rows = counter('rows');
+  const pages = counter('pages');
+  const tableSeconds = histogram('tableSeconds', 's');
   return {
     request({ tier, status }) {
       requests.add(1, { tier, status: String(status) });
