@@ -113,7 +113,7 @@ export async function getVersion(
   dataflowId: string,
   version: number,
 ): Promise<VersionRecord | undefined> {
-  return findVersion(db, dataflowId, 'version', version);
+  return findVersion(db, dataflowId, { version });
 }
 
 /** Versions of a dataflow, newest first, optionally only those in the given states. */
@@ -205,22 +205,16 @@ export async function markVersionsEnded(
   );
 }
 
-/** The version a rollback request already rolled back, so a retried request does not roll back twice. */
-export async function findRollbackBy(
+/**
+ * A version of `dataflowId` by its number, or the one a rollback request (`rolledBackBy`, its id) already rolled back,
+ * so that a retried request does not roll back twice.
+ */
+export async function findVersion(
   db: Queryable,
   dataflowId: string,
-  requestId: string,
+  by: { version: number } | { rolledBackBy: string },
 ): Promise<VersionRecord | undefined> {
-  return findVersion(db, dataflowId, 'rolled_back_by', requestId);
-}
-
-/** The version of `dataflowId` whose `column` holds `value` (a column unique per dataflow), if any. */
-async function findVersion(
-  db: Queryable,
-  dataflowId: string,
-  column: 'version' | 'rolled_back_by',
-  value: number | string,
-): Promise<VersionRecord | undefined> {
+  const [column, value] = 'version' in by ? ['version', by.version] : ['rolled_back_by', by.rolledBackBy];
   const { rows } = await db.query<VersionRow>(
     `SELECT * FROM ${CONTROL_TABLES.versions} WHERE dataflow_id = $1 AND ${column} = $2`,
     [dataflowId, value],

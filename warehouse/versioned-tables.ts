@@ -3,7 +3,7 @@ import { VersionStateError } from '../control-plane/errors';
 import { clearCheckpoints } from '../control-plane/extract-checkpoints';
 import { PG_ERRORS, pgErrorCode, pgErrorDetail, type Queryable } from '../control-plane/postgres';
 import {
-  findRollbackBy,
+  findVersion,
   getVersion,
   listVersions,
   lockDataflowVersions,
@@ -174,7 +174,7 @@ export async function rollbackToPrevious(
     async (client) => {
       const dataflow = await lockDataflowVersions(client, input.dataflowId);
       if (input.requestId !== undefined) {
-        const done = await findRollbackBy(client, input.dataflowId, input.requestId);
+        const done = await findVersion(client, input.dataflowId, { rolledBackBy: input.requestId });
         if (done) {
           const relations = await listSchemaRelations(client, input.schema);
           const current = dataflow.currentVersion ?? 0;
