@@ -1,4 +1,5 @@
 import type { CatalogField, CatalogTable } from './catalog';
+import { ONE_PIECE_READING } from './one-piece-reading';
 
 /**
  * The Reporting API's tables: one per report query the engine makes (revision 2026-07-15). Each is a catalog table
@@ -91,21 +92,12 @@ function reportTable(
 ): ReportTable {
   const fields: CatalogField[] = statistics.map((s) => ({ name: s, type: 'numeric', apiType: 'number' }));
   // A report is not a list: none of the list endpoints' reading options (slices included) applies.
-  const notAList = { slice: null };
   return {
-    ...notAList,
+    ...ONE_PIECE_READING,
     name,
     path,
     resourceType: report.type,
     purpose: 'Data',
-    parent: null,
-    idsOnly: false,
-    paged: false,
-    pageSize: null,
-    incremental: null,
-    lateArrivalHours: null,
-    requiredFilter: null,
-    hiddenUnlessFiltered: null,
     tier: 'Reporting',
     tierVariants: [],
     scopes: [scope],
@@ -113,8 +105,6 @@ function reportTable(
     additionalFields: [],
     relationships: [],
     includes: [],
-    filters: {},
-    sorts: [],
     report,
   };
 }

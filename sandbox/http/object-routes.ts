@@ -1,4 +1,5 @@
 import { CATALOG, getTable, type CatalogTable, type TierVariant } from '../../klaviyo/catalog';
+import { ONE_PIECE_READING } from '../../klaviyo/one-piece-reading';
 import { Dataset } from '../data/dataset';
 import { collectionPath } from './routes';
 
@@ -157,20 +158,12 @@ export function objectRequestTable(route: ObjectRoute): CatalogTable {
     .map((name) => ({ name, type: 'jsonb' as const, apiType: 'object' }));
   return {
     ...base,
+    ...ONE_PIECE_READING,
     path: route.path,
-    parent: null,
-    idsOnly: false,
-    paged: false,
-    pageSize: null,
-    incremental: null,
-    lateArrivalHours: null,
-    requiredFilter: null,
     tierVariants: route.tierVariants,
     fields: [...base.fields, ...extra],
     additionalFields: route.additionalFields,
     includes: route.includes,
-    filters: {},
-    sorts: [],
   };
 }
 
