@@ -158,6 +158,53 @@ describe('a console behind a token', () => {
   });
 });
 
+describe('a hidden tab', () => {
+  /** Hides or shows the page as a switched tab does: `document.hidden` and a `visibilitychange` event. */
+  const setHidden = (page: Page, hidden: boolean) =>
+    page.evaluate(`(() => {
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => ${hidden} });
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => '${hidden ? 'hidden' : 'visible'}' });
+      document.dispatchEvent(new Event('visibilitychange'));
+    })()`);
+
+  test('the Imports list stops polling while the tab is hidden and refreshes at once when it is shown', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    // The page's clock is the test's: a minute passes in a call, and nothing is polled behind the test's back.
+    await page.clock.install();
+    const polls: number[] = [];
+    page.on('request', (request) => {
+      if (request.method() === 'GET' && new URL(request.url()).pathname === '/api/dataflows') polls.push(Date.now());
+    });
+    const nextPoll = () =>
+      page.waitForResponse((r) => new URL(r.url()).pathname === '/api/dataflows', { timeout: 5000 });
+    const loaded = nextPoll();
+    await page.goto(`${open.url}/imports`);
+    await loaded;
+    // Shown, an idle list asks every 10 s.
+    const shown = nextPoll();
+    await page.clock.runFor(10_500);
+    await shown;
+    const beforeHiding = polls.length;
+    expect(beforeHiding).toBeGreaterThanOrEqual(2);
+
+    await setHidden(page, true);
+    await page.clock.runFor(60_000);
+    await page.waitForTimeout(500);
+    expect(polls.length).toBe(beforeHiding);
+
+    // Shown again: one request at once, without waiting for the clock, and the regular polling again after it.
+    const refreshed = nextPoll();
+    await setHidden(page, false);
+    await refreshed;
+    expect(polls.length).toBe(beforeHiding + 1);
+    const again = nextPoll();
+    await page.clock.runFor(10_500);
+    await again;
+    expect(polls.length).toBe(beforeHiding + 2);
+    await page.close();
+  });
+});
+
 describe('another site', () => {
   let attacker: http.Server;
   let attackerUrl: string;
