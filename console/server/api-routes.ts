@@ -68,6 +68,21 @@ async function schedule(api: DataflowApi, name: string) {
   return scheduleView(await api.scheduleOf(name));
 }
 
+/** Pause and resume: one call with the flag, answering the schedule as it now is. */
+function pauseRoute(action: 'pause' | 'resume'): ApiRoute {
+  return route({
+    method: 'POST',
+    path: `/api/dataflows/:name/schedule/${action}`,
+    summary: action === 'pause' ? 'Pauses the schedule.' : 'Resumes the schedule.',
+    body: schemas.emptyBody,
+    returns: 'ScheduleView',
+    handle: async ({ api, params }) => {
+      await api.pauseSchedule(params.name, action === 'pause');
+      return schedule(api, params.name);
+    },
+  });
+}
+
 export const API_ROUTES: ApiRoute[] = [
   route({
     method: 'GET',
@@ -304,28 +319,8 @@ export const API_ROUTES: ApiRoute[] = [
     returns: 'ScheduleView',
     handle: async ({ api, params, body }) => scheduleView(await api.schedule(params.name, body)),
   }),
-  route({
-    method: 'POST',
-    path: '/api/dataflows/:name/schedule/pause',
-    summary: 'Pauses the schedule.',
-    body: schemas.emptyBody,
-    returns: 'ScheduleView',
-    handle: async ({ api, params }) => {
-      await api.pauseSchedule(params.name, true);
-      return schedule(api, params.name);
-    },
-  }),
-  route({
-    method: 'POST',
-    path: '/api/dataflows/:name/schedule/resume',
-    summary: 'Resumes the schedule.',
-    body: schemas.emptyBody,
-    returns: 'ScheduleView',
-    handle: async ({ api, params }) => {
-      await api.pauseSchedule(params.name, false);
-      return schedule(api, params.name);
-    },
-  }),
+  pauseRoute('pause'),
+  pauseRoute('resume'),
   route({
     method: 'DELETE',
     path: '/api/dataflows/:name/schedule',
