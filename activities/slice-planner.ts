@@ -2,8 +2,10 @@ import { performance } from 'node:perf_hooks';
 import { climb, lowWait, memoryCap, sliceFloor, sliceTarget, startClimb } from './slices';
 import type { SliceSettings } from './slice-settings';
 
-/** The waits a read's floor is taken from (the latest). */
+/** The waits a read's floor is taken from (the latest, of pages read while at most FLOOR_SLICES slices ran). */
 const WAITS_KEPT = 64;
+/** A read starts on one slice; the climber may open a second before the floor has its waits. */
+const FLOOR_SLICES = 2;
 
 /** Sliced reads running in this process, per account and tier: they share its budget. */
 const running = new Map<string, number>();
@@ -16,6 +18,11 @@ const held = new Map<symbol, number>();
  */
 export class SlicePlanner {
   private readonly me = Symbol('sliced read');
+  /**
+   * Waits of pages read while few slices ran (as a read starts, and at its end): the network's round trip is the same
+   * whatever the slices, while a server's queue (the sandbox on a loaded machine, limits off) grows with them; a
+   * floor taken from waits at many slices would read that queue as latency and open more slices still.
+   */
   private readonly waits: number[] = [];
   /** When the latest pages came (ms), to tell whether the read already uses its share of the tier's rate. */
   private readonly arrivals: number[] = [];
@@ -40,7 +47,7 @@ export class SlicePlanner {
    * `heldBytes`: what its slice holds by this page (slices.ts's sliceBytes); `slices` run now.
    */
   page(at: number, waitSeconds: number | null, page: { heldBytes: number; rows: number }, slices: number): void {
-    if (waitSeconds !== null) this.waits.push(waitSeconds);
+    if (waitSeconds !== null && slices <= FLOOR_SLICES) this.waits.push(waitSeconds);
     this.arrivals.push(at);
     if (this.arrivals.length > WAITS_KEPT) this.arrivals.shift();
     if (this.waits.length > WAITS_KEPT) this.waits.shift();
