@@ -1,4 +1,5 @@
 import { DataflowApi } from '../client/dataflow-api';
+import { readEnvNumber } from '../shared/env-number';
 import { reportOf } from '../client/error-report';
 import { assertSafeBind, DEFAULT_CONSOLE_HOST } from './server/bind-address';
 import { createConsoleServer } from './server/app';
@@ -15,10 +16,8 @@ export interface ConsoleSettings {
 export const DEFAULT_CONSOLE_PORT = 8234;
 
 export function readConsoleSettings(env: NodeJS.ProcessEnv = process.env): ConsoleSettings {
-  const port = env.DATAFLOW_CONSOLE_PORT === undefined ? DEFAULT_CONSOLE_PORT : Number(env.DATAFLOW_CONSOLE_PORT);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`DATAFLOW_CONSOLE_PORT must be a port number (0-65535), not "${env.DATAFLOW_CONSOLE_PORT}".`);
-  }
+  const portRule = { whole: true, min: 0, max: 65535, what: 'a port number' };
+  const port = readEnvNumber(env, 'DATAFLOW_CONSOLE_PORT', portRule) ?? DEFAULT_CONSOLE_PORT;
   const token = env.DATAFLOW_CONSOLE_TOKEN || undefined;
   if (token !== undefined && token.length < 16) {
     throw new Error('DATAFLOW_CONSOLE_TOKEN is too short to protect anything: use at least 16 random characters.');

@@ -6,8 +6,12 @@ export interface EnvNumberRule {
   min: number;
   /** …or, when set, the value it must be above (not allowed itself). */
   above?: boolean;
+  /** The greatest value allowed. @default none */
+  max?: number;
   /** What the number counts, for the error: e.g. `hours`. */
   unit?: string;
+  /** What it is, for the error, instead of "a (whole) number (of `unit`)": e.g. `a port number`. */
+  what?: string;
 }
 
 /**
@@ -21,10 +25,13 @@ export function readEnvNumber(env: NodeJS.ProcessEnv, name: string, rule: EnvNum
   const fits =
     Number.isFinite(value) &&
     (!rule.whole || Number.isInteger(value)) &&
-    (rule.above ? value > rule.min : value >= rule.min);
+    (rule.above ? value > rule.min : value >= rule.min) &&
+    (rule.max === undefined || value <= rule.max);
   if (fits) return value;
-  const kind = `${rule.whole ? 'a whole number' : 'a number'}${rule.unit ? ` of ${rule.unit}` : ''}`;
-  const range = rule.above ? `above ${rule.min}` : `${rule.min} or more`;
+  const kind = rule.what ?? `${rule.whole ? 'a whole number' : 'a number'}${rule.unit ? ` of ${rule.unit}` : ''}`;
+  const lower = rule.above ? `above ${rule.min}` : `${rule.min} or more`;
+  const range =
+    rule.max === undefined ? lower : rule.above ? `${lower}, up to ${rule.max}` : `from ${rule.min} to ${rule.max}`;
   throw new Error(`${name} must be ${kind}, ${range}, not "${text}".`);
 }
 
