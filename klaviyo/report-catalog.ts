@@ -109,67 +109,86 @@ function reportTable(
   };
 }
 
+/** One subject's reports: what its values and series reports share, and the table names it gives each. */
+interface ReportFamily {
+  /** Klaviyo's word for it in the report's type and path (`flow`: `flow-values-report`, `/api/flow-values-reports`). */
+  subject: 'campaign' | 'flow' | 'form' | 'segment';
+  scope: string;
+  statistics: readonly string[];
+  /** The `group_by` sent (null: the report takes none). */
+  groupBy: readonly string[] | null;
+  groupings: readonly string[];
+  /** The filter on the subjects' ids. */
+  filter: { attribute: string; operator: 'contains-any' | 'any' };
+  needsConversionMetric: boolean;
+  /** The table name of each kind of report the engine reads for the subject. */
+  tables: Partial<Record<ReportSpec['kind'], string>>;
+}
+
+function reportTablesOf(family: ReportFamily): ReportTable[] {
+  const kinds = (['values', 'series'] as const).filter((kind) => family.tables[kind] !== undefined);
+  return kinds.map((kind) => {
+    const type = `${family.subject}-${kind}-report`;
+    return reportTable(family.tables[kind] as string, `/api/${type}s`, family.scope, family.statistics, {
+      kind,
+      type,
+      groupBy: family.groupBy,
+      groupings: family.groupings,
+      subject: { table: `${family.subject}s`, ...family.filter },
+      needsConversionMetric: family.needsConversionMetric,
+    });
+  });
+}
+
 const CAMPAIGN_KEY = ['campaign_id', 'campaign_message_id', 'send_channel'] as const;
 const FLOW_KEY = ['flow_id', 'flow_message_id', 'send_channel'] as const;
 
-export const REPORT_TABLES: readonly ReportTable[] = Object.freeze([
-  reportTable('campaign_message_values', '/api/campaign-values-reports', 'campaigns:read', MESSAGE_STATISTICS, {
-    kind: 'values',
-    type: 'campaign-values-report',
-    groupBy: CAMPAIGN_KEY,
-    groupings: CAMPAIGN_KEY,
-    subject: { table: 'campaigns', attribute: 'campaign_id', operator: 'contains-any' },
-    needsConversionMetric: true,
-  }),
-  reportTable('flow_message_values', '/api/flow-values-reports', 'flows:read', MESSAGE_STATISTICS, {
-    kind: 'values',
-    type: 'flow-values-report',
-    groupBy: FLOW_KEY,
-    groupings: FLOW_KEY,
-    subject: { table: 'flows', attribute: 'flow_id', operator: 'contains-any' },
-    needsConversionMetric: true,
-  }),
-  reportTable('flow_daily_series', '/api/flow-series-reports', 'flows:read', MESSAGE_STATISTICS, {
-    kind: 'series',
-    type: 'flow-series-report',
-    groupBy: FLOW_KEY,
-    groupings: FLOW_KEY,
-    subject: { table: 'flows', attribute: 'flow_id', operator: 'contains-any' },
-    needsConversionMetric: true,
-  }),
-  reportTable('form_values', '/api/form-values-reports', 'forms:read', FORM_STATISTICS, {
-    kind: 'values',
-    type: 'form-values-report',
-    groupBy: ['form_id'],
-    groupings: ['form_id'],
-    subject: { table: 'forms', attribute: 'form_id', operator: 'any' },
-    needsConversionMetric: false,
-  }),
-  reportTable('form_daily_series', '/api/form-series-reports', 'forms:read', FORM_STATISTICS, {
-    kind: 'series',
-    type: 'form-series-report',
-    groupBy: ['form_id'],
-    groupings: ['form_id'],
-    subject: { table: 'forms', attribute: 'form_id', operator: 'any' },
-    needsConversionMetric: false,
-  }),
-  reportTable('segment_values', '/api/segment-values-reports', 'segments:read', SEGMENT_STATISTICS, {
-    kind: 'values',
-    type: 'segment-values-report',
-    groupBy: null,
-    groupings: ['segment_id'],
-    subject: { table: 'segments', attribute: 'segment_id', operator: 'any' },
-    needsConversionMetric: false,
-  }),
-  reportTable('segment_daily_series', '/api/segment-series-reports', 'segments:read', SEGMENT_STATISTICS, {
-    kind: 'series',
-    type: 'segment-series-report',
-    groupBy: null,
-    groupings: ['segment_id'],
-    subject: { table: 'segments', attribute: 'segment_id', operator: 'any' },
-    needsConversionMetric: false,
-  }),
-]);
+export const REPORT_TABLES: readonly ReportTable[] = Object.freeze(
+  (
+    [
+      {
+        subject: 'campaign',
+        scope: 'campaigns:read',
+        statistics: MESSAGE_STATISTICS,
+        groupBy: CAMPAIGN_KEY,
+        groupings: CAMPAIGN_KEY,
+        filter: { attribute: 'campaign_id', operator: 'contains-any' },
+        needsConversionMetric: true,
+        tables: { values: 'campaign_message_values' },
+      },
+      {
+        subject: 'flow',
+        scope: 'flows:read',
+        statistics: MESSAGE_STATISTICS,
+        groupBy: FLOW_KEY,
+        groupings: FLOW_KEY,
+        filter: { attribute: 'flow_id', operator: 'contains-any' },
+        needsConversionMetric: true,
+        tables: { values: 'flow_message_values', series: 'flow_daily_series' },
+      },
+      {
+        subject: 'form',
+        scope: 'forms:read',
+        statistics: FORM_STATISTICS,
+        groupBy: ['form_id'],
+        groupings: ['form_id'],
+        filter: { attribute: 'form_id', operator: 'any' },
+        needsConversionMetric: false,
+        tables: { values: 'form_values', series: 'form_daily_series' },
+      },
+      {
+        subject: 'segment',
+        scope: 'segments:read',
+        statistics: SEGMENT_STATISTICS,
+        groupBy: null,
+        groupings: ['segment_id'],
+        filter: { attribute: 'segment_id', operator: 'any' },
+        needsConversionMetric: false,
+        tables: { values: 'segment_values', series: 'segment_daily_series' },
+      },
+    ] satisfies ReportFamily[]
+  ).flatMap(reportTablesOf),
+);
 
 /** The report spec of a table, or undefined for a list table. */
 export function reportSpecOf(table: CatalogTable): ReportSpec | undefined {
