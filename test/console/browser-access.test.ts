@@ -49,6 +49,17 @@ async function tabTo(page: Page, name: RegExp): Promise<void> {
   throw new Error(`Tab never reached ${name}; focus is on "${await focused(page)}"`);
 }
 
+/**
+ * Next, with Enter on the focused button, then the wait for the new step's heading to take the focus as the wizard
+ * gives it (an effect after paint): Tab pressed before that would start from the old place, and keys typed into a
+ * field would go to the heading once it takes the focus.
+ */
+async function nextStep(page: Page, title: string): Promise<void> {
+  await tabTo(page, /^button:Next$/);
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: title, exact: true }).and(page.locator(':focus')).waitFor();
+}
+
 describe('keyboard only', () => {
   let page: Page;
   beforeAll(async () => {
@@ -66,18 +77,15 @@ describe('keyboard only', () => {
     await tabTo(page, /^input:Name$/);
     await page.keyboard.type(NAME);
     await page.getByRole('button', { name: 'Next' }).and(page.locator(':enabled')).waitFor();
-    await tabTo(page, /^button:Next$/);
-    await page.keyboard.press('Enter');
+    await nextStep(page, 'Connector');
 
     await tabTo(page, /^radio:.*Klaviyo/);
     await page.keyboard.press('Space');
-    await tabTo(page, /^button:Next$/);
-    await page.keyboard.press('Enter');
+    await nextStep(page, 'Details');
 
     await tabTo(page, /^input:Display Name$/);
     await page.keyboard.type('Typed, not clicked');
-    await tabTo(page, /^button:Next$/);
-    await page.keyboard.press('Enter');
+    await nextStep(page, 'Connect');
 
     await tabTo(page, /^summary:Advanced: API base URL$/);
     await page.keyboard.press('Enter');
@@ -87,8 +95,7 @@ describe('keyboard only', () => {
     await page.keyboard.type(engine.sandbox.keys.readOnly);
     await page.keyboard.press('Enter');
     await page.getByText('Connected').first().waitFor();
-    await tabTo(page, /^button:Next$/);
-    await page.keyboard.press('Enter');
+    await nextStep(page, 'Table Details');
 
     await page.getByTestId('table-profiles').waitFor();
     await tabTo(page, /^button:Save$/);
