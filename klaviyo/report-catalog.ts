@@ -109,86 +109,73 @@ function reportTable(
   };
 }
 
-/** One subject's reports: what its values and series reports share, and the table names it gives each. */
+/**
+ * One subject's reports: its values and series reports share everything but their kind. Klaviyo names them after the
+ * subject (`flow`: type `flow-values-report` at `/api/flow-values-reports`, scope `flows:read`, ids in `flow_id`).
+ */
 interface ReportFamily {
-  /** Klaviyo's word for it in the report's type and path (`flow`: `flow-values-report`, `/api/flow-values-reports`). */
   subject: 'campaign' | 'flow' | 'form' | 'segment';
-  scope: string;
   statistics: readonly string[];
-  /** The `group_by` sent (null: the report takes none). */
+  /** The `group_by` sent, which is also the row's key (null: the report takes none; the key is the subject's id). */
   groupBy: readonly string[] | null;
-  groupings: readonly string[];
-  /** The filter on the subjects' ids. */
-  filter: { attribute: string; operator: 'contains-any' | 'any' };
-  needsConversionMetric: boolean;
+  /** How the filter names the subjects' ids; campaign and flow reports take `contains-any` and count conversions. */
+  operator: 'contains-any' | 'any';
   /** The table name of each kind of report the engine reads for the subject. */
   tables: Partial<Record<ReportSpec['kind'], string>>;
 }
 
 function reportTablesOf(family: ReportFamily): ReportTable[] {
-  const kinds = (['values', 'series'] as const).filter((kind) => family.tables[kind] !== undefined);
-  return kinds.map((kind) => {
-    const type = `${family.subject}-${kind}-report`;
-    return reportTable(family.tables[kind] as string, `/api/${type}s`, family.scope, family.statistics, {
+  const { subject, statistics, groupBy, operator, tables } = family;
+  const idAttribute = `${subject}_id`;
+  return (['values', 'series'] as const).flatMap((kind) => {
+    const name = tables[kind];
+    if (name === undefined) return [];
+    const type = `${subject}-${kind}-report`;
+    return reportTable(name, `/api/${type}s`, `${subject}s:read`, statistics, {
       kind,
       type,
-      groupBy: family.groupBy,
-      groupings: family.groupings,
-      subject: { table: `${family.subject}s`, ...family.filter },
-      needsConversionMetric: family.needsConversionMetric,
+      groupBy,
+      groupings: groupBy ?? [idAttribute],
+      subject: { table: `${subject}s`, attribute: idAttribute, operator },
+      needsConversionMetric: operator === 'contains-any',
     });
   });
 }
 
 const CAMPAIGN_KEY = ['campaign_id', 'campaign_message_id', 'send_channel'] as const;
 const FLOW_KEY = ['flow_id', 'flow_message_id', 'send_channel'] as const;
+const FAMILIES: readonly ReportFamily[] = [
+  {
+    subject: 'campaign',
+    statistics: MESSAGE_STATISTICS,
+    groupBy: CAMPAIGN_KEY,
+    operator: 'contains-any',
+    tables: { values: 'campaign_message_values' },
+  },
+  {
+    subject: 'flow',
+    statistics: MESSAGE_STATISTICS,
+    groupBy: FLOW_KEY,
+    operator: 'contains-any',
+    tables: { values: 'flow_message_values', series: 'flow_daily_series' },
+  },
+  {
+    subject: 'form',
+    statistics: FORM_STATISTICS,
+    groupBy: ['form_id'],
+    operator: 'any',
+    tables: { values: 'form_values', series: 'form_daily_series' },
+  },
+  {
+    subject: 'segment',
+    statistics: SEGMENT_STATISTICS,
+    groupBy: null,
+    operator: 'any',
+    tables: { values: 'segment_values', series: 'segment_daily_series' },
+  },
+];
 
-export const REPORT_TABLES: readonly ReportTable[] = Object.freeze(
-  (
-    [
-      {
-        subject: 'campaign',
-        scope: 'campaigns:read',
-        statistics: MESSAGE_STATISTICS,
-        groupBy: CAMPAIGN_KEY,
-        groupings: CAMPAIGN_KEY,
-        filter: { attribute: 'campaign_id', operator: 'contains-any' },
-        needsConversionMetric: true,
-        tables: { values: 'campaign_message_values' },
-      },
-      {
-        subject: 'flow',
-        scope: 'flows:read',
-        statistics: MESSAGE_STATISTICS,
-        groupBy: FLOW_KEY,
-        groupings: FLOW_KEY,
-        filter: { attribute: 'flow_id', operator: 'contains-any' },
-        needsConversionMetric: true,
-        tables: { values: 'flow_message_values', series: 'flow_daily_series' },
-      },
-      {
-        subject: 'form',
-        scope: 'forms:read',
-        statistics: FORM_STATISTICS,
-        groupBy: ['form_id'],
-        groupings: ['form_id'],
-        filter: { attribute: 'form_id', operator: 'any' },
-        needsConversionMetric: false,
-        tables: { values: 'form_values', series: 'form_daily_series' },
-      },
-      {
-        subject: 'segment',
-        scope: 'segments:read',
-        statistics: SEGMENT_STATISTICS,
-        groupBy: null,
-        groupings: ['segment_id'],
-        filter: { attribute: 'segment_id', operator: 'any' },
-        needsConversionMetric: false,
-        tables: { values: 'segment_values', series: 'segment_daily_series' },
-      },
-    ] satisfies ReportFamily[]
-  ).flatMap(reportTablesOf),
-);
+export const REPORT_TABLES: readonly ReportTable[] = Object.freeze(FAMILIES.flatMap(reportTablesOf));
 
 /** The report spec of a table, or undefined for a list table. */
 export function reportSpecOf(table: CatalogTable): ReportSpec | undefined {
