@@ -74,15 +74,7 @@ export interface Sandbox {
    * new hour and `backdatedEvents` events dated up to `backdateWindowHours` (default 72) before the new clock, and
    * `futureEvents` events dated `futureHours` (default 720) after it, as Klaviyo accepts.
    */
-  advance(a: {
-    changeProfiles?: number;
-    addEvents?: number;
-    backdatedEvents?: number;
-    backdateWindowHours?: number;
-    futureEvents?: number;
-    futureHours?: number;
-    hours?: number;
-  }): AdvanceResult;
+  advance(a: AdvanceRequest): AdvanceResult;
   /**
    * Deletes records of a top-level table by id, as Klaviyo's DELETE endpoints do: listings leave them out from then
    * on, with what they own (see sandbox/data/deletions.ts). Throws a RangeError for an unknown table or id.
