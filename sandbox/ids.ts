@@ -10,15 +10,20 @@ const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const HEX = '0123456789abcdef';
 
-/** Fixed-width base-62 of a non-negative integer below 62^width. */
-function base62(value: number, width: number): string {
+/** A non-negative integer in `digits`' base, fixed width (the high digits dropped past it). */
+function fixedWidth(value: number, width: number, digits: string): string {
   let out = '';
   let v = value;
   for (let i = 0; i < width; i++) {
-    out = BASE62[v % 62] + out;
-    v = Math.floor(v / 62);
+    out = digits[v % digits.length] + out;
+    v = Math.floor(v / digits.length);
   }
   return out;
+}
+
+/** Fixed-width base-62 of a non-negative integer below 62^width. */
+function base62(value: number, width: number): string {
+  return fixedWidth(value, width, BASE62);
 }
 
 /**
@@ -53,13 +58,7 @@ export function eventOrdinal(seed: number, id: string): number | undefined {
 
 /** Crockford base-32, fixed width, of a non-negative integer (up to 2^53). */
 function crockford(value: number, width: number): string {
-  let out = '';
-  let v = value;
-  for (let i = 0; i < width; i++) {
-    out = CROCKFORD[v % 32] + out;
-    v = Math.floor(v / 32);
-  }
-  return out;
+  return fixedWidth(value, width, CROCKFORD);
 }
 
 /**
