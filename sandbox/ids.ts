@@ -1,7 +1,7 @@
 import { hash32, mix32, RowRandom, saltOf, unmix32 } from './random';
 
 /**
- * Ids shaped like Klaviyo's (API-NOTES §7): profile ULIDs, 6-character list/metric/flow ids, UUID-like tag ids,
+ * Ids shaped like Klaviyo's: profile ULIDs, 6-character list/metric/flow ids, UUID-like tag ids,
  * compound catalog ids, `pk_` keys. Each id is unique within its table by construction: the part that varies
  * is a bijection of the row index, never a bare random draw that could collide.
  */

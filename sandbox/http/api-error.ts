@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 /**
- * An answer in Klaviyo's error shape (API-NOTES §3): `{"errors":[{id,status,code,title,detail,source}]}` with an
+ * An answer in Klaviyo's error shape: `{"errors":[{id,status,code,title,detail,source}]}` with an
  * integer status. Details never contain the API key.
  */
 export class ApiError extends Error {
@@ -33,6 +33,13 @@ export class ApiError extends Error {
       ],
     });
   }
+}
+
+/** `err` as the answer to send: an ApiError as it is, anything else (logged, with `where`) as Klaviyo's plain 500. */
+export function answerOf(err: unknown, where: string): ApiError {
+  if (err instanceof ApiError) return err;
+  console.error(`sandbox: unexpected error ${where}`, err);
+  return new ApiError(500, 'error', 'A server error occurred.', 'Unexpected sandbox error.');
 }
 
 export function invalid(detail: string, parameter?: string): ApiError {

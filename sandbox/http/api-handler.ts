@@ -4,7 +4,7 @@ import { CATALOG, RATE_TIERS, type CatalogTable } from '../../klaviyo/catalog';
 import type { Dataset } from '../data/dataset';
 import { encodeCursor } from '../query/cursor';
 import { readPage } from '../query/page-reader';
-import { ApiError, methodNotAllowed, notFound, permissionDenied, serverFault } from './api-error';
+import { ApiError, answerOf, methodNotAllowed, notFound, permissionDenied, serverFault } from './api-error';
 import type { ApiKeys } from './api-keys';
 import { buildEnvelope, buildObjectDocument } from './envelope';
 import type { FaultDecision, FaultInjector } from './faults';
@@ -68,11 +68,7 @@ export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: Serv
   try {
     outcome = answer(ctx, req, url);
   } catch (err) {
-    const error =
-      err instanceof ApiError
-        ? err
-        : new ApiError(500, 'error', 'A server error occurred.', 'Unexpected sandbox error.');
-    if (!(err instanceof ApiError)) console.error('sandbox: unexpected error', err);
+    const error = answerOf(err, 'in an answer');
     outcome = {
       status: error.status,
       body: Buffer.from(error.body()),

@@ -4,7 +4,7 @@ import { accountCalendar } from '../reports/account-calendar';
 import { computeReport } from '../reports/compute-report';
 import { REPORT_LIMITS, type ReportEndpoint } from '../reports/endpoints';
 import { parseReportRequest } from '../reports/report-request';
-import { ApiError, methodNotAllowed, permissionDenied, serverFault } from './api-error';
+import { ApiError, answerOf, methodNotAllowed, permissionDenied, serverFault } from './api-error';
 import type { ApiContext } from './api-handler';
 import type { FaultDecision } from './faults';
 import type { ReportLogDetail } from './request-log';
@@ -47,11 +47,7 @@ export async function handleReport(
       fault: (f) => (fault = f),
     });
   } catch (err) {
-    const error =
-      err instanceof ApiError
-        ? err
-        : new ApiError(500, 'error', 'A server error occurred.', 'Unexpected sandbox error.');
-    if (!(err instanceof ApiError)) console.error('sandbox: unexpected error in a report', err);
+    const error = answerOf(err, 'in a report');
     status = error.status;
     text = error.body();
     headers = { ...headers, ...error.headers };
