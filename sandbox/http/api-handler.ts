@@ -6,6 +6,7 @@ import { encodeCursor } from '../query/cursor';
 import { readPage } from '../query/page-reader';
 import { ApiError, answerOf, methodNotAllowed, notFound, permissionDenied, serverFault } from './api-error';
 import type { ApiKeys } from './api-keys';
+import { deliver } from './delivery';
 import { buildEnvelope, buildObjectDocument } from './envelope';
 import type { FaultDecision, FaultInjector } from './faults';
 import type { LatencyModel } from './latency';
@@ -18,8 +19,6 @@ import type { RequestLog } from './request-log';
 import { checkRevision } from './revisions';
 import { matchRoute } from './routes';
 import { matchReportRoute } from '../reports/endpoints';
-
-export const CONTENT_TYPE = 'application/vnd.api+json';
 
 export interface ApiContext {
   dataset: Dataset;
@@ -80,13 +79,7 @@ export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: Serv
     };
   }
 
-  const fault = outcome.fault;
-  // The modelled network time, then an injected `slow` fault's, before anything is sent.
-  const delayMs = (ctx.latency?.delayFor(outcome.body.length) ?? 0) + (fault?.delayMs ?? 0);
-  if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
-  const action = fault?.action.kind ?? 'none';
-  const faultName = action !== 'none' ? action : fault && fault.delayMs > 0 ? 'slow' : null;
-  const entry = {
+  const facts = {
     time: arrived,
     method: req.method ?? 'GET',
     path: url.pathname,
@@ -94,29 +87,8 @@ export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: Serv
     table: outcome.table,
     page: outcome.page,
     cursor: outcome.cursor,
-    status: outcome.status,
-    bytes: 0,
-    durationMs: 0,
-    fault: faultName,
   };
-  if (action === 'reset') {
-    req.socket.destroy();
-    ctx.log.add({ ...entry, status: 0, durationMs: Math.round(performance.now() - started) });
-    return;
-  }
-  let body = outcome.body;
-  if (action === 'truncate') body = body.subarray(0, Math.floor(body.length / 2));
-  if (action === 'malformed')
-    body = Buffer.concat([body.subarray(0, Math.floor(body.length / 3)), Buffer.from('\u0000}{,]<html>')]);
-  res.writeHead(outcome.status, {
-    'Content-Type': CONTENT_TYPE,
-    'Content-Length': String(body.length),
-    // Klaviyo's Date is Klaviyo's clock; the sandbox's is its own (moved by `advance`), not the host's.
-    Date: new Date(ctx.dataset.state.clockSec * 1000).toUTCString(),
-    ...outcome.headers,
-  });
-  res.end(body);
-  ctx.log.add({ ...entry, bytes: body.length, durationMs: Math.round(performance.now() - started) });
+  await deliver(ctx, req, res, outcome, facts, started);
 }
 
 /** The catalog table or object type a path asks for, for the request log. */

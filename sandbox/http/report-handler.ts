@@ -6,11 +6,11 @@ import { REPORT_LIMITS, type ReportEndpoint } from '../reports/endpoints';
 import { parseReportRequest } from '../reports/report-request';
 import { ApiError, answerOf, methodNotAllowed, permissionDenied, serverFault } from './api-error';
 import type { ApiContext } from './api-handler';
+import { deliver } from './delivery';
 import type { FaultDecision } from './faults';
 import type { ReportLogDetail } from './request-log';
 import { checkRevision } from './revisions';
 
-const CONTENT_TYPE = 'application/vnd.api+json';
 const MAX_BODY_BYTES = 1_000_000;
 
 /**
@@ -53,15 +53,7 @@ export async function handleReport(
     headers = { ...headers, ...error.headers };
   }
 
-  let bytes = Buffer.from(text);
-  const decided = fault as FaultDecision | null;
-  const delayMs = (ctx.latency?.delayFor(bytes.length) ?? 0) + (decided?.delayMs ?? 0);
-  if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
-  const action = decided?.action.kind ?? 'none';
-  if (action === 'truncate') bytes = bytes.subarray(0, Math.floor(bytes.length / 2));
-  if (action === 'malformed')
-    bytes = Buffer.concat([bytes.subarray(0, Math.floor(bytes.length / 3)), Buffer.from('\u0000}{,]<html>')]);
-  const entry = {
+  const facts = {
     time: arrived,
     method: req.method ?? 'POST',
     path: url.pathname,
@@ -69,25 +61,10 @@ export async function handleReport(
     table: endpoint.type,
     page: null,
     cursor: url.searchParams.get('page_cursor'),
-    status,
-    bytes: bytes.length,
-    durationMs: 0,
-    fault: action !== 'none' ? action : decided && decided.delayMs > 0 ? 'slow' : null,
     report: logDetail(body),
   };
-  if (action === 'reset') {
-    req.socket.destroy();
-    ctx.log.add({ ...entry, status: 0, bytes: 0, durationMs: Math.round(performance.now() - started) });
-    return;
-  }
-  res.writeHead(status, {
-    'Content-Type': CONTENT_TYPE,
-    'Content-Length': String(bytes.length),
-    Date: new Date(ctx.dataset.state.clockSec * 1000).toUTCString(),
-    ...headers,
-  });
-  res.end(bytes);
-  ctx.log.add({ ...entry, durationMs: Math.round(performance.now() - started) });
+  const answered = { status, body: Buffer.from(text), headers, fault: fault as FaultDecision | null };
+  await deliver(ctx, req, res, answered, facts, started);
 }
 
 function answer(
