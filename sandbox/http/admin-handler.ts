@@ -59,6 +59,23 @@ const keySchema = z
   .object({ scopes: z.union([z.array(z.string()).min(1), z.literal('full'), z.literal('read-only')]) })
   .strict();
 
+/** The settings read with GET and replaced with PUT, each answered with what `info` shows of it afterwards. */
+const SETTINGS = {
+  faults: {
+    shownAs: 'faults',
+    put: (sandbox: Sandbox, body: unknown) => sandbox.setFaults(parse(faultConfigSchema, body)),
+  },
+  'rate-limits': {
+    shownAs: 'rateLimits',
+    put: (sandbox: Sandbox, body: unknown) => sandbox.setRateLimits(parse(rateLimitsSchema, body)),
+  },
+  latency: {
+    shownAs: 'latency',
+    put: (sandbox: Sandbox, body: unknown) => sandbox.setLatency(parse(latencyConfigSchema, body)),
+  },
+} as const;
+type SettingName = keyof typeof SETTINGS;
+
 class AdminError extends Error {
   constructor(
     readonly status: number,
@@ -78,24 +95,14 @@ export async function handleAdmin(ctx: AdminContext, req: IncomingMessage, res: 
   const route = `${req.method} ${parts[0] ?? ''}`;
   const sandbox = ctx.sandbox;
   try {
+    const setting = Object.hasOwn(SETTINGS, parts[0] ?? '') ? SETTINGS[parts[0] as SettingName] : undefined;
+    if (setting && (req.method === 'GET' || req.method === 'PUT')) {
+      if (req.method === 'PUT') setting.put(sandbox, await readJson(req));
+      return json(res, 200, ctx.info()[setting.shownAs]);
+    }
     switch (route) {
       case 'GET info':
         return json(res, 200, ctx.info());
-      case 'GET faults':
-        return json(res, 200, ctx.info().faults);
-      case 'PUT faults':
-        sandbox.setFaults(parse(faultConfigSchema, await readJson(req)));
-        return json(res, 200, ctx.info().faults);
-      case 'GET rate-limits':
-        return json(res, 200, ctx.info().rateLimits);
-      case 'PUT rate-limits':
-        sandbox.setRateLimits(parse(rateLimitsSchema, await readJson(req)));
-        return json(res, 200, ctx.info().rateLimits);
-      case 'GET latency':
-        return json(res, 200, ctx.info().latency);
-      case 'PUT latency':
-        sandbox.setLatency(parse(latencyConfigSchema, await readJson(req)));
-        return json(res, 200, ctx.info().latency);
       case 'POST advance':
         return json(res, 200, sandbox.advance(parse(advanceSchema, await readJson(req))));
       case 'POST delete': {

@@ -6,7 +6,7 @@ import { encodeCursor } from '../query/cursor';
 import { readPage } from '../query/page-reader';
 import { ApiError, answerOf, methodNotAllowed, notFound, permissionDenied, serverFault } from './api-error';
 import type { ApiKeys } from './api-keys';
-import { deliver } from './delivery';
+import { deliver, requestLine } from './delivery';
 import { buildEnvelope, buildObjectDocument } from './envelope';
 import type { FaultDecision, FaultInjector } from './faults';
 import type { LatencyModel } from './latency';
@@ -80,10 +80,7 @@ export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: Serv
   }
 
   const facts = {
-    time: arrived,
-    method: req.method ?? 'GET',
-    path: url.pathname,
-    query: url.search.replace(/^\?/, ''),
+    ...requestLine(req, url, arrived, 'GET'),
     table: outcome.table,
     page: outcome.page,
     cursor: outcome.cursor,

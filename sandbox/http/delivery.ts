@@ -18,6 +18,11 @@ export interface Answer {
 /** What the request log says of a request, before it knows how the answer went out. */
 export type RequestFacts = Omit<RequestLogEntry, 'status' | 'bytes' | 'durationMs' | 'fault'>;
 
+/** The request log's facts of a request's first line: when it arrived, its method, path and query string. */
+export function requestLine(req: IncomingMessage, url: URL, arrived: string, method: string) {
+  return { time: arrived, method: req.method ?? method, path: url.pathname, query: url.search.replace(/^\?/, '') };
+}
+
 /**
  * Sends `answer` as the network and the injected fault would: held back by the latency model and a `slow` fault,
  * then reset, cut short (`truncate`), mangled (`malformed`) or sent whole with Klaviyo's headers; logs what happened.

@@ -6,7 +6,7 @@ import { REPORT_LIMITS, type ReportEndpoint } from '../reports/endpoints';
 import { parseReportRequest } from '../reports/report-request';
 import { ApiError, answerOf, methodNotAllowed, permissionDenied, serverFault } from './api-error';
 import type { ApiContext } from './api-handler';
-import { deliver } from './delivery';
+import { deliver, requestLine } from './delivery';
 import type { FaultDecision } from './faults';
 import type { ReportLogDetail } from './request-log';
 import { checkRevision } from './revisions';
@@ -54,10 +54,7 @@ export async function handleReport(
   }
 
   const facts = {
-    time: arrived,
-    method: req.method ?? 'POST',
-    path: url.pathname,
-    query: url.search.replace(/^\?/, ''),
+    ...requestLine(req, url, arrived, 'POST'),
     table: endpoint.type,
     page: null,
     cursor: url.searchParams.get('page_cursor'),
