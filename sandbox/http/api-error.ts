@@ -64,6 +64,12 @@ export function authenticationFailed(): ApiError {
   );
 }
 
+/** Throws Klaviyo's 403 naming the scopes of `needed` that the key lacks, if any. */
+export function requireScopes(needed: readonly string[], scopes: ReadonlySet<string>): void {
+  const missing = needed.filter((s) => !scopes.has(s));
+  if (missing.length > 0) throw permissionDenied(missing);
+}
+
 export function permissionDenied(missingScopes: string[]): ApiError {
   return new ApiError(
     403,

@@ -4,7 +4,7 @@ import { CATALOG, RATE_TIERS, type CatalogTable } from '../../klaviyo/catalog';
 import type { Dataset } from '../data/dataset';
 import { encodeCursor } from '../query/cursor';
 import { readPage } from '../query/page-reader';
-import { ApiError, answerOf, methodNotAllowed, notFound, permissionDenied, serverFault } from './api-error';
+import { ApiError, answerOf, methodNotAllowed, notFound, requireScopes, serverFault } from './api-error';
 import type { ApiKeys } from './api-keys';
 import { deliver, requestLine } from './delivery';
 import { buildEnvelope, buildObjectDocument } from './envelope';
@@ -130,8 +130,7 @@ function serveObject(
   url: URL,
   headers: Record<string, string>,
 ): Outcome {
-  const missing = route.scopes.filter((s) => !scopes.has(s));
-  if (missing.length > 0) throw permissionDenied(missing);
+  requireScopes(route.scopes, scopes);
   const table = objectRequestTable(route);
   const parsed = parseListRequest(table, url.searchParams, null);
   checkIncludeScopes(table, parsed.include, scopes);
@@ -163,8 +162,7 @@ function checkIncludeScopes(table: CatalogTable, include: string[], scopes: Read
     const type = table.relationships.find((r) => r.name === name)?.type ?? name;
     return scopesOfType(type);
   });
-  const missingForInclude = [...new Set(includeScopes)].filter((s) => !scopes.has(s));
-  if (missingForInclude.length > 0) throw permissionDenied(missingForInclude);
+  requireScopes([...new Set(includeScopes)], scopes);
 }
 
 function serve(
@@ -175,8 +173,7 @@ function serve(
   url: URL,
   rateHeaders: Record<string, string>,
 ): Outcome {
-  const missing = table.scopes.filter((s) => !scopes.has(s));
-  if (missing.length > 0) throw permissionDenied(missing);
+  requireScopes(table.scopes, scopes);
 
   const request = parseListRequest(table, url.searchParams, parentId);
   checkIncludeScopes(table, request.include, scopes);

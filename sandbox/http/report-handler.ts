@@ -4,7 +4,7 @@ import { accountCalendar } from '../reports/account-calendar';
 import { computeReport } from '../reports/compute-report';
 import { REPORT_LIMITS, type ReportEndpoint } from '../reports/endpoints';
 import { parseReportRequest } from '../reports/report-request';
-import { ApiError, answerOf, methodNotAllowed, permissionDenied, serverFault } from './api-error';
+import { ApiError, answerOf, methodNotAllowed, requireScopes, serverFault } from './api-error';
 import type { ApiContext } from './api-handler';
 import { deliver, requestLine } from './delivery';
 import type { FaultDecision } from './faults';
@@ -82,8 +82,7 @@ function answer(
   ctx.reportQuota.count();
   set.headers(headers);
 
-  const missing = endpoint.scopes.filter((s) => !scopes.has(s));
-  if (missing.length > 0) throw permissionDenied(missing);
+  requireScopes(endpoint.scopes, scopes);
   if (bodyError) throw bodyError;
   if (!endpoint.pageCursor && url.searchParams.has('page_cursor'))
     throw new ApiError(400, 'invalid', 'Invalid input.', `${endpoint.path} does not take 'page_cursor'.`, {
