@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import type { CatalogTable } from '../klaviyo/catalog';
 import type { KlaviyoClient } from '../klaviyo/klaviyo-client';
-import { PAGES_AHEAD, type KlaviyoPage } from '../klaviyo/paging';
+import type { KlaviyoPage } from '../klaviyo/paging';
 import { listCheckpoints, saveCheckpoint } from '../control-plane/extract-checkpoints';
 import { withTransaction } from '../control-plane/postgres';
 import {
@@ -250,9 +250,9 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
       }
       batchPages++;
       // What the slice holds, measured on this page: a page that came within READY_SECONDS of being asked for was in
-      // already, its read-ahead full; one the chain waited for had nothing ahead (its next request is in flight).
-      const ahead = waited < READY_SECONDS ? PAGES_AHEAD : 0;
-      const heldBytes = sliceBytes({ bytes: page.bytes, encodedBytes: encoded, ahead }, SLICE_BATCH_PAGES);
+      // already (the chain is bound by its handling); one the chain waited for is bound by the network.
+      const ready = waited < READY_SECONDS;
+      const heldBytes = sliceBytes({ bytes: page.bytes, encodedBytes: encoded, ready }, SLICE_BATCH_PAGES);
       planner.page(now, wait, { heldBytes, rows: page.data.length }, runs.size);
       // The write below keeps none of the parsed page: only its link.
       const nextUrl = page.nextUrl;

@@ -109,13 +109,18 @@ export function lowWait(waits: readonly number[], least = 4): number | undefined
 }
 
 /**
- * The bytes one slice holds, from a page it read: the raw pages its read-ahead had brought in before the chain asked
- * (`ahead`), the page in hand (raw, while it is parsed and encoded; the parsed page is dropped once encoded), and its
- * batch's COPY text, `batchPages` pages of it at the page's measured encoded size (held until the batch's write ends).
+ * The bytes one slice holds, from a page it read. A chain that waited for the page (the network binds it) holds the
+ * page in hand (raw, while it is parsed and encoded; the parsed page is dropped once encoded) and its batch's COPY
+ * text, `batchPages` pages of it at the page's measured encoded size, held until the batch's write ends; its next
+ * request is in flight, nothing ahead. A page that was in before the chain asked (its handling binds it) counts
+ * {@link CPU_BOUND_PAGES} raw pages: the read-ahead full, the page in hand parsed, the batch in COPY text and in the
+ * write, whose garbage such a chain makes as fast as the CPU goes (the end-to-end run's peak RSS was measured at it).
  */
-export function sliceBytes(page: { bytes: number; encodedBytes: number; ahead: number }, batchPages: number): number {
-  return page.bytes * (1 + page.ahead) + page.encodedBytes * batchPages;
+export function sliceBytes(page: { bytes: number; encodedBytes: number; ready: boolean }, batchPages: number): number {
+  return page.ready ? page.bytes * CPU_BOUND_PAGES : page.bytes + page.encodedBytes * batchPages;
 }
+
+export const CPU_BOUND_PAGES = 8;
 
 /**
  * The slices a read may run within the worker's memory budget, shared by every sliced read of the process: what

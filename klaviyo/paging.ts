@@ -131,7 +131,7 @@ export interface PageReader {
 }
 
 /** Pages requested ahead of the one the consumer holds. */
-export const PAGES_AHEAD = 2;
+const PAGES_AHEAD = 2;
 
 /** A page requested ahead of the consumer (its raw answer: it is parsed when the consumer takes it). */
 interface Ahead {

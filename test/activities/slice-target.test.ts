@@ -49,12 +49,12 @@ test('memory is shared by every read of the process: what others leave, never le
   expect(memoryCap({ budgetBytes: 1 * MB, othersBytes: 0, reads: 1, bytesPerSlice: 4 * MB })).toBe(1);
 });
 
-test('a slice holds what its pages measure: the read-ahead only when pages were in before the chain asked', () => {
+test('a slice holds what its pages measure: a network-bound chain its page and batch, a CPU-bound one as before', () => {
   const MB = 1024 * 1024;
   // Network-bound (the chain waited for the page): the page in hand and a batch of two pages' COPY text.
-  expect(sliceBytes({ bytes: 1 * MB, encodedBytes: 0.5 * MB, ahead: 0 }, 2)).toBe(2 * MB);
-  // CPU-bound (the page was in already): two raw pages ahead as well.
-  expect(sliceBytes({ bytes: 1 * MB, encodedBytes: 0.5 * MB, ahead: 2 }, 2)).toBe(4 * MB);
+  expect(sliceBytes({ bytes: 1 * MB, encodedBytes: 0.5 * MB, ready: false }, 2)).toBe(2 * MB);
+  // CPU-bound (the page was in already): eight raw pages.
+  expect(sliceBytes({ bytes: 1 * MB, encodedBytes: 0.5 * MB, ready: true }, 2)).toBe(8 * MB);
   // Within an 80 MB budget, 1 MB pages: 40 network-bound slices, where 8 assumed pages a slice allowed 10.
   expect(memoryCap({ budgetBytes: 80 * MB, othersBytes: 0, reads: 1, bytesPerSlice: 2 * MB })).toBe(40);
 });
