@@ -160,4 +160,3 @@ export type DataflowActivities = ReturnType<typeof createActivities>;
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
-

@@ -1,7 +1,13 @@
 import { reportQuotaWaitWords, type Operation } from '../shared/operations';
 import { deleteSchedule } from '../shared/schedules';
 import { warehouseSchemaName } from '../control-plane/dataflow-name';
-import { deleteDataflow, getDataflow, getDataflowById, setDataflowStatus, type Dataflow } from '../control-plane/dataflows';
+import {
+  deleteDataflow,
+  getDataflow,
+  getDataflowById,
+  setDataflowStatus,
+  type Dataflow,
+} from '../control-plane/dataflows';
 import { DataflowBusyError, DataflowNotFoundError } from '../control-plane/errors';
 import { acquireOperationLock, releaseOperationLock } from '../control-plane/operation-locks';
 import { dropDataflowWarehouse } from '../warehouse/warehouse-schema';

@@ -14,7 +14,10 @@ export function renderTable(headers: string[], rows: Array<Array<string | number
 export function formatTime(value: Date | string | null | undefined): string {
   if (!value) return '';
   const date = typeof value === 'string' ? new Date(value) : value;
-  return date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return date
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 /** `1m 05s`, `3.2s`, `2h 10m`. */

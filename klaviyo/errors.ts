@@ -17,7 +17,6 @@ export const KLAVIYO_ERROR_TYPES = [
 ] as const;
 export type KlaviyoErrorType = (typeof KLAVIYO_ERROR_TYPES)[number];
 
-
 /** Where a failure happened; every field is safe to show (URLs of Klaviyo pages contain no secret). */
 export interface KlaviyoErrorContext {
   /** The catalog table being read, e.g. `profiles`. */

@@ -30,7 +30,6 @@ export const FAILURE_TYPES = {
 } as const;
 export type FailureType = (typeof FAILURE_TYPES)[keyof typeof FAILURE_TYPES];
 
-
 export interface OperationInput {
   /** The dataflow's name, as saved (case-insensitive). Never the API key. */
   dataflow: string;

@@ -61,7 +61,12 @@ export interface EntityPreview {
  * The first `limit` rows of one reader view, in key order, as a reader sees them: the live version only.
  * Only a view the dataflow shows can be named; anything else is "not found", never a query.
  */
-export async function previewEntity(db: Queryable, schema: string, table: string, limit = 50): Promise<EntityPreview | null> {
+export async function previewEntity(
+  db: Queryable,
+  schema: string,
+  table: string,
+  limit = 50,
+): Promise<EntityPreview | null> {
   validateIdentifier(schema, 'schema');
   const views = readerViews(await listSchemaRelations(db, schema));
   if (!views.includes(table)) return null;

@@ -49,7 +49,9 @@ async function look(name: string): Promise<void> {
   accessibility[name] = await seriousAccessibilityViolations(page);
   seen.push(await page.content());
   seen.push(
-    await page.evaluate('JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage }, cookie: document.cookie })') as string,
+    (await page.evaluate(
+      'JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage }, cookie: document.cookie })',
+    )) as string,
   );
   seen.push(JSON.stringify(await context.cookies()));
 }
@@ -113,7 +115,10 @@ test('a wrong key is refused at Connect in Klaviyo’s words', async () => {
   await page.getByRole('textbox', { name: 'API base URL' }).fill(engine.sandbox.baseUrl);
   await page.getByLabel('API Key', { exact: true }).fill('pk_0123456789abcdef0123456789abcdef01');
   await page.getByRole('button', { name: 'Connect' }).click();
-  await page.getByRole('alert').getByText(/Klaviyo rejected the API key/).waitFor();
+  await page
+    .getByRole('alert')
+    .getByText(/Klaviyo rejected the API key/)
+    .waitFor();
   await look('new-dataflow-wrong-key');
 });
 
@@ -135,7 +140,8 @@ test('tables and fields are narrowed, Save lists the row', async () => {
   }
   await page.getByRole('button', { name: 'Fields of events' }).click();
   await page.getByRole('button', { name: 'Select none' }).click();
-  for (const field of ['datetime', 'uuid']) await page.getByRole('checkbox', { name: new RegExp(`^${field}\\b`) }).check();
+  for (const field of ['datetime', 'uuid'])
+    await page.getByRole('checkbox', { name: new RegExp(`^${field}\\b`) }).check();
   await look('new-dataflow-fields');
   await page.getByRole('button', { name: 'Save' }).click();
   await page.waitForURL('**/imports');
@@ -209,7 +215,10 @@ test('the Edit and Schedule pages show the dataflow’s settings, the key only m
   expect(await page.getByRole('textbox', { name: 'Display Name' }).inputValue()).toBe('Journey store');
   await look('edit');
   await page.getByRole('button', { name: 'Next' }).click();
-  await page.getByText(`pk_…${engine.sandbox.keys.noProfiles.slice(-4)}`).first().waitFor();
+  await page
+    .getByText(`pk_…${engine.sandbox.keys.noProfiles.slice(-4)}`)
+    .first()
+    .waitFor();
   await look('edit-key');
   await page.goto(`${consoleServer.url}/imports/${NAME}/schedule`);
   await page.getByRole('heading', { level: 1 }).waitFor();
@@ -224,10 +233,13 @@ test('Remove asks for confirmation, then leaves no schema behind', async () => {
   await look('remove-dialog');
   await dialog.getByRole('button', { name: 'Delete' }).click();
   await page.getByText(new RegExp(`${NAME} removed: \\d+ tables dropped`)).waitFor();
-  await page.getByTestId(`row-${NAME}`).waitFor({ state: 'detached', timeout: 15_000 }).catch(async (err: unknown) => {
-    await screenshot(page, 'remove-failed');
-    throw err;
-  });
+  await page
+    .getByTestId(`row-${NAME}`)
+    .waitFor({ state: 'detached', timeout: 15_000 })
+    .catch(async (err: unknown) => {
+      await screenshot(page, 'remove-failed');
+      throw err;
+    });
   expect(await schemaExists(NAME.toLowerCase())).toBe(false);
 });
 

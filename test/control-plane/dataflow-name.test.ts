@@ -1,8 +1,4 @@
-import {
-  MAX_DATAFLOW_NAME_LENGTH,
-  validateDataflowName,
-  warehouseSchemaName,
-} from '../../control-plane/dataflow-name';
+import { MAX_DATAFLOW_NAME_LENGTH, validateDataflowName, warehouseSchemaName } from '../../control-plane/dataflow-name';
 import { InvalidDataflowNameError, type NameProblem } from '../../control-plane/errors';
 
 function problemOf(name: string): { problem: NameProblem; message: string } {

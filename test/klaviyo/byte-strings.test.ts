@@ -1,11 +1,5 @@
 import { CATALOG as catalog, getTable, type CatalogTable } from '../../klaviyo/catalog';
-import {
-  bytesOf,
-  bytesToText,
-  decodableAsBytes,
-  textToBytes,
-  valueBytesToText,
-} from '../../klaviyo/byte-strings';
+import { bytesOf, bytesToText, decodableAsBytes, textToBytes, valueBytesToText } from '../../klaviyo/byte-strings';
 import { KlaviyoClient } from '../../klaviyo/klaviyo-client';
 import type { KlaviyoPage } from '../../klaviyo/paging';
 import { tablePageCheck, type PageStrings } from '../../klaviyo/page-check';

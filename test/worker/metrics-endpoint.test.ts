@@ -88,6 +88,8 @@ test('a scrape during and after a run shows the SDK metrics and the dataflow cou
   // (the progress poll) on a loaded machine, whose cache had let the run go, replays it and records a second sample.
   // So the count says the run was seen to finish, at least once; how many runs finished is the dataflow's own
   // counter above (two tables completed).
-  expect(sum(text, 'temporal_workflow_endtoend_latency_count', { workflow_type: 'runDataflow' })).toBeGreaterThanOrEqual(1);
+  expect(
+    sum(text, 'temporal_workflow_endtoend_latency_count', { workflow_type: 'runDataflow' }),
+  ).toBeGreaterThanOrEqual(1);
   expect(text).toMatch(/^temporal_worker_task_slots_available\{/m);
 }, 120_000);
