@@ -6,6 +6,7 @@ import { DEFAULT_LATENCY_OPTIONS, formatLatency, runLatency } from './latency-ru
 import { runLimits } from './limits-run';
 import { formatEndToEnd, formatLimits } from './report';
 import { formatScaleOut, runScaleOut } from './scale-out';
+import { positiveInt } from '../shared/number-options';
 import { projectRoot } from '../stack/project-root';
 import { buildWorker } from '../worker/worker-command';
 
@@ -19,12 +20,6 @@ import { buildWorker } from '../worker/worker-command';
  * server, else an embedded Postgres), the sandbox and the worker as child processes; prints the figures on stdout,
  * progress on stderr.
  */
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-}
 
 function msList(value: string): number[] {
   const list = value.split(',').map((v) => Number(v.trim()));

@@ -5,7 +5,7 @@ import type { FaultDecision } from './faults';
 import type { LatencyModel } from './latency';
 import type { RequestLog, RequestLogEntry } from './request-log';
 
-export const CONTENT_TYPE = 'application/vnd.api+json';
+const CONTENT_TYPE = 'application/vnd.api+json';
 
 /** An answer, decided, on its way out: what it says and the fault (if any) to deliver it with. */
 export interface Answer {
