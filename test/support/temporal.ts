@@ -5,16 +5,16 @@ import { Client, Connection } from '@temporalio/client';
 import { locateTemporalCli } from '../../stack/temporal-cli';
 import { startTemporalServer, type TemporalServer } from '../../stack/temporal-server';
 
-/** A Temporal dev server of a test: free ports, headless, search attributes registered, retention raised. */
-export interface TestTemporal {
-  readonly address: string;
-  readonly namespace: string;
+/**
+ * A Temporal dev server of a test: free ports, headless, search attributes registered, retention raised. Its
+ * address, namespace and restart are the server's own; the test adds a shared connection and its temporary
+ * directory's clean-up.
+ */
+export interface TestTemporal extends Pick<TemporalServer, 'address' | 'namespace' | 'restart'> {
   readonly server: TemporalServer;
   /** One connection per server, opened on first use and closed by `stop()`. */
   connection(): Promise<Connection>;
   client(): Promise<Client>;
-  /** Stops and starts the server on the same ports (and SQLite file when persistent). */
-  restart(): Promise<void>;
   /** Closes the connection, stops the server and deletes its temporary directory. */
   stop(): Promise<void>;
 }
