@@ -48,19 +48,18 @@ export class Flows {
   }
 
   flowsTriggeredByMetric(metric: number): ResourceRef[] {
-    const out: ResourceRef[] = [];
-    for (let f = 0; f < this.count; f++) {
-      if (this.trigger(f) === 'Metric' && this.triggerTarget(f, this.ds.metrics.count) === metric)
-        out.push(this.ref(f));
-    }
-    return out;
+    return this.flowsTriggeredBy('Metric', metric, this.ds.metrics.count);
   }
 
   flowsTriggeredByList(list: number): ResourceRef[] {
+    return this.flowsTriggeredBy('Added to List', list, this.ds.sizes.lists);
+  }
+
+  /** The flows with this trigger whose target (one of `of` metrics or lists) is `target`. */
+  private flowsTriggeredBy(trigger: (typeof TRIGGERS)[number], target: number, of: number): ResourceRef[] {
     const out: ResourceRef[] = [];
     for (let f = 0; f < this.count; f++) {
-      if (this.trigger(f) === 'Added to List' && this.triggerTarget(f, this.ds.sizes.lists) === list)
-        out.push(this.ref(f));
+      if (this.trigger(f) === trigger && this.triggerTarget(f, of) === target) out.push(this.ref(f));
     }
     return out;
   }
