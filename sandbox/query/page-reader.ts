@@ -1,4 +1,4 @@
-import type { Condition, KeyFn, Resource, RowSource, Scalar, ValueKind } from '../data/row';
+import type { Condition, FilterOperator, KeyFn, Resource, RowSource, Scalar, ValueKind } from '../data/row';
 import { comparable, fieldValue, matches } from './field-values';
 import { boundByKey, firstNonNull, identityOrdering, lowerBoundPair, sortedOrdering, type Ordering } from './ordering';
 
@@ -32,7 +32,17 @@ export interface PageResult {
   next: RowPosition | null;
 }
 
-const RANGE_OPS = new Set(['equals', 'greater-than', 'greater-or-equal', 'less-than', 'less-or-equal']);
+/**
+ * How each range operator narrows a sorted ordering: the ends it moves, each to `boundByKey`'s position with its
+ * `strict` flag (true: the first key above the value; false: the first key at or above it).
+ */
+const RANGE_BOUNDS: Partial<Record<FilterOperator, { lo?: boolean; hi?: boolean }>> = {
+  equals: { lo: false, hi: true },
+  'greater-than': { lo: true },
+  'greater-or-equal': { lo: false },
+  'less-than': { hi: false },
+  'less-or-equal': { hi: true },
+};
 
 /**
  * Serves one page: picks the ordering, narrows it by binary search with the conditions on its key, then scans
@@ -74,24 +84,10 @@ export function readPage(query: PageQuery): PageResult {
       continue;
     }
     const value = condition.value as Scalar;
+    const bounds = RANGE_BOUNDS[condition.op] ?? {};
     lo = Math.max(lo, firstNonNull(narrowing));
-    switch (condition.op) {
-      case 'greater-than':
-        lo = Math.max(lo, boundByKey(narrowing, value, true));
-        break;
-      case 'greater-or-equal':
-        lo = Math.max(lo, boundByKey(narrowing, value, false));
-        break;
-      case 'less-than':
-        hi = Math.min(hi, boundByKey(narrowing, value, false));
-        break;
-      case 'less-or-equal':
-        hi = Math.min(hi, boundByKey(narrowing, value, true));
-        break;
-      default:
-        lo = Math.max(lo, boundByKey(narrowing, value, false));
-        hi = Math.min(hi, boundByKey(narrowing, value, true));
-    }
+    if (bounds.lo !== undefined) lo = Math.max(lo, boundByKey(narrowing, value, bounds.lo));
+    if (bounds.hi !== undefined) hi = Math.min(hi, boundByKey(narrowing, value, bounds.hi));
   }
 
   const tests = residual.map((condition) => {
@@ -141,7 +137,7 @@ function narrowingOrdering(
   source: RowSource,
   keyFor: (field: string, kind: ValueKind) => KeyFn,
 ): Ordering | null {
-  if (!RANGE_OPS.has(condition.op) || condition.value === null || Array.isArray(condition.value)) return null;
+  if (!RANGE_BOUNDS[condition.op] || condition.value === null || Array.isArray(condition.value)) return null;
   if (condition.kind !== 'datetime' && condition.kind !== 'number') return null;
   if (sort && sort.field === condition.field) return ordering;
   // In index order, a field that grows with the index is sorted too.
