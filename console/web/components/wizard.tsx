@@ -31,6 +31,29 @@ export function useWizard() {
   return { step, go, nav };
 }
 
+/**
+ * The wizard's Save, shared by New and Edit: `onSave` runs `send`, Save shows busy meanwhile, and what `send`
+ * throws is kept as `saveError` (shown under the table picker) and handed to `onError`, e.g. to go back to the
+ * step that can fix it. The result is what {@link TablesStep} takes.
+ */
+export function useSave(send: () => Promise<void>, onError?: (err: unknown) => void) {
+  const [saving, setSaving] = useState(false);
+  const [saveError, setSaveError] = useState<unknown>(null);
+  const onSave = async () => {
+    setSaving(true);
+    setSaveError(null);
+    try {
+      await send();
+    } catch (err) {
+      setSaveError(err);
+      onError?.(err);
+    } finally {
+      setSaving(false);
+    }
+  };
+  return { onSave: () => void onSave(), saving, saveError };
+}
+
 /** The steps of the wizard, the current one marked for screen readers. */
 export function Stepper({ steps, current }: { steps: string[]; current: number }) {
   return (

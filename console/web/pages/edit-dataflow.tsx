@@ -7,7 +7,7 @@ import { Fact, Facts } from '../components/facts';
 import { Field } from '../components/field';
 import { Connected, DEFAULT_BASE_URL, KeyForm } from '../components/key-form';
 import { Breadcrumbs, PageHeading } from '../components/layout';
-import { Step, Stepper, TablesStep, useWizard } from '../components/wizard';
+import { Step, Stepper, TablesStep, useSave, useWizard } from '../components/wizard';
 import { useTitle } from '../hooks';
 import { dataflowPath, navigate } from '../router';
 import { defaultSelection, sameChoices, savedSelection, tableChoices, type Selection } from '../selection';
@@ -36,8 +36,6 @@ export function EditDataflow({ name }: { name: string }) {
   /** A new key Connect proved, kept only here until Save. */
   const newKey = useRef<string | null>(null);
   const [selection, setSelection] = useState<Selection>({});
-  const [saving, setSaving] = useState(false);
-  const [saveError, setSaveError] = useState<unknown>(null);
 
   useEffect(() => {
     let live = true;
@@ -69,7 +67,7 @@ export function EditDataflow({ name }: { name: string }) {
 
   const tables = replaced?.result.tables ?? loaded?.tables ?? [];
 
-  const save = async () => {
+  const save = useSave(async () => {
     if (!loaded) return;
     const { view } = loaded;
     const body: EditDataflowRequest = {};
@@ -86,18 +84,10 @@ export function EditDataflow({ name }: { name: string }) {
       navigate(dataflowPath(name));
       return;
     }
-    setSaving(true);
-    setSaveError(null);
-    try {
-      await api.patch<DataflowView>(base, body);
-      newKey.current = null;
-      navigate(dataflowPath(name));
-    } catch (err) {
-      setSaveError(err);
-    } finally {
-      setSaving(false);
-    }
-  };
+    await api.patch<DataflowView>(base, body);
+    newKey.current = null;
+    navigate(dataflowPath(name));
+  });
 
   const crumbs = <Breadcrumbs items={[{ label: name, href: dataflowPath(name) }, { label: 'Edit' }]} />;
   if (!loaded) {
@@ -194,16 +184,7 @@ export function EditDataflow({ name }: { name: string }) {
         </Step>
       )}
       {step === 2 && (
-        <TablesStep
-          key="tables"
-          {...nav(2)}
-          tables={tables}
-          selection={selection}
-          onChange={setSelection}
-          onSave={() => void save()}
-          saving={saving}
-          saveError={saveError}
-        >
+        <TablesStep key="tables" {...nav(2)} tables={tables} selection={selection} onChange={setSelection} {...save}>
           {loaded.discoveryProblem && !replaced && (
             <div class="alert alert-warn">
               <p>

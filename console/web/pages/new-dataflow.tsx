@@ -6,7 +6,7 @@ import { DetailsFields } from '../components/details-fields';
 import { Field, SearchField } from '../components/field';
 import { Connected, KeyForm } from '../components/key-form';
 import { Breadcrumbs, PageHeading } from '../components/layout';
-import { Step, Stepper, TablesStep, useWizard, type StepNav } from '../components/wizard';
+import { Step, Stepper, TablesStep, useSave, useWizard, type StepNav } from '../components/wizard';
 import { useDebounced, usePolled, useTitle } from '../hooks';
 import { navigate } from '../router';
 import { defaultSelection, tableChoices, type Selection } from '../selection';
@@ -26,8 +26,6 @@ export function NewDataflow() {
   /** The key that Connect proved, kept only here until Save. */
   const apiKey = useRef<string | null>(null);
   const [selection, setSelection] = useState<Selection>({});
-  const [saving, setSaving] = useState(false);
-  const [saveError, setSaveError] = useState<unknown>(null);
 
   useEffect(
     () => () => {
@@ -36,30 +34,26 @@ export function NewDataflow() {
     [],
   );
 
-  const save = async () => {
-    if (!connected || !apiKey.current) return;
-    setSaving(true);
-    setSaveError(null);
-    const body: CreateDataflowRequest = {
-      name,
-      displayName: (displayName ?? name).trim() || name,
-      description: description.trim(),
-      apiKey: apiKey.current,
-      tables: tableChoices(connected.result.tables, selection),
-    };
-    if (connected.baseUrl) body.baseUrl = connected.baseUrl;
-    try {
+  const save = useSave(
+    async () => {
+      if (!connected || !apiKey.current) return;
+      const body: CreateDataflowRequest = {
+        name,
+        displayName: (displayName ?? name).trim() || name,
+        description: description.trim(),
+        apiKey: apiKey.current,
+        tables: tableChoices(connected.result.tables, selection),
+      };
+      if (connected.baseUrl) body.baseUrl = connected.baseUrl;
       await api.post<DataflowView>('/api/dataflows', body);
       apiKey.current = null;
       navigate('/imports');
-    } catch (err) {
-      setSaveError(err);
-      // A name taken meanwhile is fixed on the first step.
+    },
+    // A name taken meanwhile is fixed on the first step.
+    (err) => {
       if (err instanceof ApiError && err.field === 'name') go(0);
-    } finally {
-      setSaving(false);
-    }
-  };
+    },
+  );
 
   return (
     <>
@@ -72,7 +66,7 @@ export function NewDataflow() {
           {...nav(0)}
           name={name}
           onName={setName}
-          error={saveError instanceof ApiError && saveError.field === 'name' ? saveError : null}
+          error={save.saveError instanceof ApiError && save.saveError.field === 'name' ? save.saveError : null}
         />
       )}
       {step === 1 && <ConnectorStep key="connector" {...nav(1)} selected={connector} onSelect={setConnector} />}
@@ -113,9 +107,7 @@ export function NewDataflow() {
           tables={connected.result.tables}
           selection={selection}
           onChange={setSelection}
-          onSave={() => void save()}
-          saving={saving}
-          saveError={saveError}
+          {...save}
         >
           <p>
             Pick the tables to import and, per table, the fields. Account <strong>{connected.result.accountId}</strong>,
