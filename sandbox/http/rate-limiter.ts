@@ -1,4 +1,5 @@
 import { throttled } from './api-error';
+import { RequestWindow } from './request-window';
 
 export interface RateLimitSettings {
   enabled: boolean;
@@ -14,15 +15,10 @@ export interface Limits {
 /** Headers a served request carries. */
 export type RateLimitHeaders = Record<'RateLimit-Limit' | 'RateLimit-Remaining' | 'RateLimit-Reset', string>;
 
-const BURST_MS = 1_000;
-const STEADY_MS = 60_000;
-
-interface Bucket {
-  burstStart: number;
-  burstCount: number;
-  steadyStart: number;
-  steadyCount: number;
-}
+/** Klaviyo's two fixed windows per rate tier, by the limit each counts against. */
+const WINDOW_MS: Readonly<Record<keyof Limits, number>> = { burst: 1_000, steady: 60_000 };
+/** Steady first: when both windows are full, its wait is the one that matters. */
+const CHECK_ORDER = ['steady', 'burst'] as const;
 
 /**
  * Klaviyo's limits for one account: fixed windows of 1 s (burst) and 60 s (steady) per rate tier, shared by all keys.
@@ -31,7 +27,7 @@ interface Bucket {
  */
 export class RateLimiter {
   private settings: Required<RateLimitSettings>;
-  private readonly buckets = new Map<string, Bucket>();
+  private readonly tiers = new Map<string, Record<keyof Limits, RequestWindow>>();
 
   constructor(settings: RateLimitSettings) {
     this.settings = normalise(settings);
@@ -44,42 +40,34 @@ export class RateLimiter {
   /** Replaces the settings and forgets all windows. */
   set(settings: RateLimitSettings): void {
     this.settings = normalise(settings);
-    this.buckets.clear();
+    this.tiers.clear();
   }
 
   /** Counts a request against its tier; throws the 429 when a window is full. Null when limits are off. */
   take(limits: Limits, now = Date.now()): RateLimitHeaders | null {
     if (!this.settings.enabled) return null;
-    const burst = Math.max(1, Math.floor(limits.burst * this.settings.scale));
-    const steady = Math.max(1, Math.floor(limits.steady * this.settings.scale));
     const name = `${limits.burst}/${limits.steady}`;
-    let bucket = this.buckets.get(name);
-    if (!bucket) {
-      bucket = { burstStart: now, burstCount: 0, steadyStart: now, steadyCount: 0 };
-      this.buckets.set(name, bucket);
+    let windows = this.tiers.get(name);
+    if (!windows) {
+      windows = {
+        burst: new RequestWindow('fixed', WINDOW_MS.burst),
+        steady: new RequestWindow('fixed', WINDOW_MS.steady),
+      };
+      this.tiers.set(name, windows);
     }
-    if (now - bucket.burstStart >= BURST_MS) {
-      bucket.burstStart = now;
-      bucket.burstCount = 0;
+    const allowed = (limit: keyof Limits) => Math.max(1, Math.floor(limits[limit] * this.settings.scale));
+    for (const limit of CHECK_ORDER) {
+      const window = windows[limit];
+      if (window.used(now) >= allowed(limit)) throw throttled(window.secondsUntilFree(now));
     }
-    if (now - bucket.steadyStart >= STEADY_MS) {
-      bucket.steadyStart = now;
-      bucket.steadyCount = 0;
-    }
-    if (bucket.steadyCount >= steady) throw throttled(secondsUntil(bucket.steadyStart + STEADY_MS, now));
-    if (bucket.burstCount >= burst) throw throttled(secondsUntil(bucket.burstStart + BURST_MS, now));
-    bucket.burstCount += 1;
-    bucket.steadyCount += 1;
+    for (const limit of CHECK_ORDER) windows[limit].count(now);
+    const steady = allowed('steady');
     return {
       'RateLimit-Limit': String(steady),
-      'RateLimit-Remaining': String(steady - bucket.steadyCount),
-      'RateLimit-Reset': String(secondsUntil(bucket.steadyStart + STEADY_MS, now)),
+      'RateLimit-Remaining': String(steady - windows.steady.used(now)),
+      'RateLimit-Reset': String(windows.steady.secondsUntilFree(now)),
     };
   }
-}
-
-function secondsUntil(at: number, now: number): number {
-  return Math.max(1, Math.ceil((at - now) / 1000));
 }
 
 function normalise(settings: RateLimitSettings): Required<RateLimitSettings> {

@@ -1,4 +1,5 @@
 import { ApiError } from './api-error';
+import { RequestWindow } from './request-window';
 
 export interface ReportQuotaSettings {
   /** Reporting requests an account may make per day (Klaviyo: 225). @default 225 */
@@ -7,8 +8,8 @@ export interface ReportQuotaSettings {
   reportDaySeconds?: number;
 }
 
-export const DEFAULT_REPORTS_PER_DAY = 225;
-export const DEFAULT_REPORT_DAY_SECONDS = 86_400;
+/** Klaviyo's own quota, for what the settings leave out. */
+const KLAVIYO_QUOTA: Required<ReportQuotaSettings> = { reportsPerDay: 225, reportDaySeconds: 86_400 };
 
 export interface ReportQuotaStatus {
   limit: number;
@@ -28,8 +29,8 @@ export interface ReportQuotaStatus {
  */
 export class ReportQuota {
   private settings: Required<ReportQuotaSettings>;
-  /** Quota-clock milliseconds of each counted request, oldest first. */
-  private counted: number[] = [];
+  /** The rolling day of counted requests, on the quota clock. */
+  private readonly day: RequestWindow;
 
   constructor(
     settings: ReportQuotaSettings,
@@ -37,6 +38,7 @@ export class ReportQuota {
     private readonly advancedSeconds: () => number,
   ) {
     this.settings = normalise(settings);
+    this.day = new RequestWindow('rolling', this.settings.reportDaySeconds * 1000);
   }
 
   get current(): Required<ReportQuotaSettings> {
@@ -46,25 +48,18 @@ export class ReportQuota {
   /** Replaces the limit and the day's length; requests already counted stay counted (they happened). */
   set(settings: ReportQuotaSettings): void {
     this.settings = normalise(settings);
+    this.day.lengthMs = this.settings.reportDaySeconds * 1000;
   }
 
   private now(realMs: number): number {
     return realMs + this.advancedSeconds() * 1000;
   }
 
-  private prune(now: number): void {
-    const windowMs = this.settings.reportDaySeconds * 1000;
-    let drop = 0;
-    while (drop < this.counted.length && this.counted[drop] + windowMs <= now) drop++;
-    if (drop > 0) this.counted = this.counted.slice(drop);
-  }
-
   /** Throws Klaviyo's 429 when the day's quota is spent; does not count the request. */
   check(realMs = Date.now()): void {
     const now = this.now(realMs);
-    this.prune(now);
-    if (this.counted.length < this.settings.reportsPerDay) return;
-    const seconds = this.secondsUntilOldestLeaves(now);
+    if (this.day.used(now) < this.settings.reportsPerDay) return;
+    const seconds = this.day.secondsUntilFree(now);
     throw new ApiError(
       429,
       'throttled',
@@ -78,29 +73,24 @@ export class ReportQuota {
 
   /** Counts a request that was let through. */
   count(realMs = Date.now()): void {
-    this.counted.push(this.now(realMs));
+    this.day.count(this.now(realMs));
   }
 
   status(realMs = Date.now()): ReportQuotaStatus {
     const now = this.now(realMs);
-    this.prune(now);
+    const used = this.day.used(now);
     return {
       limit: this.settings.reportsPerDay,
       daySeconds: this.settings.reportDaySeconds,
-      used: this.counted.length,
-      oldestLeavesInSeconds: this.counted.length === 0 ? 0 : this.secondsUntilOldestLeaves(now),
+      used,
+      oldestLeavesInSeconds: used === 0 ? 0 : this.day.secondsUntilFree(now),
     };
-  }
-
-  private secondsUntilOldestLeaves(now: number): number {
-    const oldest = this.counted[0] ?? now;
-    return Math.max(1, Math.ceil((oldest + this.settings.reportDaySeconds * 1000 - now) / 1000));
   }
 }
 
 function normalise(settings: ReportQuotaSettings): Required<ReportQuotaSettings> {
-  const reportsPerDay = settings.reportsPerDay ?? DEFAULT_REPORTS_PER_DAY;
-  const reportDaySeconds = settings.reportDaySeconds ?? DEFAULT_REPORT_DAY_SECONDS;
+  const reportsPerDay = settings.reportsPerDay ?? KLAVIYO_QUOTA.reportsPerDay;
+  const reportDaySeconds = settings.reportDaySeconds ?? KLAVIYO_QUOTA.reportDaySeconds;
   if (!Number.isInteger(reportsPerDay) || reportsPerDay < 0)
     throw new RangeError('reportsPerDay must be a non-negative integer');
   if (!Number.isFinite(reportDaySeconds) || reportDaySeconds <= 0)
