@@ -3,7 +3,6 @@ import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import type { CatalogTable } from '../klaviyo/catalog';
 import type { KlaviyoClient } from '../klaviyo/klaviyo-client';
-import type { KlaviyoPage } from '../klaviyo/paging';
 import { listCheckpoints, saveCheckpoint } from '../control-plane/extract-checkpoints';
 import { withTransaction } from '../control-plane/postgres';
 import {
@@ -18,8 +17,8 @@ import {
 } from './slices';
 import { SlicePlanner } from './slice-planner';
 import { readSliceSettings, type SliceSettings } from './slice-settings';
-import { encodeRows, loadEncoded, type CopyTarget } from '../warehouse/copy-loader';
-import type { RowMapper } from '../warehouse/row-mapping';
+import { loadEncoded, type CopyTarget } from '../warehouse/copy-loader';
+import type { PageEncoder } from '../warehouse/page-copy';
 
 /**
  * A table read as several slices at once (slices.ts): over the internet one cursor has one request in flight, so
@@ -58,7 +57,7 @@ export interface SlicedReadInput {
   version: number;
   table: CatalogTable;
   target: CopyTarget;
-  mapRow: Record<KlaviyoPage['strings'], RowMapper>;
+  encodePage: PageEncoder;
   fields: readonly string[] | undefined;
   /** The incremental filter, ANDed with each slice's range. */
   filter?: string;
@@ -238,12 +237,7 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
       }
       let encoded = 0;
       if (keep.length > 0) {
-        const map = input.mapRow[page.strings];
-        const chunk = encodeRows(
-          input.target,
-          keep.map((r) => map(r, {})),
-          page.strings,
-        );
+        const chunk = input.encodePage(keep, page.strings);
         batch.push(chunk);
         encoded = chunk.length;
         batchRows += keep.length;

@@ -9,11 +9,12 @@ import { readSliced, readSliceSettings, readsInSlices } from './extract-slices';
 import { incrementalFilter, supportsIncremental, type IncrementalPlan } from './incremental-cursor';
 import { klaviyoFilter } from '../klaviyo/query';
 import { loadLiveKeys } from './sweep-deletions';
-import { encodeRows, loadEncoded, versionTarget } from '../warehouse/copy-loader';
+import { loadEncoded, versionTarget } from '../warehouse/copy-loader';
 import { copyForwardVersion, countLeftBehind } from '../warehouse/copy-forward';
 import { addPrimaryKey } from '../warehouse/staged-tables';
 import { qualifiedName } from '../warehouse/identifiers';
-import { createRowMapper, type RowContext } from '../warehouse/row-mapping';
+import { pageEncoder } from '../warehouse/page-copy';
+import type { RowContext } from '../warehouse/row-mapping';
 import { tableLayout, type TableLayout } from '../warehouse/table-layout';
 import type { TableSummary } from '../shared/operations';
 
@@ -94,7 +95,7 @@ export async function extractTable(input: ExtractInput): Promise<TableSummary> {
   const table = getTable(input.selection.table);
   const layout = selectedLayout(input.selection);
   const target = versionTarget(input.schema, input.version, layout);
-  const mapRow = { text: createRowMapper(layout), bytes: createRowMapper(layout, 'bytes') };
+  const encodePage = pageEncoder(target, layout);
   // With every field deselected, ask for `id` alone: the smallest sparse fieldset Klaviyo takes.
   const fields = table.idsOnly
     ? undefined
@@ -126,7 +127,7 @@ export async function extractTable(input: ExtractInput): Promise<TableSummary> {
         version: input.version,
         table,
         target,
-        mapRow,
+        encodePage,
         fields,
         filter,
         incremental: incremental !== undefined,
@@ -200,14 +201,7 @@ export async function extractTable(input: ExtractInput): Promise<TableSummary> {
           started(state);
         }
         if (page.data.length > 0) {
-          const map = mapRow[page.strings];
-          batch.push(
-            encodeRows(
-              target,
-              page.data.map((resource) => map(resource, part.context)),
-              page.strings,
-            ),
-          );
+          batch.push(encodePage(page.data, page.strings, part.context));
           batchRows += page.data.length;
         }
         batchPages++;
