@@ -43,14 +43,19 @@ export class SlicePlanner {
   }
 
   /**
-   * A page came: `waitSeconds` after the chain had handled its last one (null after a write, which hid the latency);
-   * `heldBytes`: what its slice holds by this page (slices.ts's sliceBytes); `slices` run now.
+   * A page came, at `at`, `waitSeconds` after the chain had handled its last one (null after a write, which hid the
+   * latency), with `slices` running. Told as it comes, before the runner decides whether to split at it: the wait of
+   * a read's second page then already counts (told after, the first split waited a round trip more).
    */
-  page(at: number, waitSeconds: number | null, page: { heldBytes: number; rows: number }, slices: number): void {
+  arrived(at: number, waitSeconds: number | null, slices: number): void {
     if (waitSeconds !== null && slices <= FLOOR_SLICES) this.waits.push(waitSeconds);
     this.arrivals.push(at);
     if (this.arrivals.length > WAITS_KEPT) this.arrivals.shift();
     if (this.waits.length > WAITS_KEPT) this.waits.shift();
+  }
+
+  /** The page told by {@link arrived} is handled: `heldBytes`, what its slice holds by it (slices.ts's sliceBytes). */
+  page(at: number, page: { heldBytes: number; rows: number }, slices: number): void {
     this.sliceBytes = this.sliceBytes === undefined ? page.heldBytes : this.sliceBytes * 0.9 + page.heldBytes * 0.1;
     this.rows += page.rows;
     this.pages++;
