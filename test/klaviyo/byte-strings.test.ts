@@ -5,8 +5,9 @@ import type { KlaviyoPage } from '../../klaviyo/paging';
 import { tablePageCheck, type PageStrings } from '../../klaviyo/page-check';
 import { resolveSelection } from '../../control-plane/table-selection';
 import { selectedLayout } from '../../activities/extract-table';
-import { encodeRows, versionTarget } from '../../warehouse/copy-loader';
-import { createRowMapper, type JsonApiResource, type RowContext } from '../../warehouse/row-mapping';
+import { versionTarget } from '../../warehouse/copy-loader';
+import { pageEncoder } from '../../warehouse/page-copy';
+import type { JsonApiResource, RowContext } from '../../warehouse/row-mapping';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
 import { seededRandom } from '../resilience/seeded-random';
 import { sendJson, startScriptedHttpServer, type ScriptedHttpServer } from './scripted-http-server';
@@ -131,10 +132,10 @@ function randomResource(table: CatalogTable, next: () => number): JsonApiResourc
 /** What a table's rows become as COPY text, or the words they fail with. */
 function copyBytes(table: CatalogTable, resources: JsonApiResource[], strings: PageStrings, context: RowContext) {
   const layout = selectedLayout(resolveSelection([{ table: table.name }])[0]);
-  const map = createRowMapper(layout, strings);
+  // Through the readers' own boundary, which picks the row mapper and the encoding from `strings`.
+  const encode = pageEncoder(versionTarget('s', 1, layout), layout);
   try {
-    const rows = resources.map((resource) => map(resource, context));
-    return { bytes: encodeRows(versionTarget('s', 1, layout), rows, strings).toString('hex') };
+    return { bytes: encode(resources, strings, context).toString('hex') };
   } catch (err) {
     return { error: (err as Error).message };
   }
