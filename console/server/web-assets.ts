@@ -11,21 +11,18 @@ export interface WebAssets {
 const WEB_DIR = path.join(__dirname, '..', 'web');
 
 /**
- * The stylesheet's parts in `console/web/styles/`, one concern each, in cascade order: later parts (the wizard, small
- * screens, the sign-in page) refine rules of earlier ones, so the order is part of the style.
+ * The stylesheet is the files of `console/web/styles/`, one concern each, joined in the order of their names: a
+ * number leads each name because later parts (the wizard, small screens, the sign-in page) refine rules of earlier
+ * ones, so the order is part of the style.
  */
-const STYLE_PARTS = [
-  'base',
-  'frame',
-  'controls',
-  'alerts',
-  'tables',
-  'menus',
-  'sections',
-  'wizard',
-  'small-screens',
-  'sign-in',
-] as const;
+function stylesheet(webDir: string): string {
+  const dir = path.join(webDir, 'styles');
+  const parts = fs.readdirSync(dir).filter((name) => name.endsWith('.css'));
+  return parts
+    .sort()
+    .map((name) => fs.readFileSync(path.join(dir, name), 'utf8'))
+    .join('');
+}
 
 /**
  * Bundles `console/web/main.tsx` (Preact) into one script, in memory: about a second at start, no build step to
@@ -47,7 +44,7 @@ export async function buildWebAssets(webDir = WEB_DIR): Promise<WebAssets> {
   });
   return {
     script: result.outputFiles[0].text,
-    stylesheet: STYLE_PARTS.map((part) => fs.readFileSync(path.join(webDir, 'styles', `${part}.css`), 'utf8')).join(''),
+    stylesheet: stylesheet(webDir),
   };
 }
 
