@@ -13,9 +13,10 @@ COPY . .
 # The one build step (worker/build.ts): dist/worker.js and the workflow bundle it loads, dist/workflow-bundle.js. Built
 # here, as root, so the worker never compiles or bundles at start and its user writes nothing.
 RUN npm run build
-# As worker/worker-command.ts: at most two malloc arenas, large buffers mapped and returned to the system when freed.
+# As worker/worker-command.ts: at most two malloc arenas, large buffers mapped and returned to the system when freed;
+# and below, V8's young generation kept small.
 ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072
 
 USER node
 # One process (no wrapper), so the SIGTERM of `docker stop` reaches the worker itself and it shuts down cleanly.
-CMD ["node", "dist/worker.js"]
+CMD ["node", "--max-semi-space-size=4", "dist/worker.js"]

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { builtFiles, workflowBundleFile } from '../../worker/build-output';
-import { buildWorker, WORKER_MALLOC_ENV, workerCommand } from '../../worker/worker-command';
+import { buildWorker, WORKER_MALLOC_ENV, WORKER_NODE_OPTIONS, workerCommand } from '../../worker/worker-command';
 import { testBuild } from '../support/built';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -74,9 +74,10 @@ test('without a build, starting the worker says to run npm run build', () => {
   );
 });
 
-test('the worker runs as one node process with the allocator settings', () => {
+test('the worker runs as one node process with the allocator and heap settings', () => {
   const command = workerCommand(ROOT, ['--cpu-prof']);
   expect(command.command).toBe(process.execPath);
-  expect(command.args).toEqual(['--cpu-prof', path.join(ROOT, 'dist', 'worker.js')]);
+  expect(WORKER_NODE_OPTIONS).toEqual(['--max-semi-space-size=4']);
+  expect(command.args).toEqual([...WORKER_NODE_OPTIONS, '--cpu-prof', path.join(ROOT, 'dist', 'worker.js')]);
   expect(command.env).toEqual(WORKER_MALLOC_ENV);
 });
