@@ -7,6 +7,7 @@ import { resolveConnectionSettings } from '../../shared/connection-settings';
 import { readConfig } from '../../shared/config';
 import { SEARCH_ATTRIBUTES } from '../../shared/search-attributes';
 import { TEMPORAL_SECURITY_VARIABLES } from '../../shared/temporal-connection';
+import { WORKER_MALLOC_ENV, WORKER_NODE_OPTIONS } from '../../worker/worker-command';
 
 /**
  * docker-compose.yml cannot be run here (no Docker engine): it is parsed, and what it says is checked against what
@@ -208,7 +209,15 @@ test('runs more than one worker, built from the Dockerfile that runs the one bui
   expect(dockerfile).toMatch(/^RUN npm ci /m);
   // `npm run build` writes dist/worker.js and dist/workflow-bundle.js as root; the worker only reads them.
   expect(dockerfile).toMatch(/^RUN npm run build$/m);
-  expect(dockerfile).toMatch(/^CMD \["node", "dist\/worker\.js"\]$/m);
+  // Started as worker/worker-command.ts starts it everywhere else, and as `npm run worker` does.
+  const argv = ['node', ...WORKER_NODE_OPTIONS, 'dist/worker.js'];
+  expect(dockerfile.split('\n')).toContain(`CMD [${argv.map((a) => JSON.stringify(a)).join(', ')}]`);
+  const malloc = Object.entries(WORKER_MALLOC_ENV).map(([k, v]) => `${k}=${v}`);
+  expect(dockerfile.split('\n')).toContain(`ENV ${malloc.join(' ')}`);
+  const scripts = (
+    JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+  ).scripts;
+  expect(scripts.worker).toBe(`npm run build && ${malloc.join(' ')} exec ${argv.join(' ')}`);
 });
 
 test('serves the console from the workers’ image, bound to all interfaces only behind a token from .env', () => {
