@@ -40,11 +40,17 @@ afterAll(async () => {
   await engine?.stop();
 });
 
-/** Terminates backends of the engine's database that are running a COPY; how many it terminated. */
-async function terminateCopies(): Promise<number> {
+/**
+ * Terminates one backend of the engine's database that is running a COPY; how many it terminated (0 or 1). One at a
+ * time, so the test terminates exactly as many COPYs as it says: a sliced read has several writes in flight at once.
+ */
+async function terminateCopy(): Promise<number> {
   const { rows } = await admin.query<{ terminated: boolean }>(
-    `SELECT pg_terminate_backend(pid) AS terminated FROM pg_stat_activity
-     WHERE datname = $1 AND pid <> pg_backend_pid() AND state = 'active' AND query ILIKE 'COPY %'`,
+    `SELECT pg_terminate_backend(pid) AS terminated FROM (
+       SELECT pid FROM pg_stat_activity
+       WHERE datname = $1 AND pid <> pg_backend_pid() AND state = 'active' AND query ILIKE 'COPY %'
+       LIMIT 1
+     ) AS copy`,
     [engine.database.name],
   );
   return rows.filter((r) => r.terminated).length;
@@ -62,7 +68,7 @@ test(`a run whose COPY connections are terminated ${COPIES_TO_TERMINATE} times r
   void result.finally(() => (settled = true));
   let terminated = 0;
   while (!settled && terminated < COPIES_TO_TERMINATE) {
-    terminated += await terminateCopies();
+    terminated += await terminateCopy();
     await new Promise((r) => setTimeout(r, 2));
   }
   tally.fire({ 'COPY terminated': terminated });
