@@ -43,7 +43,8 @@ const READY_SECONDS = 0.025;
 /**
  * Write transactions of one table at a time: three, so the four tables a run reads at once hold at most the worker's
  * pool of 12 connections (anything else waits its turn). With two, the writes bound a 500,000-event read at 300 ms
- * to ~23,000 rows/s (73–75% of the limits-off rate in two runs); three read ~27,600 (93%), four ~26,900.
+ * to ~23,000 rows/s (73–75% of the limits-off rate in two runs); three read ~27,600 (93%), four ~26,900 (one traced
+ * run each). At 1,000,000 events limits off, two and three gave the same time and peak RSS (three and four runs).
  */
 const WRITES_AT_ONCE = 3;
 

@@ -210,10 +210,11 @@ test('runs more than one worker, built from the Dockerfile that runs the one bui
   // `npm run build` writes dist/worker.js and dist/workflow-bundle.js as root; the worker only reads them.
   expect(dockerfile).toMatch(/^RUN npm run build$/m);
   // Started as worker/worker-command.ts starts it everywhere else, and as `npm run worker` does.
+  const lines = dockerfile.split('\n');
   const argv = ['node', ...WORKER_NODE_OPTIONS, 'dist/worker.js'];
-  expect(dockerfile.split('\n')).toContain(`CMD [${argv.map((a) => JSON.stringify(a)).join(', ')}]`);
+  expect(lines).toContain(`CMD [${argv.map((a) => JSON.stringify(a)).join(', ')}]`);
   const malloc = Object.entries(WORKER_MALLOC_ENV).map(([k, v]) => `${k}=${v}`);
-  expect(dockerfile.split('\n')).toContain(`ENV ${malloc.join(' ')}`);
+  expect(lines).toContain(`ENV ${malloc.join(' ')}`);
   const scripts = (
     JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
   ).scripts;
