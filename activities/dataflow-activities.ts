@@ -6,7 +6,7 @@ import { toApplicationFailure } from './activity-failures';
 import { getTable } from '../klaviyo/catalog';
 import { KlaviyoClient } from '../klaviyo/klaviyo-client';
 import type { KlaviyoClientOptions, RetryInfo } from '../klaviyo/client-options';
-import { LeasedRateBudgets } from '../klaviyo/leased-rate-budget';
+import { LEDGER_FAILURE_WORDS, LeasedRateBudgets } from '../klaviyo/leased-rate-budget';
 import type { RateBudgetSource } from '../klaviyo/rate-budget';
 import { PostgresRateLeases } from '../control-plane/rate-leases';
 import { NO_METRICS, type DataflowMetrics } from './dataflow-metrics';
@@ -74,8 +74,9 @@ export function createActivities(deps: ActivityDependencies) {
     deps.rateBudgets ??
     new LeasedRateBudgets({
       store: new PostgresRateLeases(pool),
-      // Postgres unreachable: nothing is sent meanwhile, the budget asks again; the activity's own queries will fail.
-      onStoreError: (err) => console.warn(`worker: rate budget ledger unreachable (${errorText(err)}); retrying`),
+      // Postgres unreachable: the activity's own queries will fail too.
+      onStoreError: (err, failed) =>
+        console.warn(`worker: rate budget ledger unreachable (${errorText(err)}): ${LEDGER_FAILURE_WORDS[failed]}`),
     });
   let secretBox: Promise<SecretBox> | undefined = deps.secrets ? Promise.resolve(deps.secrets) : undefined;
   const secrets = () => (secretBox ??= SecretBox.fromConfig());

@@ -22,6 +22,9 @@ import { WakeTimer } from './wake-timer';
  * the longest a request may take), so the survivors wait for those slots rather than overdraw the account.
  */
 
+/** The ledger's calls. */
+export type LedgerCall = 'lease' | 'release' | 'pause';
+
 /** One granted lease, as the ledger answers it. */
 export interface GrantedLease {
   id: string;
@@ -50,8 +53,8 @@ export interface LeasedRateBudgetOptions {
   useByMs?: number;
   /** The longest a request may be in flight (the Klaviyo client's timeout). @default 60_000 (ms) */
   maxRequestMs?: number;
-  /** Told when the ledger cannot be reached (the budget retries; nothing is sent meanwhile). */
-  onStoreError?: (err: unknown) => void;
+  /** Told when the ledger cannot be reached, with what failed ({@link LEDGER_FAILURE_WORDS} says what follows). */
+  onStoreError?: (err: unknown, failed: LedgerCall) => void;
   /** @default performance.now-like monotonic clock */
   now?: () => number;
 }
@@ -72,6 +75,13 @@ const STORE_RETRY_MS = 500;
 const MIN_RETRY_MS = 10;
 /** Leases this large or larger are asked for ahead (see {@link LeasedTierBudget.askAhead}); smaller ones when spent. */
 const ASK_AHEAD_MIN_SLOTS = 4;
+
+/** What follows when a ledger call fails, for the worker's warning. */
+export const LEDGER_FAILURE_WORDS: Record<LedgerCall, string> = {
+  lease: `no lease; nothing is sent until the ledger answers, asked again every ${STORE_RETRY_MS / 1_000} s`,
+  release: 'a lease not given back; the ledger counts its slots until it expires, about a minute',
+  pause: "a 429 pause not shared; this worker pauses, the others learn of it from Klaviyo's own 429s",
+};
 
 interface Lease {
   id: string;
@@ -127,7 +137,7 @@ export class LeasedTierBudget implements TierRateBudget {
     // Requests not started yet must not go out on leases granted before the 429.
     for (const lease of this.leases) lease.useBy = Math.min(lease.useBy, this.now());
     this.closeFinished();
-    this.options.store.pause(this.budget, ms).catch((err: unknown) => this.options.onStoreError?.(err));
+    this.options.store.pause(this.budget, ms).catch((err: unknown) => this.options.onStoreError?.(err, 'pause'));
     this.wakeTimer.schedule(this.pausedUntil);
   }
 
@@ -194,7 +204,9 @@ export class LeasedTierBudget implements TierRateBudget {
       if (lease.inFlight > 0 || (lease.remaining > 0 && lease.useBy > now)) continue;
       this.leases.splice(i, 1);
       lease.closed = true;
-      this.options.store.release(lease.id, lease.used).catch((err: unknown) => this.options.onStoreError?.(err));
+      this.options.store
+        .release(lease.id, lease.used)
+        .catch((err: unknown) => this.options.onStoreError?.(err, 'release'));
     }
   }
 
@@ -230,7 +242,7 @@ export class LeasedTierBudget implements TierRateBudget {
       },
       (err: unknown) => {
         this.asking = false;
-        this.options.onStoreError?.(err);
+        this.options.onStoreError?.(err, 'lease');
         this.askAheadAfter = this.now() + STORE_RETRY_MS;
         this.wakeTimer.schedule(this.askAheadAfter);
       },

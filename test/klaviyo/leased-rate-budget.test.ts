@@ -1,4 +1,9 @@
-import { LeasedRateBudgets, type RateLeaseStore } from '../../klaviyo/leased-rate-budget';
+import {
+  LEDGER_FAILURE_WORDS,
+  LeasedRateBudgets,
+  type LedgerCall,
+  type RateLeaseStore,
+} from '../../klaviyo/leased-rate-budget';
 import type { RateLimits } from '../../klaviyo/rate-budget';
 
 /**
@@ -62,4 +67,20 @@ test('a small lease (a slow tier) is not asked for ahead: held idle, it would ke
   (await tier.acquire()).release();
   await sleep(300);
   expect(store.asks).toBe(1);
+});
+
+test('a ledger that fails to take a lease back is reported as that, not as a lease being asked for again', async () => {
+  const store = {
+    ...slowLedger(0),
+    release: async () => {
+      throw new Error('Cannot use a pool after calling end on the pool');
+    },
+  };
+  const failed: LedgerCall[] = [];
+  const budgets = new LeasedRateBudgets({ store, onStoreError: (_err, call) => failed.push(call) });
+  (await budgets.tier('acct-release', { burst: 3, steady: 60 }).acquire()).release();
+  // The lease closes with its only slot spent and its request answered.
+  await sleep(50);
+  expect(failed).toEqual(['release']);
+  expect(LEDGER_FAILURE_WORDS.release).toMatch(/counts its slots until it expires/);
 });
