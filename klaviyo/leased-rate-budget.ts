@@ -47,8 +47,8 @@ export interface RateLeaseStore {
 export interface LeasedRateBudgetOptions {
   store: RateLeaseStore;
   /**
-   * How long a lease may be used to start requests, from when its grant arrived (at most half of HOLD_MARGIN_MS after
-   * it was asked for). @default 1_000 (ms)
+   * How long a lease may be used to start requests, counted from when its grant arrived, or from half of
+   * HOLD_MARGIN_MS after the ask if it came later. @default 1_000 (ms)
    */
   useByMs?: number;
   /** The longest a request may be in flight (the Klaviyo client's timeout). @default 60_000 (ms) */
