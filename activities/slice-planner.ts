@@ -44,10 +44,13 @@ export class SlicePlanner {
 
   /**
    * A page came, at `at`, `waitSeconds` after the chain had handled its last one (null after a write, which hid the
-   * latency), with `slices` running. Told as it comes, before the runner decides whether to split at it: the wait of
-   * a read's second page then already counts (told after, the first split waited a round trip more).
+   * latency), with `slices` running, and `heldGuess`, what a slice holds by this page before it is encoded (see
+   * {@link page}). Told as it comes, before the runner decides whether to split at it: a read's first page then
+   * already counts, and the read splits at it.
    */
-  arrived(at: number, waitSeconds: number | null, slices: number): void {
+  arrived(at: number, waitSeconds: number | null, slices: number, heldGuess: number): void {
+    // Before the first page is handled, what a slice holds is guessed from this page (the target needs it to split here).
+    this.sliceBytes ??= heldGuess;
     if (waitSeconds !== null && slices <= FLOOR_SLICES) this.waits.push(waitSeconds);
     this.arrivals.push(at);
     if (this.arrivals.length > WAITS_KEPT) this.arrivals.shift();
@@ -56,7 +59,8 @@ export class SlicePlanner {
 
   /** The page told by {@link arrived} is handled: `heldBytes`, what its slice holds by it (slices.ts's sliceBytes). */
   page(at: number, page: { heldBytes: number; rows: number }, slices: number): void {
-    this.sliceBytes = this.sliceBytes === undefined ? page.heldBytes : this.sliceBytes * 0.9 + page.heldBytes * 0.1;
+    this.sliceBytes =
+      this.pages === 0 ? page.heldBytes : (this.sliceBytes ?? page.heldBytes) * 0.9 + page.heldBytes * 0.1;
     this.rows += page.rows;
     this.pages++;
     held.set(this.me, slices * (this.sliceBytes ?? 0));

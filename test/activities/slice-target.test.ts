@@ -24,9 +24,9 @@ test('the floor is the tier share times the low wait, plus one', () => {
 
 test('the low wait is the 5th percentile, so stalls, jitter and a server slowed by a busy CPU do not raise the floor', () => {
   expect(lowWait([])).toBeUndefined();
-  expect(lowWait([0.5], 1)).toBe(0.5);
-  // Too few yet: the first wait includes the server's cold start; the lower of two leaves it out.
-  expect(lowWait([2])).toBeUndefined();
+  // One is enough: a full read splits at its first page.
+  expect(lowWait([0.5])).toBe(0.5);
+  expect(lowWait([0.5, 0.3], 3)).toBeUndefined();
   expect(lowWait([2, 0.3])).toBe(0.3);
   // Round trips of 300 ms with jitter and stalls: about the shortest.
   const network = [

@@ -31,7 +31,7 @@ test.each([
 });
 
 test('the settings read through it keep their defaults and refuse what they cannot use', () => {
-  expect(readSliceSettings({})).toEqual({ memoryBytes: 80 * 1024 * 1024, maxSlices: 32 });
+  expect(readSliceSettings({})).toEqual({ memoryBytes: 96 * 1024 * 1024, maxSlices: 40 });
   expect(() => readSliceSettings({ DATAFLOW_MAX_SLICES: '0' })).toThrow(/DATAFLOW_MAX_SLICES/);
   expect(readNeedsAttentionHours({ DATAFLOW_NEEDS_ATTENTION_HOURS: '0.5' })).toBe(0.5);
   expect(() => readNeedsAttentionHours({ DATAFLOW_NEEDS_ATTENTION_HOURS: '0' })).toThrow(/above 0/);
