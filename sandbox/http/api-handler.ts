@@ -189,7 +189,7 @@ function serve(
 
   const page = request.cursor?.page ?? 1;
   const cursorRaw = request.cursorText;
-  const fault = ctx.faults.decide(table.name, page);
+  const fault = ctx.faults.decide(table.name, page, url.searchParams.get('sort'));
   if (fault.action.kind === 'status') {
     const error = serverFault(fault.action.status);
     return {

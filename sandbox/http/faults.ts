@@ -17,6 +17,11 @@ export interface FaultRule {
   table?: string;
   /** 1-based page number within a read (from the cursor); omitted = every page. */
   page?: number;
+  /**
+   * Only requests with this `sort` parameter, as sent; omitted = any. `datetime` picks a sliced read's pages of events,
+   * and neither the key check's probe (unsorted) nor the read's probe of its last second (`-datetime`).
+   */
+  sort?: string;
   /** How many matching requests fail; omitted = all of them. */
   times?: number;
   /** @default 'status' */
@@ -65,6 +70,7 @@ export const faultConfigSchema = z
           .object({
             table: z.string().optional(),
             page: z.number().int().min(1).optional(),
+            sort: z.string().min(1).optional(),
             times: z.number().int().min(1).optional(),
             kind: z.enum(FAULT_KINDS).optional(),
             status: z.number().int().min(400).max(599).optional(),
@@ -108,7 +114,8 @@ export class FaultInjector {
     this.counter = 0;
   }
 
-  decide(table: string, page: number): FaultDecision {
+  /** `sort`: the request's `sort` parameter, null without one. */
+  decide(table: string, page: number, sort: string | null = null): FaultDecision {
     const c = this.config;
     const rules = c.rules ?? [];
     let delayMs = 0;
@@ -116,6 +123,7 @@ export class FaultInjector {
       const rule = rules[i];
       if (rule.table !== undefined && rule.table !== table) continue;
       if (rule.page !== undefined && rule.page !== page) continue;
+      if (rule.sort !== undefined && rule.sort !== sort) continue;
       const left = this.remaining[i];
       if (left !== undefined) {
         if (left <= 0) continue;

@@ -20,8 +20,9 @@ beforeAll(async () => {
 afterAll(async () => engine?.stop());
 
 test('a table whose page is being retried shows why, which attempt and when the next comes', async () => {
-  // Page 2: the key's scope probe before extraction reads page 1 of events, and must not take the faults.
-  engine.sandbox.setFaults({ rules: [{ table: 'events', page: 2, times: 3, kind: 'status', status: 503 }] });
+  // The read's first page, sorted by datetime: the key's scope probe (unsorted) and the read's probe of its last second
+  // (sorted descending) must not take the faults, and the read splits only once that page is in.
+  engine.sandbox.setFaults({ rules: [{ table: 'events', sort: 'datetime', times: 3, kind: 'status', status: 503 }] });
   const started = await engine.api.run(NAME);
   const seen = new Set<string>();
   try {

@@ -30,6 +30,14 @@ describe('deterministic fault rules', () => {
     expect(third.body.data).toHaveLength(50);
   });
 
+  test('a rule with a sort fails only requests sorted that way', async () => {
+    sandbox.setFaults({ rules: [{ table: 'events', sort: 'datetime', times: 1, status: 503 }] });
+    expect((await get(sandbox, '/api/events?page[size]=50')).status).toBe(200);
+    expect((await get(sandbox, '/api/events?sort=-datetime&page[size]=1')).status).toBe(200);
+    expect((await get(sandbox, '/api/events?sort=datetime&page[size]=50')).status).toBe(503);
+    expect((await get(sandbox, '/api/events?sort=datetime&page[size]=50')).status).toBe(200);
+  });
+
   test('"profiles always fails" fails every profiles request and nothing else', async () => {
     sandbox.setFaults({ rules: [{ table: 'profiles', status: 500 }] });
     for (let i = 0; i < 3; i++) {

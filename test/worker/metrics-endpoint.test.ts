@@ -56,8 +56,8 @@ test('a scrape during and after a run shows the SDK metrics and the dataflow cou
     baseUrl: engine.sandbox.baseUrl,
     tables: ['profiles', 'events'],
   });
-  // Two 429s on the events pages: the throttled counter must see them.
-  engine.sandbox.setFaults({ rules: [{ table: 'events', page: 3, kind: 'status', status: 429, times: 2 }] });
+  // Two 429s on the events read's pages (sorted by datetime, unlike the probes): the throttled counter must see them.
+  engine.sandbox.setFaults({ rules: [{ table: 'events', sort: 'datetime', kind: 'status', status: 429, times: 2 }] });
   const run = await engine.api.run(NAME);
   // While the run is going: the endpoint answers and the SDK's worker metrics are there.
   const during = await scrape();
