@@ -66,11 +66,17 @@ export async function waitForRun(
     () => (settled = true),
     () => (settled = true),
   );
+  // Likewise a progress query still out when the run ends: it is cancelled, and waited for, before the wait returns.
+  const stopAsking = new AbortController();
+  let asked: Promise<RunProgress | LiveProgress | null> = Promise.resolve(null);
   try {
     while (!settled) {
       // The query alone when nobody watches: it tells a run that waits for attention from one that runs.
-      const asked = onProgress ? liveProgress(handle) : handle.query<RunProgress>('progress');
-      const progress = await Promise.race([asked.catch(() => null), ended.then(() => null)]);
+      const query = ctx.connection.withAbortSignal<RunProgress | LiveProgress>(stopAsking.signal, () =>
+        onProgress ? liveProgress(handle) : handle.query<RunProgress>('progress'),
+      );
+      asked = query.catch(() => null);
+      const progress = await Promise.race([asked, ended.then(() => null)]);
       if (progress && !settled) {
         if (onProgress) onProgress(progress as LiveProgress);
         if (progress.phase === 'needs-attention' && (progress.attention?.round ?? 1) > (options.afterRound ?? 0)) {
@@ -81,6 +87,8 @@ export async function waitForRun(
     }
   } finally {
     if (!settled) stopWaiting.abort();
+    stopAsking.abort();
+    await asked;
   }
   try {
     return await result;
