@@ -85,6 +85,8 @@ export const LEDGER_FAILURE_WORDS: Record<LedgerCall, string> = {
 
 interface Lease {
   id: string;
+  /** Slots granted. */
+  count: number;
   remaining: number;
   used: number;
   inFlight: number;
@@ -188,12 +190,11 @@ export class LeasedTierBudget implements TierRateBudget {
    * slower tiers) are asked for when spent: one held ahead would hold a tier's whole burst from the others.
    */
   private askAhead(lease: Lease): void {
-    const count = lease.remaining + lease.used;
     const now = this.now();
-    if (this.asking || count < ASK_AHEAD_MIN_SLOTS || now < this.askAheadAfter) return;
+    if (this.asking || lease.count < ASK_AHEAD_MIN_SLOTS || now < this.askAheadAfter) return;
     if (this.leases.some((l) => l !== lease && !l.closed && l.remaining > 0 && l.useBy > now)) return;
     const aheadMs = Math.min(this.useByMs * 0.75, 2 * this.lastAskMs);
-    if (lease.remaining <= count / 4 || lease.useBy - now <= aheadMs) this.ask();
+    if (lease.remaining <= lease.count / 4 || lease.useBy - now <= aheadMs) this.ask();
   }
 
   /** Releases leases that can start nothing more and have nothing in flight. */

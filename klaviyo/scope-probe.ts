@@ -1,5 +1,5 @@
 import { CATALOG, type CatalogTable } from './catalog';
-import { isKlaviyoError, KlaviyoMissingScopeError } from './errors';
+import { KlaviyoMissingScopeError } from './errors';
 import type { KlaviyoClient } from './klaviyo-client';
 
 /**
@@ -45,7 +45,7 @@ export async function missingScopes(
     if (answer.status === 'fulfilled') return;
     const err: unknown = answer.reason;
     // Any other failure is final, the first in scope order (as when the probes went one by one).
-    if (isKlaviyoError(err) && err.type === 'KlaviyoMissingScope') missing.add(probes[i].scope);
+    if (err instanceof KlaviyoMissingScopeError) missing.add(probes[i].scope);
     else throw err;
   });
   return { missing, accountId: account?.id ?? null };
