@@ -91,7 +91,7 @@ export const API_ROUTES: ApiRoute[] = [
     returns: 'ConnectorInfo[]',
     handle: async () => CONNECTORS,
   }),
-  route<undefined, z.infer<typeof schemas.nameCheckQuery>>({
+  route({
     method: 'GET',
     path: '/api/name-check',
     summary: 'Whether a name follows the rule and is free (names are unique regardless of case).',
@@ -108,7 +108,7 @@ export const API_ROUTES: ApiRoute[] = [
       }
     },
   }),
-  route<z.infer<typeof schemas.connectBody>>({
+  route({
     method: 'POST',
     path: '/api/connect',
     summary: 'Validates a key against Klaviyo and discovers the tables it can read; saves nothing.',
@@ -142,7 +142,7 @@ export const API_ROUTES: ApiRoute[] = [
       );
     },
   }),
-  route<z.infer<typeof schemas.createBody>>({
+  route({
     method: 'POST',
     path: '/api/dataflows',
     summary: 'Creates a dataflow: validates the name and the key, discovers the tables, saves the selection.',
@@ -169,7 +169,7 @@ export const API_ROUTES: ApiRoute[] = [
     returns: 'DataflowView',
     handle: async ({ api, params }) => dataflowView(await api.get(params.name), await schedule(api, params.name)),
   }),
-  route<z.infer<typeof schemas.editBody>>({
+  route({
     method: 'PATCH',
     path: '/api/dataflows/:name',
     summary: 'Changes the display name, description, key (validated first), host, tables or fields.',
@@ -187,7 +187,7 @@ export const API_ROUTES: ApiRoute[] = [
       return dataflowView(updated, await schedule(api, params.name));
     },
   }),
-  route<undefined, z.infer<typeof schemas.removeQuery>>({
+  route({
     method: 'DELETE',
     path: '/api/dataflows/:name',
     summary:
@@ -208,7 +208,7 @@ export const API_ROUTES: ApiRoute[] = [
       return api.remove(dataflow.name, { cascade: query.cascade === 'true' });
     },
   }),
-  route<z.infer<typeof schemas.reconnectBody>>({
+  route({
     method: 'POST',
     path: '/api/dataflows/:name/connect',
     summary: 'Connect for an edit: a new key (or host) when given, else the saved one; saves nothing.',
@@ -224,7 +224,7 @@ export const API_ROUTES: ApiRoute[] = [
     returns: 'SavedTable[]',
     handle: async ({ api, params }): Promise<SavedTable[]> => savedTables(api, params.name),
   }),
-  route<z.infer<typeof schemas.runBody>>({
+  route({
     method: 'POST',
     path: '/api/dataflows/:name/runs',
     summary: 'Starts a run (incremental where possible; `full` re-reads everything).',
@@ -251,7 +251,7 @@ export const API_ROUTES: ApiRoute[] = [
     returns: 'StartedOperation',
     handle: async ({ api, params }) => api.cancel(params.name),
   }),
-  route<z.infer<typeof schemas.retryBody>>({
+  route({
     method: 'POST',
     path: '/api/dataflows/:name/retry',
     summary:
@@ -279,7 +279,7 @@ export const API_ROUTES: ApiRoute[] = [
     returns: 'RollbackResult',
     handle: async ({ api, params }) => api.rollback(params.name),
   }),
-  route<undefined, z.infer<typeof schemas.historyQuery>>({
+  route({
     method: 'GET',
     path: '/api/dataflows/:name/history',
     summary: 'Every run, rollback and remove, newest first, with the Description of a failure.',
@@ -294,7 +294,7 @@ export const API_ROUTES: ApiRoute[] = [
     returns: 'EntityView[]',
     handle: async ({ api, params }) => api.entities(params.name),
   }),
-  route<undefined, z.infer<typeof schemas.previewQuery>>({
+  route({
     method: 'GET',
     path: '/api/dataflows/:name/entities/:table/preview',
     summary: 'The first rows (default 50) of one entity, from the live version.',
@@ -311,7 +311,7 @@ export const API_ROUTES: ApiRoute[] = [
       return schedule(api, params.name);
     },
   }),
-  route<z.infer<typeof schemas.scheduleBody>>({
+  route({
     method: 'PUT',
     path: '/api/dataflows/:name/schedule',
     summary: 'Sets the schedule: a cron expression (UTC) or an interval such as 30m, 6h, 1d.',
