@@ -67,10 +67,13 @@ export async function waitForRun(
     () => (settled = true),
   );
   // Likewise a progress query still out when the run ends: it is cancelled, and waited for, before the wait returns.
-  const stopAsking = new AbortController();
+  // Each query has its own signal: the client leaves a listener on the signal it is given, one a second on a
+  // shared one would pile up over a long run.
+  let stopAsking = new AbortController();
   let asked: Promise<RunProgress | LiveProgress | null> = Promise.resolve(null);
   try {
     while (!settled) {
+      stopAsking = new AbortController();
       // The query alone when nobody watches: it tells a run that waits for attention from one that runs.
       const query = ctx.connection.withAbortSignal<RunProgress | LiveProgress>(stopAsking.signal, () =>
         onProgress ? liveProgress(handle) : handle.query<RunProgress>('progress'),
