@@ -4,63 +4,17 @@ import type { Dataset } from './dataset';
 import type { Resource, ResourceRef } from './row';
 import { allRows, rowSource, type TableModel } from './table-model';
 import { DAY, edgeString, isoSeconds } from './values';
+import vocabulary from './metric-vocabulary.json';
 
 const SALT = saltOf('metric');
 
-const INTEGRATIONS = {
-  shopify: { object: 'integration', id: '0eMvjm', key: 'shopify', name: 'Shopify', category: 'eCommerce' },
-  klaviyo: { object: 'integration', id: '0rG4eQ', key: 'klaviyo', name: 'Klaviyo', category: 'Internal' },
-  api: { object: 'integration', id: '7FtS4J', key: 'api', name: 'API', category: 'API' },
-} as const;
-
-/** Well-known metric names; metrics beyond these are "Custom Event N". */
-const KNOWN_METRICS = [
-  { name: 'Received Email', integration: 'klaviyo', kind: 'email' },
-  { name: 'Opened Email', integration: 'klaviyo', kind: 'email' },
-  { name: 'Viewed Product', integration: 'shopify', kind: 'product' },
-  { name: 'Clicked Email', integration: 'klaviyo', kind: 'email' },
-  { name: 'Active on Site', integration: 'api', kind: 'site' },
-  { name: 'Placed Order', integration: 'shopify', kind: 'order' },
-  { name: 'Ordered Product', integration: 'shopify', kind: 'product' },
-  { name: 'Started Checkout', integration: 'shopify', kind: 'order' },
-  { name: 'Received SMS', integration: 'klaviyo', kind: 'sms' },
-  { name: 'Fulfilled Order', integration: 'shopify', kind: 'order' },
-  { name: 'Subscribed to List', integration: 'klaviyo', kind: 'site' },
-  { name: 'Refunded Order', integration: 'shopify', kind: 'order' },
-] as const;
-
-const PROPERTIES_BY_KIND: Record<string, readonly [string, string][]> = {
-  order: [
-    ['$value', 'Number'],
-    ['Items', 'List'],
-    ['ItemNames', 'List'],
-    ['OrderId', 'String'],
-    ['Currency', 'String'],
-    ['Discount Codes', 'List'],
-  ],
-  product: [
-    ['$value', 'Number'],
-    ['ProductName', 'String'],
-    ['ProductID', 'String'],
-    ['Categories', 'List'],
-  ],
-  email: [
-    ['Subject', 'String'],
-    ['Campaign Name', 'String'],
-    ['Email Domain', 'String'],
-    ['$message', 'String'],
-  ],
-  sms: [
-    ['Message Body', 'String'],
-    ['From Number', 'String'],
-  ],
-  site: [
-    ['page', 'String'],
-    ['nested', 'Object'],
-    ['numeric_string', 'String'],
-    ['$value', 'Number'],
-  ],
-};
+/**
+ * The sandbox's metric vocabulary (metric-vocabulary.json): the integrations metrics come from, the well-known metric
+ * names, most frequent first (metrics beyond these are "Custom Event N"), and the properties of each kind's events.
+ */
+const INTEGRATIONS: Record<string, (typeof vocabulary.integrations)['api']> = vocabulary.integrations;
+const KNOWN_METRICS = vocabulary.knownMetrics;
+const PROPERTIES_BY_KIND: Record<string, string[][]> = vocabulary.propertiesByKind;
 
 /** The mapped metrics Klaviyo knows (their ids are an enum in its OpenAPI description). */
 const MAPPINGS = [
