@@ -86,8 +86,15 @@ function clause(detail: string): string {
   return detail.trim().replace(/\.+$/, '');
 }
 
-function withDetail(sentence: string, detail: string | undefined): string {
-  return detail ? `${sentence} Klaviyo said: ${clause(detail)}.` : sentence;
+/** A failure Klaviyo may have explained: its `detail`, when it gave one, ends the message as "Klaviyo said: …". */
+abstract class KlaviyoExplainedError extends KlaviyoError {
+  protected constructor(
+    sentence: string,
+    input: { detail?: string } & KlaviyoErrorContext,
+    details: Record<string, unknown> = {},
+  ) {
+    super(input.detail ? `${sentence} Klaviyo said: ${clause(input.detail)}.` : sentence, input, details);
+  }
 }
 
 /** 401: the key is wrong, revoked, or not a private key. */
@@ -105,19 +112,16 @@ export class KlaviyoInvalidApiKeyError extends KlaviyoError {
 }
 
 /** 403: the key is valid but lacks a read scope a table needs. */
-export class KlaviyoMissingScopeError extends KlaviyoError {
+export class KlaviyoMissingScopeError extends KlaviyoExplainedError {
   readonly type = 'KlaviyoMissingScope';
   readonly retryable = false;
   /** The scopes the table needs (Klaviyo does not say which one is missing). */
   declare readonly scopes: readonly string[];
   constructor(input: { maskedKey: string; scopes: readonly string[]; detail?: string } & KlaviyoErrorContext) {
     super(
-      withDetail(
-        `The API key ${input.maskedKey} is not allowed to read ${tablePhrase(input.table)}: ` +
-          `it needs the scope${input.scopes.length === 1 ? '' : 's'} ${input.scopes.join(', ')}. ` +
-          'Add the scope to the key in Klaviyo (Settings → API keys) or deselect the table.',
-        input.detail,
-      ),
+      `The API key ${input.maskedKey} is not allowed to read ${tablePhrase(input.table)}: ` +
+        `it needs the scope${input.scopes.length === 1 ? '' : 's'} ${input.scopes.join(', ')}. ` +
+        'Add the scope to the key in Klaviyo (Settings → API keys) or deselect the table.',
       input,
       { scopes: input.scopes },
     );
@@ -143,16 +147,13 @@ export class KlaviyoBadRequestError extends KlaviyoError {
 }
 
 /** 404: e.g. a parent (list, flow, tag…) deleted between listing it and reading its children. */
-export class KlaviyoNotFoundError extends KlaviyoError {
+export class KlaviyoNotFoundError extends KlaviyoExplainedError {
   readonly type = 'KlaviyoNotFound';
   readonly retryable = false;
   constructor(input: { detail?: string } & KlaviyoErrorContext) {
     super(
-      withDetail(
-        `Klaviyo found nothing at ${input.url ?? 'the requested URL'} while reading ${tablePhrase(input.table)}; ` +
-          'the object may have been deleted since it was listed.',
-        input.detail,
-      ),
+      `Klaviyo found nothing at ${input.url ?? 'the requested URL'} while reading ${tablePhrase(input.table)}; ` +
+        'the object may have been deleted since it was listed.',
       input,
     );
   }
@@ -184,16 +185,13 @@ export class KlaviyoThrottledError extends KlaviyoError {
 }
 
 /** 5xx answers that persisted through every retry. */
-export class KlaviyoServerError extends KlaviyoError {
+export class KlaviyoServerError extends KlaviyoExplainedError {
   readonly type = 'KlaviyoServerError';
   readonly retryable = true;
   constructor(input: { detail?: string } & KlaviyoErrorContext) {
     super(
-      withDetail(
-        `Klaviyo answered HTTP ${input.status ?? '5xx'} to ${input.attempts ?? 1} attempt(s) to read ` +
-          `${tablePhrase(input.table)}. The fault is on Klaviyo's side; run the dataflow again later.`,
-        input.detail,
-      ),
+      `Klaviyo answered HTTP ${input.status ?? '5xx'} to ${input.attempts ?? 1} attempt(s) to read ` +
+        `${tablePhrase(input.table)}. The fault is on Klaviyo's side; run the dataflow again later.`,
       input,
     );
   }
