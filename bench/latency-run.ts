@@ -5,7 +5,8 @@ import type { RequestLogEntry } from '../sandbox/server';
 import type { SandboxProcess } from '../sandbox/child-process';
 import { startBenchSandbox, type BenchStack } from './bench-stack';
 import { timedRun } from './run-timing';
-import { startWorkerChild } from './worker-child';
+import { startWorkerChild, type WorkerChild } from './worker-child';
+import { readRss, resetPeakRss } from './worker-rss';
 
 /**
  * Reads over the internet: real Klaviyo limits and the sandbox's latency model on, profiles (L tier) and events (XL)
@@ -59,6 +60,8 @@ export interface LatencyFigures {
   bounds: Record<string, { rowsPerSecond: number; kind: 'tier ceiling' | 'limits-off rate' }>;
   /** Sliced rate / bound, per table. */
   shares: Record<string, number>;
+  /** The worker's peak RSS during the sliced run, MB (null where the kernel would not reset the peak). */
+  slicedPeakRssMb: number | null;
 }
 
 export interface LatencyReport {
@@ -84,32 +87,41 @@ export async function runLatency(stack: BenchStack, options: LatencyOptions): Pr
       single: {},
       bounds: {},
       shares: {},
+      slicedPeakRssMb: null,
     }));
     /** Runs `body` with a worker child of the stack's environment and `env`, stopped after. */
-    const withWorker = async (env: NodeJS.ProcessEnv, log: string, body: () => Promise<void>) => {
+    const withWorker = async (env: NodeJS.ProcessEnv, log: string, body: (worker: WorkerChild) => Promise<void>) => {
       const worker = await startWorkerChild({ ...stack.env, ...env }, path.join(stack.dir, log));
       try {
-        await body();
+        await body(worker);
       } finally {
         await worker.stop();
       }
     };
     /** Each latency's rates from `sandbox` with the limits on, as the figures' `kind`. */
-    const atEachLatency = async (sandbox: SandboxProcess, kind: 'sliced' | 'single', words: string) => {
+    const atEachLatency = async (
+      sandbox: SandboxProcess,
+      kind: 'sliced' | 'single',
+      words: string,
+      worker: WorkerChild,
+    ) => {
       for (const figures of latencies) {
         console.error(`bench: latency ${figures.latencyMs} ms, ${words}…`);
-        const name = `BenchLatency${kind === 'sliced' ? 'Sliced' : 'Single'}${figures.latencyMs}`;
+        // The position too: a latency can be given twice (`--latencies 1000,1000`), to see how runs vary.
+        const name = `BenchLatency${kind === 'sliced' ? 'Sliced' : 'Single'}${figures.latencyMs}At${latencies.indexOf(figures)}`;
+        const reset = resetPeakRss(worker.workerPid);
         figures[kind] = await measure(api, sandbox, name, { limits: true, latencyMs: figures.latencyMs, options });
+        if (kind === 'sliced' && reset) figures.slicedPeakRssMb = readRss(worker.workerPid).peakMb;
       }
     };
     let baseline: Record<string, TableRate> = {};
-    await withWorker({}, 'worker-latency.log', async () => {
+    await withWorker({}, 'worker-latency.log', async (worker) => {
       console.error('bench: latency section, the limits-off rate (no latency, no limits)…');
       baseline = await measure(api, big, 'BenchLatencyBaseline', { limits: false, latencyMs: 0, options });
-      await atEachLatency(big, 'sliced', 'sliced');
+      await atEachLatency(big, 'sliced', 'sliced', worker);
     });
-    await withWorker({ DATAFLOW_MAX_SLICES: '1' }, 'worker-latency-single.log', () =>
-      atEachLatency(small, 'single', 'one cursor per table'),
+    await withWorker({ DATAFLOW_MAX_SLICES: '1' }, 'worker-latency-single.log', (worker) =>
+      atEachLatency(small, 'single', 'one cursor per table', worker),
     );
     for (const figures of latencies) {
       for (const table of TABLES) {
@@ -213,7 +225,8 @@ export function formatLatency(report: LatencyReport): string {
     `  limits-off rate (no latency): ${TABLES.map((t) => `${t} ${rate(report.baseline[t]?.rowsPerSecond ?? 0)} rows/s`).join(', ')}`,
   ];
   for (const f of report.latencies) {
-    lines.push(`  latency ${f.latencyMs} ms`);
+    const rss = f.slicedPeakRssMb === null ? '' : ` (worker peak RSS ${Math.round(f.slicedPeakRssMb)} MB sliced)`;
+    lines.push(`  latency ${f.latencyMs} ms${rss}`);
     for (const table of TABLES) {
       const s = f.sliced[table];
       const one = f.single[table];
