@@ -24,7 +24,8 @@ export function requestLine(req: IncomingMessage, url: URL, arrived: string, met
 }
 
 /**
- * Sends `answer` as the network and the injected fault would: held back by the latency model and a `slow` fault,
+ * Sends `answer` as the network and the injected fault would: held back until the latency model's time from its
+ * arrival, then by a `slow` fault,
  * then reset, cut short (`truncate`), mangled (`malformed`) or sent whole with Klaviyo's headers; logs what happened.
  * `started` is when the request arrived (performance.now()).
  */
@@ -37,7 +38,11 @@ export async function deliver(
   started: number,
 ): Promise<void> {
   const { fault } = answer;
-  const delayMs = (ctx.latency?.delayFor(answer.body.length) ?? 0) + (fault?.delayMs ?? 0);
+  // The model's time is the answer's whole time from the request's arrival, as the latency it stands for includes
+  // Klaviyo's own work on the page: the time the sandbox took to make the answer (its queue on a loaded machine
+  // included) is inside it, not added to it. A `slow` fault's delay comes on top.
+  const modelMs = ctx.latency?.delayFor(answer.body.length) ?? 0;
+  const delayMs = Math.max(0, modelMs - (performance.now() - started)) + (fault?.delayMs ?? 0);
   if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
   const action = fault?.action.kind ?? 'none';
   const logged = {

@@ -2,9 +2,10 @@ import { z } from 'zod';
 import { hash32, saltOf, unit } from '../random';
 
 /**
- * A model of the time Klaviyo's answers take over the internet: every API answer is held back by
- * `baseMs + perKbMs × size in KB`, times a seeded log-normal jitter whose median is 1 (so `baseMs` is the
- * median of an empty answer). Off by default: `baseMs` and `perKbMs` 0.
+ * A model of the time Klaviyo's answers take over the internet: every API answer takes
+ * `baseMs + perKbMs × size in KB` from the request's arrival, times a seeded log-normal jitter whose median is 1
+ * (so `baseMs` is the median of an empty answer); the time the sandbox took to make it is inside that, not added
+ * (http/delivery.ts). Off by default: `baseMs` and `perKbMs` 0.
  *
  * The figures a benchmark uses are assumptions, not measurements of Klaviyo: 300 ms median per answer (a
  * request crossing an ocean plus Klaviyo's own work on a page of a large account), 100 ms (same region) and

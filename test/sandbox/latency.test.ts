@@ -1,5 +1,9 @@
 import { performance } from 'node:perf_hooks';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dataset } from '../../sandbox/data/dataset';
+import { deliver } from '../../sandbox/http/delivery';
 import { LatencyModel, parseDurationMs } from '../../sandbox/http/latency';
+import { RequestLog } from '../../sandbox/http/request-log';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
 import { get } from './http-helpers';
 
@@ -28,6 +32,29 @@ describe('the latency model', () => {
     const within = sorted.filter((d) => d > 300 * Math.exp(-0.25) && d < 300 * Math.exp(0.25)).length / sorted.length;
     expect(within).toBeGreaterThan(0.63);
     expect(within).toBeLessThan(0.73);
+  });
+
+  test("counts from the request's arrival: the time the sandbox took to answer is inside the model's, not added", async () => {
+    const latency = new LatencyModel(1);
+    latency.set({ baseMs: 600 });
+    const log = new RequestLog();
+    const ctx = { latency, log, dataset: { state: { clockSec: 0 } } as unknown as Dataset };
+    const res = { writeHead: () => res, end: () => undefined } as unknown as ServerResponse;
+    const facts = { time: new Date().toISOString(), method: 'GET', path: '/api/events', query: '', table: 'events' };
+    const send = async (tookMs: number) => {
+      const now = performance.now();
+      const answer = { status: 200, body: Buffer.from('{}'), headers: {}, fault: null };
+      await deliver(ctx, {} as IncomingMessage, res, answer, { ...facts, page: 1, cursor: null }, now - tookMs);
+      return performance.now() - now;
+    };
+    // Made in 400 ms: held back for the 200 ms left. Made in 900 ms, past the model's time: sent at once.
+    const rest = await send(400);
+    expect(rest).toBeGreaterThanOrEqual(190);
+    expect(rest).toBeLessThan(450);
+    expect(await send(900)).toBeLessThan(150);
+    // The log tells the answer's whole time, from its arrival.
+    expect(log.entries().map((e) => e.durationMs)).toEqual([expect.any(Number), expect.any(Number)]);
+    expect(log.entries()[0].durationMs).toBeGreaterThanOrEqual(590);
   });
 
   test('durations read as a command line writes them', () => {
