@@ -105,10 +105,10 @@ export async function runLatency(stack: BenchStack, options: LatencyOptions): Pr
       words: string,
       worker: WorkerChild,
     ) => {
-      for (const figures of latencies) {
+      for (const [position, figures] of latencies.entries()) {
         console.error(`bench: latency ${figures.latencyMs} ms, ${words}…`);
         // The position too: a latency can be given twice (`--latencies 1000,1000`), to see how runs vary.
-        const name = `BenchLatency${kind === 'sliced' ? 'Sliced' : 'Single'}${figures.latencyMs}At${latencies.indexOf(figures)}`;
+        const name = `BenchLatency${kind === 'sliced' ? 'Sliced' : 'Single'}${figures.latencyMs}At${position}`;
         const reset = resetPeakRss(worker.workerPid);
         figures[kind] = await measure(api, sandbox, name, { limits: true, latencyMs: figures.latencyMs, options });
         if (kind === 'sliced' && reset) figures.slicedPeakRssMb = readRss(worker.workerPid).peakMb;

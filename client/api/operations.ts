@@ -69,7 +69,7 @@ export async function waitForRun(
   // Likewise a progress query still out when the run ends: it is cancelled, and waited for, before the wait returns.
   // Each query has its own signal: the client leaves a listener on the signal it is given, one a second on a
   // shared one would pile up over a long run.
-  let stopAsking = new AbortController();
+  let stopAsking: AbortController | undefined;
   let asked: Promise<RunProgress | LiveProgress | null> = Promise.resolve(null);
   try {
     while (!settled) {
@@ -90,7 +90,7 @@ export async function waitForRun(
     }
   } finally {
     if (!settled) stopWaiting.abort();
-    stopAsking.abort();
+    stopAsking?.abort();
     await asked;
   }
   try {
