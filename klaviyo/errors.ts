@@ -1,21 +1,25 @@
 /**
  * Failures of the Klaviyo client, as classes a workflow can act on: each has a stable `type` (the
- * activity layer turns it into an `ApplicationFailure` type a retry policy can name) and a `retryable`
- * flag. Messages are written for the person who owns the dataflow. None of them carries the API key
- * or a got error (got errors hold the request options, headers included).
+ * activity layer turns it into an `ApplicationFailure` type a retry policy can name) and says whether
+ * retrying can help. Messages are written for the person who owns the dataflow. None of them carries the
+ * API key or a got error (got errors hold the request options, headers included).
  */
 
-export const KLAVIYO_ERROR_TYPES = [
-  'KlaviyoInvalidApiKey',
-  'KlaviyoMissingScope',
-  'KlaviyoBadRequest',
-  'KlaviyoNotFound',
-  'KlaviyoThrottled',
-  'KlaviyoServerError',
-  'KlaviyoNetworkError',
-  'KlaviyoMalformedResponse',
-] as const;
-export type KlaviyoErrorType = (typeof KLAVIYO_ERROR_TYPES)[number];
+/**
+ * Every failure type, and whether sending the same request again can succeed: the one place that says so
+ * (the activity layer turns `false` into a non-retryable `ApplicationFailure`).
+ */
+const RETRYABLE = {
+  KlaviyoInvalidApiKey: false,
+  KlaviyoMissingScope: false,
+  KlaviyoBadRequest: false,
+  KlaviyoNotFound: false,
+  KlaviyoThrottled: true,
+  KlaviyoServerError: true,
+  KlaviyoNetworkError: true,
+  KlaviyoMalformedResponse: true,
+} as const satisfies Record<string, boolean>;
+export type KlaviyoErrorType = keyof typeof RETRYABLE;
 
 /** Where a failure happened; every field is safe to show (URLs of Klaviyo pages contain no secret). */
 export interface KlaviyoErrorContext {
@@ -33,7 +37,6 @@ export interface KlaviyoErrorContext {
 
 export abstract class KlaviyoError extends Error {
   abstract readonly type: KlaviyoErrorType;
-  abstract readonly retryable: boolean;
   readonly table: string | undefined;
   readonly url: string | undefined;
   readonly status: number | undefined;
@@ -53,6 +56,11 @@ export abstract class KlaviyoError extends Error {
     this.attempts = context.attempts;
     this.#details = details;
     Object.assign(this, details);
+  }
+
+  /** Whether sending the same request again can succeed. */
+  get retryable(): boolean {
+    return RETRYABLE[this.type];
   }
 
   /** What `JSON.stringify` shows: the same safe fields, message included. */
@@ -100,7 +108,6 @@ abstract class KlaviyoExplainedError extends KlaviyoError {
 /** 401: the key is wrong, revoked, or not a private key. */
 export class KlaviyoInvalidApiKeyError extends KlaviyoError {
   readonly type = 'KlaviyoInvalidApiKey';
-  readonly retryable = false;
   constructor(input: { maskedKey: string; detail?: string } & KlaviyoErrorContext) {
     super(
       `Klaviyo rejected the API key ${input.maskedKey}: ${clause(input.detail ?? 'the key is not valid')}. ` +
@@ -114,7 +121,6 @@ export class KlaviyoInvalidApiKeyError extends KlaviyoError {
 /** 403: the key is valid but lacks a read scope a table needs. */
 export class KlaviyoMissingScopeError extends KlaviyoExplainedError {
   readonly type = 'KlaviyoMissingScope';
-  readonly retryable = false;
   /** The scopes the table needs (Klaviyo does not say which one is missing). */
   declare readonly scopes: readonly string[];
   constructor(input: { maskedKey: string; scopes: readonly string[]; detail?: string } & KlaviyoErrorContext) {
@@ -131,7 +137,6 @@ export class KlaviyoMissingScopeError extends KlaviyoExplainedError {
 /** 400 (or a request the client refuses to send): retrying the same request cannot succeed. */
 export class KlaviyoBadRequestError extends KlaviyoError {
   readonly type = 'KlaviyoBadRequest';
-  readonly retryable = false;
   /** The query parameter Klaviyo blamed (e.g. `filter`), when it said. */
   declare readonly parameter: string | undefined;
   constructor(input: { detail: string; parameter?: string } & KlaviyoErrorContext) {
@@ -149,7 +154,6 @@ export class KlaviyoBadRequestError extends KlaviyoError {
 /** 404: e.g. a parent (list, flow, tag…) deleted between listing it and reading its children. */
 export class KlaviyoNotFoundError extends KlaviyoExplainedError {
   readonly type = 'KlaviyoNotFound';
-  readonly retryable = false;
   constructor(input: { detail?: string } & KlaviyoErrorContext) {
     super(
       `Klaviyo found nothing at ${input.url ?? 'the requested URL'} while reading ${tablePhrase(input.table)}; ` +
@@ -162,7 +166,6 @@ export class KlaviyoNotFoundError extends KlaviyoExplainedError {
 /** 429 for longer than the client was allowed to wait. */
 export class KlaviyoThrottledError extends KlaviyoError {
   readonly type = 'KlaviyoThrottled';
-  readonly retryable = true;
   /** How much longer Klaviyo asked to wait (its `Retry-After`, or the backoff), in ms. */
   readonly nextWaitMs: number;
   /**
@@ -187,7 +190,6 @@ export class KlaviyoThrottledError extends KlaviyoError {
 /** 5xx answers that persisted through every retry. */
 export class KlaviyoServerError extends KlaviyoExplainedError {
   readonly type = 'KlaviyoServerError';
-  readonly retryable = true;
   constructor(input: { detail?: string } & KlaviyoErrorContext) {
     super(
       `Klaviyo answered HTTP ${input.status ?? '5xx'} to ${input.attempts ?? 1} attempt(s) to read ` +
@@ -200,7 +202,6 @@ export class KlaviyoServerError extends KlaviyoExplainedError {
 /** No usable answer: connection refused or reset, DNS failure, timeout. */
 export class KlaviyoNetworkError extends KlaviyoError {
   readonly type = 'KlaviyoNetworkError';
-  readonly retryable = true;
   constructor(input: { origin: string; reason: string } & KlaviyoErrorContext) {
     super(
       `Could not reach Klaviyo at ${input.origin} (${input.reason}) after ${input.attempts ?? 1} attempt(s) ` +
@@ -213,7 +214,6 @@ export class KlaviyoNetworkError extends KlaviyoError {
 /** An answer that is not what Klaviyo's API promises (not JSON, truncated, wrong shape): never loaded. */
 export class KlaviyoMalformedResponseError extends KlaviyoError {
   readonly type = 'KlaviyoMalformedResponse';
-  readonly retryable = true;
   /** What did not fit, e.g. `data.3.attributes.email: Expected string, received number`. */
   declare readonly problem: string;
   constructor(input: { problem: string } & KlaviyoErrorContext) {
