@@ -6,8 +6,7 @@ import { UserInputError } from '../shared/user-input-error';
  * What kind of failure a user is looking at; the CLI turns it into an exit status and the console into an
  * HTTP status, so both doors classify every error the same way, here.
  */
-export const ERROR_KINDS = ['input', 'not-found', 'conflict', 'klaviyo', 'operation-failed', 'internal'] as const;
-export type ErrorKind = (typeof ERROR_KINDS)[number];
+export type ErrorKind = 'input' | 'not-found' | 'conflict' | 'klaviyo' | 'operation-failed' | 'internal';
 
 export interface ErrorReport {
   kind: ErrorKind;
