@@ -50,6 +50,8 @@ export interface TableRate {
   seconds: number;
   rowsPerSecond: number;
   requestsPerSecond: number;
+  /** The pace of the read's middle (see {@link middleRate}); null for a read too short to have one. */
+  middleRowsPerSecond: number | null;
 }
 
 export interface LatencyFigures {
@@ -188,12 +190,13 @@ export function tableRate(
 ): TableRate {
   const entries = log
     .filter((e) => e.table === table)
-    .map((e) => ({ at: Date.parse(e.time), end: Date.parse(e.time) + e.durationMs, status: e.status }))
+    .map((e) => ({ at: Date.parse(e.time), end: Date.parse(e.time) + e.durationMs, status: e.status, bytes: e.bytes }))
     .sort((a, b) => a.at - b.at);
   const answered = entries.filter((e) => e.status === 200);
   const throttled = entries.filter((e) => e.status === 429).length;
   if (answered.length === 0) {
-    return { table, rows, requests: 0, throttled, seconds: 0, rowsPerSecond: 0, requestsPerSecond: 0 };
+    const none = { seconds: 0, rowsPerSecond: 0, requestsPerSecond: 0, middleRowsPerSecond: null };
+    return { table, rows, requests: 0, throttled, ...none };
   }
   const first = entries[0].at;
   const last = Math.max(...entries.map((e) => e.end));
@@ -210,11 +213,32 @@ export function tableRate(
     seconds,
     rowsPerSecond: requestsPerSecond * perRequest,
     requestsPerSecond,
+    middleRowsPerSecond: middleRate(rows, answered),
   };
+}
+
+/**
+ * The pace of a read's middle: its rows from the answer that brought the first tenth of its bytes to the one that
+ * brought the ninth, a page's rows taken as its share of the bytes. A read's first round trips (the run's scope probe,
+ * the first page it splits at) and its tail (fewer chains left) are the same few seconds in a read of hours as in the
+ * bench's of seconds; this shows the pace between them beside the whole read's rate. Null when the middle has no
+ * length (a read of one or two answers).
+ */
+export function middleRate(rows: number, answers: readonly { end: number; bytes: number }[]): number | null {
+  const sorted = [...answers].sort((a, b) => a.end - b.end);
+  const total = sorted.reduce((sum, a) => sum + a.bytes, 0);
+  const when = (share: number): number | undefined => {
+    let sum = 0;
+    return sorted.find((a) => (sum += a.bytes) >= total * share)?.end;
+  };
+  const [from, to] = [when(0.1), when(0.9)];
+  if (from === undefined || to === undefined || to <= from || total === 0) return null;
+  return (0.8 * rows) / ((to - from) / 1000);
 }
 
 const percent = (share: number) => `${Math.round(share * 100)}%`;
 const rate = (n: number) => Math.round(n).toLocaleString('en-US');
+const middle = (r: TableRate) => (r.middleRowsPerSecond === null ? '' : ` (middle ${rate(r.middleRowsPerSecond)})`);
 
 export function formatLatency(report: LatencyReport): string {
   const o = report.options;
@@ -234,7 +258,7 @@ export function formatLatency(report: LatencyReport): string {
       if (!s || !bound) continue;
       const gain = one && one.rowsPerSecond > 0 ? `${(s.rowsPerSecond / one.rowsPerSecond).toFixed(1)}×` : 'n/a';
       lines.push(
-        `    ${table.padEnd(8)} sliced ${rate(s.rowsPerSecond)} rows/s, ${s.requestsPerSecond.toFixed(1)} req/s, ` +
+        `    ${table.padEnd(8)} sliced ${rate(s.rowsPerSecond)} rows/s${middle(s)}, ${s.requestsPerSecond.toFixed(1)} req/s, ` +
           `${percent(f.shares[table])} of ${bound.kind} ${rate(bound.rowsPerSecond)} rows/s; ` +
           `one cursor ${rate(one?.rowsPerSecond ?? 0)} rows/s, ${(one?.requestsPerSecond ?? 0).toFixed(1)} req/s ` +
           `(gain ${gain}); 429s ${s.throttled + (one?.throttled ?? 0)}`,
