@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToNumber, msToTs, optionalTsToMs, type Duration } from '@temporalio/common/lib/time';
@@ -144,7 +145,48 @@ interface LaunchSettings extends TemporalServerOptions {
   readyTimeoutMs: number;
 }
 
+/** Starts of the CLI tried when each loses a race for a port the CLI picked itself. */
+const PORT_RACE_ATTEMPTS = 3;
+
+/**
+ * The CLI picks free ports of its own (its HTTP API, metrics and internal services) and binds them later; another
+ * process starting meanwhile (a second test file's servers, say) can take one in between, and the CLI then exits
+ * with "address already in use". Such a start is tried again: the CLI picks its ports anew. A port of ours that is
+ * taken is refused before the start, and any other failure is final.
+ */
 async function launchCli(cliPath: string, settings: LaunchSettings): Promise<RunningServer> {
+  for (let attempt = 1; ; attempt++) {
+    const logStart = fileSize(settings.logFile);
+    try {
+      return await launchCliOnce(cliPath, settings);
+    } catch (err) {
+      if (attempt >= PORT_RACE_ATTEMPTS || !lostPortRace(readFrom(settings.logFile, logStart))) throw err;
+    }
+  }
+}
+
+/** Whether a dev server's output says a port it picked was taken before it bound it. */
+function lostPortRace(output: string): boolean {
+  return /address already in use/i.test(output);
+}
+
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+function readFrom(file: string, offset: number): string {
+  try {
+    return fs.readFileSync(file).subarray(offset).toString('utf8');
+  } catch {
+    return '';
+  }
+}
+
+async function launchCliOnce(cliPath: string, settings: LaunchSettings): Promise<RunningServer> {
   for (const port of [settings.port, settings.uiPort]) {
     if (port !== undefined && !(await isPortFree(port, settings.ip))) {
       throw new Error(`Cannot start Temporal: port ${port} on ${settings.ip} is already in use`);
