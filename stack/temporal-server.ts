@@ -151,8 +151,8 @@ const PORT_RACE_ATTEMPTS = 3;
 /**
  * The CLI picks free ports of its own (its HTTP API, metrics and internal services) and binds them later; another
  * process starting meanwhile (a second test file's servers, say) can take one in between, and the CLI then exits
- * with "address already in use". Such a start is tried again: the CLI picks its ports anew. A port of ours that is
- * taken is refused before the start, and any other failure is final.
+ * with "address already in use", or panics inside its server's start. Such a start is tried again: the CLI picks its
+ * ports anew. A port of ours that is taken is refused before the start, and any other failure is final.
  */
 async function launchCli(cliPath: string, settings: LaunchSettings): Promise<RunningServer> {
   for (let attempt = 1; ; attempt++) {
@@ -160,14 +160,18 @@ async function launchCli(cliPath: string, settings: LaunchSettings): Promise<Run
     try {
       return await launchCliOnce(cliPath, settings);
     } catch (err) {
-      if (attempt >= PORT_RACE_ATTEMPTS || !lostPortRace(readFrom(settings.logFile, logStart))) throw err;
+      if (attempt >= PORT_RACE_ATTEMPTS || !mayStartOnRetry(readFrom(settings.logFile, logStart))) throw err;
     }
   }
 }
 
-/** Whether a dev server's output says a port it picked was taken before it bound it. */
-function lostPortRace(output: string): boolean {
-  return /address already in use/i.test(output);
+/**
+ * Whether a dev server's output says a port it picked was taken before it bound it, or shows a Go panic: one start in
+ * CI, while another test file started its servers, ended in a panic inside the CLI's call that starts the server (its
+ * first lines, which said why, were lost). Most likely that race; if not, a second start costs a second.
+ */
+function mayStartOnRetry(output: string): boolean {
+  return /address already in use|^panic: |^goroutine \d+ \[/im.test(output);
 }
 
 function fileSize(file: string): number {

@@ -60,6 +60,21 @@ test('a start that lost a port it picked to another process is tried again, and 
   }
 });
 
+test('a start that panicked inside the server is tried again, and serves', async () => {
+  const cli = standIn('panic', 'panic: runtime error: invalid memory address or nil pointer dereference');
+  const server = await startTemporalServer({
+    cliPath: cli.cliPath,
+    logFile: path.join(dir, 'panic.log'),
+    port: 0,
+    ui: false,
+  });
+  try {
+    expect(cli.starts()).toBe(2);
+  } finally {
+    await server.stop();
+  }
+});
+
 test('any other failure to start is final, with the words the server said', async () => {
   const cli = standIn('broken', 'Error: unknown flag: --frobnicate');
   const logFile = path.join(dir, 'broken.log');
