@@ -158,7 +158,7 @@ async function launchCli(cliPath: string, settings: LaunchSettings): Promise<Run
   for (let attempt = 1; ; attempt++) {
     const logStart = fileSize(settings.logFile);
     try {
-      return await launchCliOnce(cliPath, settings);
+      return await launchCliOnce(cliPath, settings, logStart);
     } catch (err) {
       if (attempt >= PORT_RACE_ATTEMPTS || !mayStartOnRetry(readFrom(settings.logFile, logStart))) throw err;
     }
@@ -172,6 +172,12 @@ async function launchCli(cliPath: string, settings: LaunchSettings): Promise<Run
  */
 function mayStartOnRetry(output: string): boolean {
   return /address already in use|^panic: |^goroutine \d+ \[/im.test(output);
+}
+
+/** A Go panic's first line, which says why, and which the last lines of its trace leave out. */
+function panicLine(output: string): string {
+  const line = output.split('\n').find((l) => /^(panic|fatal error): /.test(l));
+  return line ? ` It said: ${line.trim()}.` : '';
 }
 
 function fileSize(file: string): number {
@@ -190,7 +196,7 @@ function readFrom(file: string, offset: number): string {
   }
 }
 
-async function launchCliOnce(cliPath: string, settings: LaunchSettings): Promise<RunningServer> {
+async function launchCliOnce(cliPath: string, settings: LaunchSettings, logStart: number): Promise<RunningServer> {
   for (const port of [settings.port, settings.uiPort]) {
     if (port !== undefined && !(await isPortFree(port, settings.ip))) {
       throw new Error(`Cannot start Temporal: port ${port} on ${settings.ip} is already in use`);
@@ -213,7 +219,7 @@ async function launchCliOnce(cliPath: string, settings: LaunchSettings): Promise
   ];
   const child = await startProcess(cliPath, args, { logFile: settings.logFile });
   try {
-    await waitUntilReady(settings, child);
+    await waitUntilReady(settings, child, logStart);
     return { pid: child.pid, isRunning: () => child.isRunning(), stop: () => stopChild(child) };
   } catch (err) {
     await stopChild(child);
@@ -225,10 +231,13 @@ async function stopChild(child: ManagedProcess): Promise<void> {
   await child.stop({ signal: 'SIGTERM', timeoutMs: 15_000 });
 }
 
-async function waitUntilReady(settings: LaunchSettings, child: ManagedProcess): Promise<void> {
+/** `logStart`: where this start's output begins in the (appended) log. */
+async function waitUntilReady(settings: LaunchSettings, child: ManagedProcess, logStart: number): Promise<void> {
   const deadline = Date.now() + settings.readyTimeoutMs;
   const failure = (why: string) =>
-    new Error(`Temporal dev server ${why}. Last lines of ${settings.logFile}:\n${logTail(settings.logFile)}`);
+    new Error(
+      `Temporal dev server ${why}.${panicLine(readFrom(settings.logFile, logStart))} Last lines of ${settings.logFile}:\n${logTail(settings.logFile)}`,
+    );
 
   const listening = await waitFor(
     async () => !child.isRunning() || (await isListening(settings.port, settings.ip)),

@@ -21,16 +21,28 @@ beforeAll(async () => {
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-/** A CLI whose first start prints `firstWords` and exits 1; each start is counted in `<name>.starts`. */
-function standIn(name: string, firstWords: string): { cliPath: string; starts: () => number } {
+/**
+ * A CLI whose first start (every start, with `always`) prints `words`, then `traceLines` lines of a Go trace, and
+ * exits 1; other starts run the real CLI. Each start is counted in `<name>.starts`.
+ */
+function standIn(
+  name: string,
+  words: string,
+  options: { always?: boolean; traceLines?: number } = {},
+): { cliPath: string; starts: () => number } {
   const cliPath = path.join(dir, `${name}.sh`);
   const counter = path.join(dir, `${name}.starts`);
+  const failing = options.always ? 'true' : `[ "$(wc -l < '${counter}')" -eq 1 ]`;
   fs.writeFileSync(
     cliPath,
     [
       '#!/usr/bin/env bash',
       `echo start >> '${counter}'`,
-      `if [ "$(wc -l < '${counter}')" -eq 1 ]; then echo '${firstWords}'; exit 1; fi`,
+      `if ${failing}; then`,
+      `  echo '${words}'`,
+      `  for i in $(seq 1 ${options.traceLines ?? 0}); do printf '\\tgoroutine frame %s\\n' "$i"; done`,
+      '  exit 1',
+      'fi',
       `exec '${realCli}' "$@"`,
       '',
     ].join('\n'),
@@ -82,4 +94,14 @@ test('any other failure to start is final, with the words the server said', asyn
     /exited during start[\s\S]*unknown flag: --frobnicate/,
   );
   expect(cli.starts()).toBe(1);
+});
+
+test("a start that panics every time fails after three, and the error gives the panic's first line", async () => {
+  // Forty lines of trace after the panic's own, as Go prints them: the log's last lines no longer show it.
+  const cli = standIn('panics', 'panic: cannot open the database: disk full', { always: true, traceLines: 40 });
+  const logFile = path.join(dir, 'panics.log');
+  await expect(startTemporalServer({ cliPath: cli.cliPath, logFile, port: 0, ui: false })).rejects.toThrow(
+    'It said: panic: cannot open the database: disk full.',
+  );
+  expect(cli.starts()).toBe(3);
 });
