@@ -171,12 +171,15 @@ async function launchCli(cliPath: string, settings: LaunchSettings): Promise<Run
  * first lines, which said why, were lost). Most likely that race; if not, a second start costs a second.
  */
 function mayStartOnRetry(output: string): boolean {
-  return /address already in use|^panic: |^goroutine \d+ \[/im.test(output);
+  return /address already in use/i.test(output) || GO_PANIC.test(output);
 }
+
+/** The first line of a Go panic (or a fatal runtime error), which says why. */
+const GO_PANIC = /^(panic|fatal error): .*$/m;
 
 /** A Go panic's first line, which says why, and which the last lines of its trace leave out. */
 function panicLine(output: string): string {
-  const line = output.split('\n').find((l) => /^(panic|fatal error): /.test(l));
+  const line = GO_PANIC.exec(output)?.[0];
   return line ? ` It said: ${line.trim()}.` : '';
 }
 

@@ -25,9 +25,8 @@ export function requestLine(req: IncomingMessage, url: URL, arrived: string, met
 
 /**
  * Sends `answer` as the network and the injected fault would: held back until the latency model's time from its
- * arrival, then by a `slow` fault,
- * then reset, cut short (`truncate`), mangled (`malformed`) or sent whole with Klaviyo's headers; logs what happened.
- * `started` is when the request arrived (performance.now()).
+ * arrival, then by a `slow` fault, then reset, cut short (`truncate`), mangled (`malformed`) or sent whole with
+ * Klaviyo's headers; logs what happened. `started` is when the request arrived (performance.now()).
  */
 export async function deliver(
   ctx: { latency?: LatencyModel; log: RequestLog; dataset: Dataset },
