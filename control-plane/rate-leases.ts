@@ -7,12 +7,14 @@ import { withTransaction } from './postgres';
 /**
  * The ledger of Klaviyo rate leases in Postgres, which every worker already shares. One row per budget (account and
  * tier) is locked while a lease is decided, so two workers never grant from the same slots; every time is Postgres's
- * clock. The tables hold only the last two minutes or so of leases: UNLOGGED (no WAL per lease; after a Postgres
- * crash they start empty, and the few requests in flight then can meet a 429, which the client waits out) and
- * created here, not by a migration, as they hold no state worth migrating.
+ * clock. Refused askers keep their place in a queue, and freed slots go to them in turn. The tables hold only the last
+ * two minutes or so of leases and places: UNLOGGED (no WAL per lease; after a Postgres crash they start empty, and the
+ * few requests in flight then can meet a 429, which the client waits out) and created here, not by a migration, as
+ * they hold no state worth migrating.
  */
 const BUDGETS = `${CONTROL_SCHEMA}.rate_budgets`;
 const LEASES = `${CONTROL_SCHEMA}.rate_leases`;
+const WAITERS = `${CONTROL_SCHEMA}.rate_waiters`;
 
 const SCHEMA_SQL = `
   CREATE SCHEMA IF NOT EXISTS ${CONTROL_SCHEMA};
@@ -28,7 +30,15 @@ const SCHEMA_SQL = `
     released_at timestamptz,
     expires_at timestamptz NOT NULL
   );
-  CREATE INDEX IF NOT EXISTS rate_leases_budget ON ${LEASES} (budget);`;
+  CREATE INDEX IF NOT EXISTS rate_leases_budget ON ${LEASES} (budget);
+  CREATE UNLOGGED TABLE IF NOT EXISTS ${WAITERS} (
+    budget text NOT NULL,
+    asker text NOT NULL,
+    want integer NOT NULL,
+    asked_at timestamptz NOT NULL,
+    expires_at timestamptz NOT NULL,
+    PRIMARY KEY (budget, asker)
+  );`;
 
 /** Serialises the creation of the tables across workers starting together. */
 const SCHEMA_LOCK = 'dataflow_control.rate_leases';
@@ -48,6 +58,13 @@ interface Held {
 
 /** How soon to ask again when only a lease still in use would free a slot: its release is not known in advance. */
 const POLL_MS = 200;
+/** How soon to ask again when free slots are kept for askers ahead, who were told to ask about now. */
+const QUEUED_POLL_MS = 50;
+/**
+ * How long a refused asker keeps its place past the time it was told to ask again: a worker whose thread is busy asks
+ * late (asks took up to 830 ms so), and one that died or no longer needs the slots holds them back this long at most.
+ */
+const PLACE_KEPT_MS = 1_000;
 
 export class PostgresRateLeases implements RateLeaseStore {
   private ready: Promise<void> | undefined;
@@ -66,7 +83,7 @@ export class PostgresRateLeases implements RateLeaseStore {
     return this.ready;
   }
 
-  async lease(budget: string, limits: RateLimits, want: number, holdMs: number): Promise<LeaseAnswer> {
+  async lease(budget: string, limits: RateLimits, want: number, holdMs: number, asker: string): Promise<LeaseAnswer> {
     await this.ensureTables();
     return withTransaction(this.pool, async (db) => {
       await db.query(`INSERT INTO ${BUDGETS} (budget) VALUES ($1) ON CONFLICT (budget) DO NOTHING`, [budget]);
@@ -75,14 +92,33 @@ export class PostgresRateLeases implements RateLeaseStore {
            FROM ${BUDGETS} WHERE budget = $1 FOR UPDATE`,
         [budget],
       );
+      /** Refuses, keeping (or taking) the asker's place in the queue until a little after it should ask again. */
+      const refuse = async (retryInMs: number): Promise<LeaseAnswer> => {
+        await db.query(
+          `INSERT INTO ${WAITERS} (budget, asker, want, asked_at, expires_at)
+           VALUES ($1, $2, $3, clock_timestamp(), clock_timestamp() + make_interval(secs => $4))
+           ON CONFLICT (budget, asker) DO UPDATE SET want = EXCLUDED.want, expires_at = EXCLUDED.expires_at`,
+          [budget, asker, want, (retryInMs + PLACE_KEPT_MS) / 1000],
+        );
+        return { retryInMs };
+      };
       const pausedMs = Number(locked[0].paused_ms);
-      if (pausedMs > 0) return { retryInMs: pausedMs };
-      // Leases whose hold and window are both over count for nothing: forget them.
+      if (pausedMs > 0) return refuse(pausedMs);
+      // Leases whose hold and window are both over count for nothing, nor do places their askers did not come back to.
       await db.query(
         `DELETE FROM ${LEASES} WHERE budget = $1
             AND LEAST(COALESCE(released_at, 'infinity'), expires_at) + make_interval(secs => $2) < clock_timestamp()`,
         [budget, STEADY_WINDOW_MS / 1000],
       );
+      await db.query(`DELETE FROM ${WAITERS} WHERE budget = $1 AND expires_at < clock_timestamp()`, [budget]);
+      // Slots kept for askers refused before this one (all of them, if this one has no place yet).
+      const { rows: queue } = await db.query<{ ahead: number }>(
+        `SELECT COALESCE(SUM(w.want), 0)::int AS ahead FROM ${WAITERS} w
+           LEFT JOIN ${WAITERS} me ON me.budget = w.budget AND me.asker = $2
+          WHERE w.budget = $1 AND w.asker <> $2 AND (me.asker IS NULL OR (w.asked_at, w.asker) < (me.asked_at, me.asker))`,
+        [budget, asker],
+      );
+      const ahead = Number(queue[0].ahead);
       const { rows } = await db.query<HeldRow>(
         `SELECT count, (released_at IS NOT NULL OR expires_at <= clock_timestamp()) AS released, (EXTRACT(EPOCH FROM LEAST(COALESCE(released_at, 'infinity'), expires_at) - clock_timestamp())
                         * 1000)::float8 AS ends_in_ms
@@ -94,15 +130,15 @@ export class PostgresRateLeases implements RateLeaseStore {
         limits.steady - heldWithin(held, STEADY_WINDOW_MS),
         limits.burst - heldWithin(held, BURST_WINDOW_MS),
       );
-      const count = Math.min(want, free);
+      const count = Math.min(want, free - ahead);
       if (count < 1) {
-        return {
-          retryInMs: Math.max(
-            freedIn(held, STEADY_WINDOW_MS, limits.steady),
-            freedIn(held, BURST_WINDOW_MS, limits.burst),
-          ),
-        };
+        const freed = Math.max(
+          freedIn(held, STEADY_WINDOW_MS, limits.steady, ahead + 1),
+          freedIn(held, BURST_WINDOW_MS, limits.burst, ahead + 1),
+        );
+        return refuse(freed > 0 ? freed : QUEUED_POLL_MS);
       }
+      await db.query(`DELETE FROM ${WAITERS} WHERE budget = $1 AND asker = $2`, [budget, asker]);
       const { rows: inserted } = await db.query<{ id: string }>(
         `INSERT INTO ${LEASES} (budget, count, granted_at, expires_at)
          VALUES ($1, $2, clock_timestamp(), clock_timestamp() + make_interval(secs => $3)) RETURNING id`,
@@ -140,14 +176,18 @@ function heldWithin(held: Held[], windowMs: number): number {
   return held.filter((l) => l.endsInMs + windowMs > 0).reduce((sum, l) => sum + l.count, 0);
 }
 
-/** Milliseconds until at least one slot of a window of `windowMs` is free (0 when one is). */
-function freedIn(held: Held[], windowMs: number, limit: number): number {
+/**
+ * Milliseconds until `need` slots of a window of `windowMs` are free (0 when they are). Askers ahead may need more
+ * than the leases held now free: then until the last of them frees, when those askers are served and this one may ask.
+ */
+function freedIn(held: Held[], windowMs: number, limit: number, need: number): number {
   const counted = held.filter((l) => l.endsInMs + windowMs > 0).sort((a, b) => a.endsInMs - b.endsInMs);
-  let over = counted.reduce((sum, l) => sum + l.count, 0) - limit + 1;
-  for (const lease of counted) {
-    if (over <= 0) break;
+  let over = counted.reduce((sum, l) => sum + l.count, 0) - limit + need;
+  if (over <= 0) return 0;
+  for (const [i, lease] of counted.entries()) {
     over -= lease.count;
-    if (over <= 0) return lease.released ? lease.endsInMs + windowMs : Math.min(POLL_MS, lease.endsInMs + windowMs);
+    if (over > 0 && i < counted.length - 1) continue;
+    return lease.released ? lease.endsInMs + windowMs : Math.min(POLL_MS, lease.endsInMs + windowMs);
   }
   return 0;
 }

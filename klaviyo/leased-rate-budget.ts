@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   STEADY_WINDOW_MS,
   type RateBudgetSource,
@@ -36,8 +37,12 @@ export type LeaseAnswer = { lease: GrantedLease } | { retryInMs: number };
 
 /** The shared ledger. Times are the ledger's own clock: a worker's clock never decides what another may send. */
 export interface RateLeaseStore {
-  /** Grants up to `want` slots of the budget `budget` (at least one, or none) held at most `holdMs` unless released. */
-  lease(budget: string, limits: RateLimits, want: number, holdMs: number): Promise<LeaseAnswer>;
+  /**
+   * Grants up to `want` slots of the budget `budget` (at least one, or none) held at most `holdMs` unless released.
+   * Askers are served in the order they were first refused: `asker` names one (a tier budget of one worker), so a
+   * worker that lost the race for freed slots is not refused again by one that was just granted.
+   */
+  lease(budget: string, limits: RateLimits, want: number, holdMs: number, asker: string): Promise<LeaseAnswer>;
   /** The lease's requests are all answered; `used` of its slots were sent (0: as if never granted). */
   release(id: string, used: number): Promise<void>;
   /** Nothing of `budget` is granted for `ms` from now (Klaviyo answered 429). */
@@ -98,6 +103,8 @@ interface Lease {
 /** One tier of one account, spent from leases of the shared ledger. FIFO within this process. */
 export class LeasedTierBudget implements TierRateBudget {
   private readonly leases: Lease[] = [];
+  /** This budget's place in the ledger's queue of refused askers. */
+  private readonly asker = randomUUID();
   private readonly waiters = new WaiterQueue<RatePermit>();
   private asking = false;
   /** How long the latest granted ask took (ms). */
@@ -215,7 +222,7 @@ export class LeasedTierBudget implements TierRateBudget {
     if (this.asking) return;
     this.asking = true;
     const askedAt = this.now();
-    this.options.store.lease(this.budget, this.limits, leaseSize(this.limits), this.holdMs).then(
+    this.options.store.lease(this.budget, this.limits, leaseSize(this.limits), this.holdMs, this.asker).then(
       (answer) => {
         this.asking = false;
         if ('lease' in answer) {

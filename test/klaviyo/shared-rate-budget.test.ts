@@ -10,6 +10,8 @@ import { createScratchDatabase, type ScratchDatabase } from '../control-plane/sc
  * that dies holding leases costs the survivors those slots until the leases expire, never more.
  */
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 let db: ScratchDatabase;
 const pools: pg.Pool[] = [];
 const storeErrors: unknown[] = [];
@@ -85,8 +87,8 @@ test('a lease is about a second of the steady rate, never above the burst', () =
 
 test('three workers together stay within the burst limit in every fixed window, and use most of it', async () => {
   const limits = { burst: 6, steady: 10_000 };
-  // Eight seconds: a lease holds a whole burst, so the workers share about one grant a second, and in four a worker
-  // that lost the race for the ledger each time the window freed could end with none (a clean clone saw it once).
+  // Leases of 3: two workers are served per window, the third waits its turn. Before the ledger kept refused askers'
+  // places, a worker could lose the race for freed slots every time for 8 s (a clean clone saw it twice).
   const SECONDS = 8;
   const until = Date.now() + SECONDS * 1_000;
   const workers = [worker(), worker(), worker()];
@@ -112,6 +114,39 @@ test('three workers together stay within the burst limit in every fixed window, 
   expect(runs.every((r) => r.length > 0)).toBe(true);
 }, 30_000);
 
+test('freed slots go to the asker refused first, not to one asking later', async () => {
+  const limits = { burst: 2, steady: 1000 };
+  const budget = 'acct-queue|2/1000';
+  const [a, b] = [worker().store, worker().store];
+  const first = await a.lease(budget, limits, 2, 1_000, 'a');
+  if (!('lease' in first)) throw new Error('the first ask is granted');
+  await a.release(first.lease.id, 2);
+  const refused = await b.lease(budget, limits, 2, 1_000, 'b');
+  if (!('retryInMs' in refused)) throw new Error('the burst is spent');
+  expect(refused.retryInMs).toBeGreaterThan(500);
+  await sleep(refused.retryInMs + 50);
+  // The window is over; a asks first, but b was refused before it: the slots are b's.
+  const late = await a.lease(budget, limits, 2, 1_000, 'a');
+  expect(late).toEqual({ retryInMs: expect.any(Number) });
+  expect(await b.lease(budget, limits, 2, 1_000, 'b')).toEqual({ lease: expect.objectContaining({ count: 2 }) });
+});
+
+test('an asker that does not come back loses its place about a second after it was told to ask again', async () => {
+  const limits = { burst: 2, steady: 1000 };
+  const budget = 'acct-gone|2/1000';
+  const [a, gone] = [worker().store, worker().store];
+  const first = await a.lease(budget, limits, 2, 1_000, 'a');
+  if (!('lease' in first)) throw new Error('the first ask is granted');
+  await a.release(first.lease.id, 2);
+  const refused = await gone.lease(budget, limits, 2, 1_000, 'gone');
+  if (!('retryInMs' in refused)) throw new Error('the burst is spent');
+  // Its place still stands just after the window, and has lapsed a second after.
+  await sleep(refused.retryInMs + 50);
+  expect(await a.lease(budget, limits, 2, 1_000, 'a')).toEqual({ retryInMs: expect.any(Number) });
+  await sleep(1_100);
+  expect(await a.lease(budget, limits, 2, 1_000, 'a')).toEqual({ lease: expect.objectContaining({ count: 2 }) });
+});
+
 test('the steady limit holds across workers: once spent, nobody is granted more', async () => {
   const limits = { burst: 50, steady: 24 };
   const until = Date.now() + 2_500;
@@ -126,15 +161,15 @@ test('a worker that dies holding a lease costs the others its slots until the le
   const dead = worker();
   const budget = 'acct-crash|10/10';
   // The dead worker took every slot and will never release them.
-  const taken = await dead.store.lease(budget, limits, 10, 1_000);
+  const taken = await dead.store.lease(budget, limits, 10, 1_000, 'dead');
   expect(taken).toEqual({ lease: expect.objectContaining({ count: 10 }) });
   const survivor = worker().store;
-  const refused = await survivor.lease(budget, limits, 1, 1_000);
+  const refused = await survivor.lease(budget, limits, 1, 1_000, 'survivor');
   // Not released yet: the survivor asks again soon (the release is not known in advance), and is refused again.
   expect(refused).toEqual({ retryInMs: expect.any(Number) });
   await new Promise((r) => setTimeout(r, 1_200));
   // Expired now, but expiry counts as the release: its window (60 s) still holds the slots.
-  const afterExpiry = await survivor.lease(budget, limits, 1, 1_000);
+  const afterExpiry = await survivor.lease(budget, limits, 1, 1_000, 'survivor');
   expect(afterExpiry).toEqual({ retryInMs: expect.any(Number) });
   expect((afterExpiry as { retryInMs: number }).retryInMs).toBeGreaterThan(55_000);
 });
@@ -157,6 +192,6 @@ test('unused slots are given back: a lease released after one request counts one
   (await tier.acquire()).release();
   // The lease of 5 closes at its use-by (1 s) with one used; the other four are free for anyone again.
   await new Promise((r) => setTimeout(r, 1_300));
-  const other = await worker().store.lease('acct-unused|5/5', limits, 5, 1_000);
+  const other = await worker().store.lease('acct-unused|5/5', limits, 5, 1_000, 'other');
   expect(other).toEqual({ lease: expect.objectContaining({ count: 4 }) });
 });
