@@ -74,6 +74,22 @@ export interface LatencyReport {
 
 const TABLES = ['profiles', 'events'] as const;
 
+/**
+ * Limits-off runs the bound is taken from, the fastest per table. A fresh sandbox sorts a table's index on its first
+ * read and a fresh worker compiles its code on its first pages, and the latency runs come after both: a bound from the
+ * first run alone was lower than the machine's rate, and shares of it higher than they were.
+ */
+const BASELINE_RUNS = 2;
+
+/** Per table, the faster of two measurements of the same reads. */
+export function fastestRates(a: Record<string, TableRate>, b: Record<string, TableRate>): Record<string, TableRate> {
+  const fastest: Record<string, TableRate> = { ...a };
+  for (const [table, rate] of Object.entries(b)) {
+    if (!fastest[table] || rate.rowsPerSecond > fastest[table].rowsPerSecond) fastest[table] = rate;
+  }
+  return fastest;
+}
+
 export async function runLatency(stack: BenchStack, options: LatencyOptions): Promise<LatencyReport> {
   const api = await stack.connectApi();
   const big = await startBenchSandbox(options.seed, { profiles: options.profiles, events: options.events });
@@ -118,8 +134,16 @@ export async function runLatency(stack: BenchStack, options: LatencyOptions): Pr
     };
     let baseline: Record<string, TableRate> = {};
     await withWorker({}, 'worker-latency.log', async (worker) => {
-      console.error('bench: latency section, the limits-off rate (no latency, no limits)…');
-      baseline = await measure(api, big, 'BenchLatencyBaseline', { limits: false, latencyMs: 0, options });
+      for (let run = 1; run <= BASELINE_RUNS; run++) {
+        console.error(
+          `bench: latency section, the limits-off rate (no latency, no limits), run ${run} of ${BASELINE_RUNS}…`,
+        );
+        const rates = await measure(api, big, `BenchLatencyBaseline${run}`, { limits: false, latencyMs: 0, options });
+        console.error(
+          `bench: limits-off run ${run}: ${TABLES.map((t) => `${t} ${rate(rates[t]?.rowsPerSecond ?? 0)} rows/s`).join(', ')}`,
+        );
+        baseline = fastestRates(baseline, rates);
+      }
       await atEachLatency(big, 'sliced', 'sliced', worker);
     });
     await withWorker({ DATAFLOW_MAX_SLICES: '1' }, 'worker-latency-single.log', (worker) =>
@@ -246,7 +270,7 @@ export function formatLatency(report: LatencyReport): string {
     `Latency (real limits, sandbox latency model: median per answer as below, jitter σ ${o.jitter}, ` +
       `${o.perKbMs} ms per KB; sliced runs ${o.profiles} profiles + ${o.events} events, one-cursor runs ` +
       `${o.singleProfiles} + ${o.singleEvents})`,
-    `  limits-off rate (no latency): ${TABLES.map((t) => `${t} ${rate(report.baseline[t]?.rowsPerSecond ?? 0)} rows/s`).join(', ')}`,
+    `  limits-off rate (no latency; the faster of ${BASELINE_RUNS} runs): ${TABLES.map((t) => `${t} ${rate(report.baseline[t]?.rowsPerSecond ?? 0)} rows/s`).join(', ')}`,
   ];
   for (const f of report.latencies) {
     const rss = f.slicedPeakRssMb === null ? '' : ` (worker peak RSS ${Math.round(f.slicedPeakRssMb)} MB sliced)`;
