@@ -1,3 +1,4 @@
+import { takeTurn } from '../shared/turns';
 import { bytesToText } from './byte-strings';
 import type { CatalogTable } from './catalog';
 import { KlaviyoBadRequestError, KlaviyoMalformedResponseError } from './errors';
@@ -235,6 +236,7 @@ export async function* readPages(
       const current: Ahead = pending;
       const { url } = current;
       const raw = await current.raw;
+      await takeTurn();
       const checked = checkAnswer(raw, url, table, current.tries, redact, request.byteStrings === true);
       if (!checked.ok) {
         await retrier.afterFailure(current.tries, checked.error, current.controller.signal);
