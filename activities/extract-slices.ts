@@ -288,33 +288,37 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
       batchPages = 0;
       try {
         await writing(() =>
-          withTransaction(pool, async (db) => {
-            await db.query('SET LOCAL synchronous_commit = off');
-            await loadEncoded(
-              db,
-              input.target,
-              { chunks, rows },
-              { onDuplicate: input.incremental ? 'replace' : 'fail' },
-            );
-            await saveCheckpoint(db, {
-              ...key(slice.part),
-              nextUrl: ends ? null : nextUrl,
-              rows: slice.rows + rows,
-              pages: slice.pages + loaded,
-              done: ends,
-              state: { ...readState, slice: range },
-            });
-            for (const piece of born) {
+          // Without waiting for the WAL flush, as extract-table.ts's writes: the batch and its checkpoints go together.
+          withTransaction(
+            pool,
+            async (db) => {
+              await loadEncoded(
+                db,
+                input.target,
+                { chunks, rows },
+                { onDuplicate: input.incremental ? 'replace' : 'fail' },
+              );
               await saveCheckpoint(db, {
-                ...key(piece.part),
-                nextUrl: null,
-                rows: 0,
-                pages: 0,
-                done: false,
-                state: { ...readState, slice: piece.range },
+                ...key(slice.part),
+                nextUrl: ends ? null : nextUrl,
+                rows: slice.rows + rows,
+                pages: slice.pages + loaded,
+                done: ends,
+                state: { ...readState, slice: range },
               });
-            }
-          }),
+              for (const piece of born) {
+                await saveCheckpoint(db, {
+                  ...key(piece.part),
+                  nextUrl: null,
+                  rows: 0,
+                  pages: 0,
+                  done: false,
+                  state: { ...readState, slice: piece.range },
+                });
+              }
+            },
+            { asynchronousCommit: true },
+          ),
         );
       } finally {
         if (pieces.length > 0) splitting = false;

@@ -159,20 +159,28 @@ export async function extractTable(input: ExtractInput): Promise<TableSummary> {
     // up to WRITES_QUEUED behind the one being written before the read waits. `writes` holds them in order.
     const writes: Promise<void>[] = [];
     const write = async (chunks: Buffer[], loadedRows: number, loadedPages: number, nextUrl: string | null) => {
-      await withTransaction(input.pool, async (db) => {
-        // Safe without waiting for the WAL flush: a batch and its checkpoint are lost together or kept
-        // together, and the version's own commit (synchronous) flushes every batch before it.
-        await db.query('SET LOCAL synchronous_commit = off');
-        await loadEncoded(db, target, { chunks, rows: loadedRows }, { onDuplicate: incremental ? 'replace' : 'fail' });
-        await saveCheckpoint(db, {
-          ...key,
-          nextUrl,
-          rows: rows + loadedRows,
-          pages: pages + loadedPages,
-          done: nextUrl === null,
-          state,
-        });
-      });
+      // Safe without waiting for the WAL flush: a batch and its checkpoint are lost together or kept
+      // together, and the version's own commit (synchronous) flushes every batch before it.
+      await withTransaction(
+        input.pool,
+        async (db) => {
+          await loadEncoded(
+            db,
+            target,
+            { chunks, rows: loadedRows },
+            { onDuplicate: incremental ? 'replace' : 'fail' },
+          );
+          await saveCheckpoint(db, {
+            ...key,
+            nextUrl,
+            rows: rows + loadedRows,
+            pages: pages + loadedPages,
+            done: nextUrl === null,
+            state,
+          });
+        },
+        { asynchronousCommit: true },
+      );
       rows += loadedRows;
       pages += loadedPages;
       input.onProgress?.({

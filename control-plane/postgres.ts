@@ -53,11 +53,24 @@ export function pgErrorDetail(err: unknown): string | undefined {
     : undefined;
 }
 
+/** How a transaction commits. */
+export interface TransactionOptions {
+  /**
+   * Commit without waiting for the WAL flush (`SET LOCAL synchronous_commit = off`, sent with BEGIN in one round trip):
+   * for writes that a crash may lose as long as it loses them whole, such as a batch and its checkpoint.
+   */
+  asynchronousCommit?: boolean;
+}
+
 /**
  * Runs `fn` in a transaction on a client of `pool`: COMMIT when it resolves, ROLLBACK when it throws.
  * A client whose connection broke, or whose ROLLBACK fails, is destroyed rather than returned to the pool.
  */
-export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function withTransaction<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<T>,
+  options: TransactionOptions = {},
+): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   // A checked-out client has no pool listener: a connection lost meanwhile (pg_terminate_backend, a network
@@ -68,7 +81,7 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
   };
   client.on('error', onError);
   try {
-    await client.query('BEGIN');
+    await client.query(options.asynchronousCommit ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
