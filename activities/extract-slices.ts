@@ -117,6 +117,7 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
   const fields = input.fields && !input.fields.includes(field) ? [...input.fields, field] : input.fields;
   const key = (part: string) => ({ dataflowId: input.dataflowId, version: input.version, table: table.name, part });
   const baseFilters = input.filter ? [input.filter] : [];
+  const onDuplicate = input.incremental ? 'replace' : 'fail';
 
   const saved = (await listCheckpoints(pool, key(''))).filter((c) => isSlicePart(c.part));
   let readState: ReadState | undefined;
@@ -286,36 +287,30 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
       batch = [];
       batchRows = 0;
       batchPages = 0;
+      // What this slice is once the batch is written, checkpointed with each new piece's start: one transaction.
+      const after = {
+        range,
+        nextUrl: ends ? null : nextUrl,
+        rows: slice.rows + rows,
+        pages: slice.pages + loaded,
+        done: ends,
+      };
+      const checkpoints = [{ part: slice.part, ...after }, ...born].map((s) => ({
+        ...key(s.part),
+        nextUrl: s.nextUrl,
+        rows: s.rows,
+        pages: s.pages,
+        done: s.done,
+        state: { ...readState, slice: s.range },
+      }));
       try {
+        // Without waiting for the WAL flush, as extract-table.ts's writes: the batch and its checkpoints go together.
         await writing(() =>
-          // Without waiting for the WAL flush, as extract-table.ts's writes: the batch and its checkpoints go together.
           withTransaction(
             pool,
             async (db) => {
-              await loadEncoded(
-                db,
-                input.target,
-                { chunks, rows },
-                { onDuplicate: input.incremental ? 'replace' : 'fail' },
-              );
-              await saveCheckpoint(db, {
-                ...key(slice.part),
-                nextUrl: ends ? null : nextUrl,
-                rows: slice.rows + rows,
-                pages: slice.pages + loaded,
-                done: ends,
-                state: { ...readState, slice: range },
-              });
-              for (const piece of born) {
-                await saveCheckpoint(db, {
-                  ...key(piece.part),
-                  nextUrl: null,
-                  rows: 0,
-                  pages: 0,
-                  done: false,
-                  state: { ...readState, slice: piece.range },
-                });
-              }
+              await loadEncoded(db, input.target, { chunks, rows }, { onDuplicate });
+              for (const checkpoint of checkpoints) await saveCheckpoint(db, checkpoint);
             },
             { asynchronousCommit: true },
           ),
@@ -323,11 +318,7 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
       } finally {
         if (pieces.length > 0) splitting = false;
       }
-      slice.rows += rows;
-      slice.pages += loaded;
-      slice.nextUrl = ends ? null : nextUrl;
-      slice.range = range;
-      slice.done = ends;
+      Object.assign(slice, after);
       all.push(...born);
       queue.push(...born);
       input.onProgress?.({ ...totals(), nextUrl: slice.nextUrl, slices: active.size + queue.length });
