@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import type { CatalogTable } from '../klaviyo/catalog';
 import type { KlaviyoClient } from '../klaviyo/klaviyo-client';
+import { nextPage } from '../klaviyo/paging';
 import { listCheckpoints, saveCheckpoint } from '../control-plane/extract-checkpoints';
 import { withTransaction } from '../control-plane/postgres';
 import {
@@ -220,119 +221,124 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
       signal,
       byteStrings: true,
     });
-    for await (const page of pages) {
-      const now = performance.now();
-      // How long the chain waited for this page after handling the last one: the latency its read-ahead did not hide.
-      // (Not arrival to arrival: a chain bound by its handling, the worker's CPU, gains nothing from more slices.)
-      // After a write, the page is a sample only when the chain still waited for it (it came after the write): then
-      // the write is part of the wait. One that came during the write tells nothing of the latency.
-      const waited = (now - previous) / 1000;
-      const wait = !wrote ? waited : waited >= READY_SECONDS ? (now - handled) / 1000 : null;
-      // What the slice holds by this page, its COPY text guessed as large as the page until one is measured.
-      const ready = waited < READY_SECONDS;
-      const heldGuess = sliceBytes({ bytes: page.bytes, encodedBytes: page.bytes, ready }, SLICE_BATCH_PAGES);
-      planner.arrived(now, wait, runs.size, heldGuess);
-      bytes += page.bytes;
-      if (!readState) {
-        const at = new Date();
-        readState = { readStartedAt: (client.serverTime() ?? at).toISOString(), startedAt: at.toISOString() };
-      }
-      wake?.();
-      slice.seen++;
-      const values = page.data.map((r) => sliceValue(r.attributes, field));
-      const sorted = values.every((v, i) => i === 0 || v === null || (values[i - 1] ?? -Infinity) <= v);
-      const last = values.at(-1) ?? null;
-      if (last !== null) slice.position = last;
-      const head = values.find((v) => v !== null);
-      if (last !== null && head !== undefined && head !== null) {
-        slice.density = page.data.length / Math.max(1, last - head);
-      }
-
-      let keep = page.data;
-      let pieces: SliceRange[] = [];
-      const first = values[0] ?? null;
-      if (page.nextUrl && sorted && last !== null && first !== null && first < last && !splitting) {
-        const count = await piecesFor(slice, page.data.length);
-        if (count >= 2 && (slice.range.start === null || last > slice.range.start)) {
-          pieces = splitRemainder(slice.range, last, count, ((await lastSecond()) ?? last) + 1);
-          if (pieces.length >= 2) keep = page.data.filter((_, i) => values[i] === null || (values[i] as number) < last);
+    try {
+      for (let page = await nextPage(pages); page !== undefined; page = await nextPage(pages)) {
+        const now = performance.now();
+        // How long the chain waited for this page after handling the last one: the latency its read-ahead did not hide.
+        // (Not arrival to arrival: a chain bound by its handling, the worker's CPU, gains nothing from more slices.)
+        // After a write, the page is a sample only when the chain still waited for it (it came after the write): then
+        // the write is part of the wait. One that came during the write tells nothing of the latency.
+        const waited = (now - previous) / 1000;
+        const wait = !wrote ? waited : waited >= READY_SECONDS ? (now - handled) / 1000 : null;
+        // What the slice holds by this page, its COPY text guessed as large as the page until one is measured.
+        const ready = waited < READY_SECONDS;
+        const heldGuess = sliceBytes({ bytes: page.bytes, encodedBytes: page.bytes, ready }, SLICE_BATCH_PAGES);
+        planner.arrived(now, wait, runs.size, heldGuess);
+        bytes += page.bytes;
+        if (!readState) {
+          const at = new Date();
+          readState = { readStartedAt: (client.serverTime() ?? at).toISOString(), startedAt: at.toISOString() };
         }
-      }
-      let encoded = 0;
-      if (keep.length > 0) {
-        const chunk = input.encodePage(keep, page.strings);
-        batch.push(chunk);
-        encoded = chunk.length;
-        batchRows += keep.length;
-      }
-      batchPages++;
-      // What the slice holds, measured on this page: a page that came within READY_SECONDS of being asked for was in
-      // already (the chain is bound by its handling); one the chain waited for is bound by the network.
-      const heldBytes = sliceBytes({ bytes: page.bytes, encodedBytes: encoded, ready }, SLICE_BATCH_PAGES);
-      planner.page(now, { heldBytes, rows: page.data.length }, runs.size);
-      // The write below keeps none of the parsed page: only its link.
-      const nextUrl = page.nextUrl;
-      const ends = nextUrl === null || pieces.length > 0;
-      if (!ends && batchRows < SLICE_BATCH_ROWS && batchPages < SLICE_BATCH_PAGES) {
+        wake?.();
+        slice.seen++;
+        const values = page.data.map((r) => sliceValue(r.attributes, field));
+        const sorted = values.every((v, i) => i === 0 || v === null || (values[i - 1] ?? -Infinity) <= v);
+        const last = values.at(-1) ?? null;
+        if (last !== null) slice.position = last;
+        const head = values.find((v) => v !== null);
+        if (last !== null && head !== undefined && head !== null) {
+          slice.density = page.data.length / Math.max(1, last - head);
+        }
+
+        let keep = page.data;
+        let pieces: SliceRange[] = [];
+        const first = values[0] ?? null;
+        if (page.nextUrl && sorted && last !== null && first !== null && first < last && !splitting) {
+          const count = await piecesFor(slice, page.data.length);
+          if (count >= 2 && (slice.range.start === null || last > slice.range.start)) {
+            pieces = splitRemainder(slice.range, last, count, ((await lastSecond()) ?? last) + 1);
+            if (pieces.length >= 2)
+              keep = page.data.filter((_, i) => values[i] === null || (values[i] as number) < last);
+          }
+        }
+        let encoded = 0;
+        if (keep.length > 0) {
+          const chunk = input.encodePage(keep, page.strings);
+          batch.push(chunk);
+          encoded = chunk.length;
+          batchRows += keep.length;
+        }
+        batchPages++;
+        // What the slice holds, measured on this page: a page that came within READY_SECONDS of being asked for was in
+        // already (the chain is bound by its handling); one the chain waited for is bound by the network.
+        const heldBytes = sliceBytes({ bytes: page.bytes, encodedBytes: encoded, ready }, SLICE_BATCH_PAGES);
+        planner.page(now, { heldBytes, rows: page.data.length }, runs.size);
+        // The page is let go once encoded, only its link kept (see nextPage): with `for await`, a chain held its last
+        // page, raw and parsed, through its write and the round trip to its next page.
+        const nextUrl = page.nextUrl;
+        [page, keep] = [undefined, []];
+        const ends = nextUrl === null || pieces.length > 0;
+        if (!ends && batchRows < SLICE_BATCH_ROWS && batchPages < SLICE_BATCH_PAGES) {
+          previous = performance.now();
+          handled = previous;
+          wrote = false;
+          continue;
+        }
+        handled = performance.now();
+        if (pieces.length > 0) splitting = true;
+        const range = pieces.length > 0 ? { start: slice.range.start, end: last } : slice.range;
+        const born = pieces.map((r) => newSlice(r));
+        const [chunks, rows, loaded] = [batch, batchRows, batchPages];
+        [batch, batchRows, batchPages] = [[], 0, 0];
+        // What this slice is once the batch is written, checkpointed with each new piece's start: one transaction.
+        const after = {
+          range,
+          nextUrl: ends ? null : nextUrl,
+          rows: slice.rows + rows,
+          pages: slice.pages + loaded,
+          done: ends,
+        };
+        const checkpoints = [{ part: slice.part, ...after }, ...born].map((s) => ({
+          ...key(s.part),
+          nextUrl: s.nextUrl,
+          rows: s.rows,
+          pages: s.pages,
+          done: s.done,
+          state: { ...readState, slice: s.range },
+        }));
+        try {
+          // Without waiting for the WAL flush, as extract-table.ts's writes: the batch and its checkpoints go together.
+          await writing(() =>
+            withTransaction(
+              pool,
+              async (db) => {
+                await loadEncoded(db, input.target, { chunks, rows }, { onDuplicate });
+                for (const checkpoint of checkpoints) await saveCheckpoint(db, checkpoint);
+              },
+              { asynchronousCommit: true },
+            ),
+          );
+        } finally {
+          if (pieces.length > 0) splitting = false;
+        }
+        Object.assign(slice, after);
+        all.push(...born);
+        queue.push(...born);
+        input.onProgress?.({ ...totals(), nextUrl: slice.nextUrl, slices: active.size + queue.length });
+        // Leaving the loop cancels what was read ahead past the new end.
+        if (ends) break;
+        // More slices run than the target (the climb stepped back, or memory is short): this one gives its place back
+        // at its checkpoint, its read-ahead cancelled, and goes on from its next link when a place is free.
+        if (runs.size - parking > target()) {
+          parking++;
+          slice.parked = true;
+          break;
+        }
         previous = performance.now();
-        handled = previous;
-        wrote = false;
-        continue;
+        wrote = true;
       }
-      handled = performance.now();
-      if (pieces.length > 0) splitting = true;
-      const range = pieces.length > 0 ? { start: slice.range.start, end: last } : slice.range;
-      const born = pieces.map((r) => newSlice(r));
-      const [chunks, rows, loaded] = [batch, batchRows, batchPages];
-      batch = [];
-      batchRows = 0;
-      batchPages = 0;
-      // What this slice is once the batch is written, checkpointed with each new piece's start: one transaction.
-      const after = {
-        range,
-        nextUrl: ends ? null : nextUrl,
-        rows: slice.rows + rows,
-        pages: slice.pages + loaded,
-        done: ends,
-      };
-      const checkpoints = [{ part: slice.part, ...after }, ...born].map((s) => ({
-        ...key(s.part),
-        nextUrl: s.nextUrl,
-        rows: s.rows,
-        pages: s.pages,
-        done: s.done,
-        state: { ...readState, slice: s.range },
-      }));
-      try {
-        // Without waiting for the WAL flush, as extract-table.ts's writes: the batch and its checkpoints go together.
-        await writing(() =>
-          withTransaction(
-            pool,
-            async (db) => {
-              await loadEncoded(db, input.target, { chunks, rows }, { onDuplicate });
-              for (const checkpoint of checkpoints) await saveCheckpoint(db, checkpoint);
-            },
-            { asynchronousCommit: true },
-          ),
-        );
-      } finally {
-        if (pieces.length > 0) splitting = false;
-      }
-      Object.assign(slice, after);
-      all.push(...born);
-      queue.push(...born);
-      input.onProgress?.({ ...totals(), nextUrl: slice.nextUrl, slices: active.size + queue.length });
-      // Leaving the loop cancels what was read ahead past the new end.
-      if (ends) break;
-      // More slices run than the target (the climb stepped back, or memory is short): this one gives its place back
-      // at its checkpoint, its read-ahead cancelled, and goes on from its next link when a place is free.
-      if (runs.size - parking > target()) {
-        parking++;
-        slice.parked = true;
-        break;
-      }
-      previous = performance.now();
-      wrote = true;
+    } finally {
+      await pages.return(undefined);
     }
   };
 

@@ -152,6 +152,17 @@ interface Ahead {
 }
 
 /**
+ * The next page of `pages`, undefined after the last. A consumer that awaits something while it holds a page (a write,
+ * the next page) should take pages with this into a `let` it clears once the page is handled, rather than with
+ * `for await`: the loop's binding, and the iterator result around it, stay in the suspended frame and keep the page,
+ * raw and parsed, until the next one replaces it.
+ */
+export async function nextPage(pages: AsyncIterator<KlaviyoPage>): Promise<KlaviyoPage | undefined> {
+  const step = await pages.next();
+  return step.done ? undefined : step.value;
+}
+
+/**
  * The pages of one table, following `links.next` until Klaviyo has no next page. The next page is
  * requested as soon as its link is known, while the consumer handles the current one: the link is read
  * off the tail of the raw answer (see {@link peekNextLink}), so Klaviyo prepares page N+2 while the
@@ -230,32 +241,44 @@ export async function* readPages(
     for (let entry = from; entry !== null; entry = entry.next) if (entry.next === null) startNext(entry);
   };
 
+  /**
+   * The page `current` answered, or null when the answer failed validation and was asked for again. Parsed here, not in
+   * the generator's own frame: a suspended generator keeps every value its frame held, dead or not, so a page parsed
+   * there stayed in memory, raw and parsed, while the generator waited for the next answer (a round trip over the
+   * internet, for every slice of a read).
+   */
+  const take = async (current: Ahead): Promise<KlaviyoPage | null> => {
+    const raw = await current.raw;
+    await takeTurn();
+    const checked = checkAnswer(raw, current.url, table, current.tries, redact, request.byteStrings === true);
+    if (!checked.ok) {
+      await retrier.afterFailure(current.tries, checked.error, current.controller.signal);
+      refetch(current);
+      return null;
+    }
+    current.release();
+    const { body, strings } = checked;
+    const nextUrl = links.nextUrlOf(body, current.url, table, strings);
+    return { data: body.data, included: body.included ?? [], url: current.url, nextUrl, bytes: raw.length, strings };
+  };
+
   let pending: Ahead | null = start(first, 0);
   try {
     while (pending !== null) {
       const current: Ahead = pending;
-      const { url } = current;
-      const raw = await current.raw;
-      await takeTurn();
-      const checked = checkAnswer(raw, url, table, current.tries, redact, request.byteStrings === true);
-      if (!checked.ok) {
-        await retrier.afterFailure(current.tries, checked.error, current.controller.signal);
-        refetch(current);
-        continue;
-      }
-      current.release();
-      const { body, strings } = checked;
-      const bytes = raw.length;
-      const nextUrl = links.nextUrlOf(body, url, table, strings);
+      let page: KlaviyoPage | null = await take(current);
+      if (page === null) continue;
       consumed = current.index;
-      if (current.next !== null && current.next.url === nextUrl) {
+      if (current.next !== null && current.next.url === page.nextUrl) {
         pending = current.next;
       } else {
         cancel(current.next);
-        pending = nextUrl === null ? null : start(nextUrl, current.index + 1);
+        pending = page.nextUrl === null ? null : start(page.nextUrl, current.index + 1);
       }
       advance(pending);
-      yield { data: body.data, included: body.included ?? [], url, nextUrl, bytes, strings };
+      yield page;
+      // Not held while the next answer is awaited (see `take`).
+      page = null;
     }
   } finally {
     request.signal?.removeEventListener('abort', forwardAbort);
