@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { getTable, type CatalogTable } from '../klaviyo/catalog';
 import type { KlaviyoClient } from '../klaviyo/klaviyo-client';
+import { nextPage } from '../klaviyo/paging';
 import { getCheckpoint, saveCheckpoint } from '../control-plane/extract-checkpoints';
 import { withTransaction } from '../control-plane/postgres';
 import type { DataflowTable } from '../control-plane/table-selection';
@@ -191,17 +192,19 @@ export async function extractTable(input: ExtractInput): Promise<TableSummary> {
         nextUrl,
       });
     };
+    const answers = input.client.pages({
+      table,
+      parentId: part.parentId,
+      fields,
+      filter: part.filter && filter ? [filter, part.filter] : (part.filter ?? filter),
+      startUrl: checkpoint?.nextUrl ?? undefined,
+      signal: input.signal,
+      // Strings stay UTF-8 bytes from the answer to the COPY where that is exact (byte-strings.ts).
+      byteStrings: true,
+    });
     try {
-      for await (const page of input.client.pages({
-        table,
-        parentId: part.parentId,
-        fields,
-        filter: part.filter && filter ? [filter, part.filter] : (part.filter ?? filter),
-        startUrl: checkpoint?.nextUrl ?? undefined,
-        signal: input.signal,
-        // Strings stay UTF-8 bytes from the answer to the COPY where that is exact (byte-strings.ts).
-        byteStrings: true,
-      })) {
+      // Each page is let go once encoded, not held through the next round trip (see nextPage).
+      for (let page = await nextPage(answers); page !== undefined; page = await nextPage(answers)) {
         if (!state) {
           // Klaviyo's clock from the first answer (never the worker's, which may be skewed), once per part.
           const now = new Date();
@@ -214,13 +217,14 @@ export async function extractTable(input: ExtractInput): Promise<TableSummary> {
         }
         batchPages++;
         summary.bytes += page.bytes;
-        const last = page.nextUrl === null;
-        if (!last && batchRows < BATCH_ROWS && batchPages < BATCH_PAGES) continue;
+        const nextUrl = page.nextUrl;
+        page = undefined;
+        if (nextUrl !== null && batchRows < BATCH_ROWS && batchPages < BATCH_PAGES) continue;
         if (writes.length > WRITES_QUEUED) await writes.shift();
         const [chunks, loadedRows, loadedPages] = [batch, batchRows, batchPages];
         const previous = writes.at(-1) ?? Promise.resolve();
         // After a failed write none of the later ones runs; the failure surfaces at the next await.
-        const written = previous.then(() => write(chunks, loadedRows, loadedPages, page.nextUrl));
+        const written = previous.then(() => write(chunks, loadedRows, loadedPages, nextUrl));
         // This only keeps a failure from being "unhandled" until it is awaited.
         written.catch(() => undefined);
         writes.push(written);
@@ -230,6 +234,7 @@ export async function extractTable(input: ExtractInput): Promise<TableSummary> {
       }
       for (const written of writes) await written;
     } finally {
+      await answers.return(undefined);
       // Never leave a write running behind a failure: the retry must find its checkpoint settled.
       await writes.at(-1)?.catch(() => undefined);
     }
