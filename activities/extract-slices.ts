@@ -4,8 +4,7 @@ import type pg from 'pg';
 import type { CatalogTable } from '../klaviyo/catalog';
 import type { KlaviyoClient } from '../klaviyo/klaviyo-client';
 import { nextPage } from '../klaviyo/paging';
-import { listCheckpoints, saveCheckpoint } from '../control-plane/extract-checkpoints';
-import { withTransaction } from '../control-plane/postgres';
+import { listCheckpoints } from '../control-plane/extract-checkpoints';
 import {
   isSlicePart,
   sliceFilters,
@@ -18,7 +17,8 @@ import {
 } from './slices';
 import { SlicePlanner } from './slice-planner';
 import { readSliceSettings, type SliceSettings } from './slice-settings';
-import { loadEncoded, type CopyTarget } from '../warehouse/copy-loader';
+import type { CopyTarget } from '../warehouse/copy-loader';
+import { writeBatch } from './batch-write';
 import type { PageEncoder } from '../warehouse/page-copy';
 
 /**
@@ -118,7 +118,6 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
   const fields = input.fields && !input.fields.includes(field) ? [...input.fields, field] : input.fields;
   const key = (part: string) => ({ dataflowId: input.dataflowId, version: input.version, table: table.name, part });
   const baseFilters = input.filter ? [input.filter] : [];
-  const onDuplicate = input.incremental ? 'replace' : 'fail';
 
   const saved = (await listCheckpoints(pool, key(''))).filter((c) => isSlicePart(c.part));
   let readState: ReadState | undefined;
@@ -307,17 +306,7 @@ export async function readSliced(input: SlicedReadInput): Promise<SlicedReadResu
           state: { ...readState, slice: s.range },
         }));
         try {
-          // Without waiting for the WAL flush, as extract-table.ts's writes: the batch and its checkpoints go together.
-          await writing(() =>
-            withTransaction(
-              pool,
-              async (db) => {
-                await loadEncoded(db, input.target, { chunks, rows }, { onDuplicate });
-                for (const checkpoint of checkpoints) await saveCheckpoint(db, checkpoint);
-              },
-              { asynchronousCommit: true },
-            ),
-          );
+          await writing(() => writeBatch(pool, input.target, { chunks, rows }, checkpoints, input.incremental));
         } finally {
           if (pieces.length > 0) splitting = false;
         }

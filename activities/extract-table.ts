@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { getTable, type CatalogTable } from '../klaviyo/catalog';
 import type { KlaviyoClient } from '../klaviyo/klaviyo-client';
 import { nextPage } from '../klaviyo/paging';
-import { getCheckpoint, saveCheckpoint } from '../control-plane/extract-checkpoints';
+import { getCheckpoint } from '../control-plane/extract-checkpoints';
 import { withTransaction } from '../control-plane/postgres';
 import type { DataflowTable } from '../control-plane/table-selection';
 import { recordTableRead } from '../control-plane/versions';
@@ -10,7 +10,8 @@ import { readSliced, readSliceSettings, readsInSlices } from './extract-slices';
 import { incrementalFilter, supportsIncremental, type IncrementalPlan } from './incremental-cursor';
 import { klaviyoFilter } from '../klaviyo/query';
 import { loadLiveKeys } from './sweep-deletions';
-import { loadEncoded, versionTarget } from '../warehouse/copy-loader';
+import { versionTarget } from '../warehouse/copy-loader';
+import { writeBatch } from './batch-write';
 import { copyForwardVersion, countLeftBehind } from '../warehouse/copy-forward';
 import { addPrimaryKey } from '../warehouse/staged-tables';
 import { qualifiedName } from '../warehouse/identifiers';
@@ -160,28 +161,15 @@ export async function extractTable(input: ExtractInput): Promise<TableSummary> {
     // up to WRITES_QUEUED behind the one being written before the read waits. `writes` holds them in order.
     const writes: Promise<void>[] = [];
     const write = async (chunks: Buffer[], loadedRows: number, loadedPages: number, nextUrl: string | null) => {
-      // Safe without waiting for the WAL flush: a batch and its checkpoint are lost together or kept
-      // together, and the version's own commit (synchronous) flushes every batch before it.
-      await withTransaction(
-        input.pool,
-        async (db) => {
-          await loadEncoded(
-            db,
-            target,
-            { chunks, rows: loadedRows },
-            { onDuplicate: incremental ? 'replace' : 'fail' },
-          );
-          await saveCheckpoint(db, {
-            ...key,
-            nextUrl,
-            rows: rows + loadedRows,
-            pages: pages + loadedPages,
-            done: nextUrl === null,
-            state,
-          });
-        },
-        { asynchronousCommit: true },
-      );
+      const checkpoint = {
+        ...key,
+        nextUrl,
+        rows: rows + loadedRows,
+        pages: pages + loadedPages,
+        done: nextUrl === null,
+        state,
+      };
+      await writeBatch(input.pool, target, { chunks, rows: loadedRows }, [checkpoint], incremental !== undefined);
       rows += loadedRows;
       pages += loadedPages;
       input.onProgress?.({
